@@ -1,0 +1,98 @@
+import type { Document } from 'bson';
+import { decode, encode } from './codec';
+
+/** The commands a daemon's control port answers. */
+export const ControlCommand = {
+  /** Counters and last-seen times: a ControlStatus. */
+  STATUS: 'STATUS',
+  /** The port of the live event stream (PUB): `{ port }`. */
+  SOCK_STREAM: 'SOCK_STREAM',
+  /** The port events are collected on (PULL): `{ port }`. */
+  SOCK_COLLECT: 'SOCK_COLLECT',
+  /** `{ ok: true }`, then a graceful stop. */
+  SHUTDOWN: 'SHUTDOWN',
+} as const;
+export type ControlCommand = (typeof ControlCommand)[keyof typeof ControlCommand];
+
+export function isControlCommand(cmd: unknown): cmd is ControlCommand {
+  return typeof cmd === 'string' && Object.prototype.hasOwnProperty.call(ControlCommand, cmd);
+}
+
+export interface ControlRequest {
+  cmd: ControlCommand;
+}
+
+/** Every counter the daemon keeps, overall, per event type and per sending host. */
+export interface Counters {
+  /** Documents that arrived and were well-formed enough to route. */
+  received: number;
+  /** Documents appended to a log file. */
+  written: number;
+  /** Documents handed to the upstream socket. */
+  forwarded: number;
+  /** Documents published on the live stream. */
+  published: number;
+  /** Documents a sink had to let go (queue full, write error). */
+  dropped: number;
+  /** Documents (or unsplittable frame tails) refused as malformed or hostile. */
+  rejected: number;
+}
+
+export interface SeenCounters extends Counters {
+  /** Unix seconds of the newest `end` seen. */
+  last: number;
+}
+
+/**
+ * The STATUS reply. `last`, `lag`, `events{type:{last}}` and `hosts{host:{last}}` are
+ * the original daemon's keys; the counters are ours.
+ */
+export interface ControlStatus {
+  /** Unix seconds of the newest event's `end`, 0 when none has arrived. */
+  last: number;
+  /** Seconds between the newest event's `end` and its arrival. */
+  lag: number;
+  events: Record<string, SeenCounters>;
+  hosts: Record<string, SeenCounters>;
+  totals: Counters;
+  /** Seconds since the daemon started. */
+  uptime: number;
+  version: string;
+  /** The daemon's own host name and pid. */
+  host: string;
+  pid: number;
+  ports: { collect: number; control: number; stream: number };
+  /** Upstream `host:port` when forwarding, plus how many documents wait for it. */
+  forward?: { to: string; queued: number };
+  logPath?: string;
+}
+
+export interface PortReply {
+  port: number;
+}
+
+export interface OkReply {
+  ok: true;
+}
+
+export interface ErrorReply {
+  error: string;
+}
+
+export type ControlReply = ControlStatus | PortReply | OkReply | ErrorReply;
+
+export function encodeRequest(cmd: ControlCommand | string): Buffer {
+  return encode({ cmd });
+}
+
+export function encodeReply(reply: ControlReply | Document): Buffer {
+  return encode(reply as Document);
+}
+
+export function decodeReply(bytes: Uint8Array): ControlReply {
+  return decode(bytes) as ControlReply;
+}
+
+export function isErrorReply(reply: unknown): reply is ErrorReply {
+  return typeof reply === 'object' && reply !== null && typeof (reply as ErrorReply).error === 'string';
+}

@@ -1,0 +1,71 @@
+import { ZiggyError } from '../errors';
+
+/** Where applications and forwarding daemons push events. */
+export const DEFAULT_COLLECT_PORT = 3514;
+/** Where ziggyctl and ziggyview ask a daemon questions. */
+export const DEFAULT_CONTROL_PORT = 3513;
+export const DEFAULT_HOST = '127.0.0.1';
+
+export interface Endpoint {
+  /** Host as given: a name, an IPv4 address, an IPv6 address without brackets, or `*`. */
+  readonly host: string;
+  /** 0 means "any free port" (bind only). */
+  readonly port: number;
+  /** The ZeroMQ address: `tcp://host:port`, `tcp://[::1]:port`, `tcp://*:port`. */
+  readonly url: string;
+}
+
+/**
+ * Parses `host:port`, `*:port`, `[v6]:port`, `:port`, a bare `port`, or a `tcp://` URL.
+ * A missing host is `127.0.0.1`; a missing port is `defaultPort`. Port `*` or `0` means
+ * an ephemeral port, which only makes sense for a bind.
+ *
+ * @example parseEndpoint('*:3514').url === 'tcp://*:3514'
+ */
+export function parseEndpoint(spec: string, defaultPort: number): Endpoint {
+  const input = spec.trim();
+  const fail = (why: string): never => {
+    throw new ZiggyError('BAD_ENDPOINT', `malformed endpoint '${spec}': ${why} (expected host:port, e.g. 127.0.0.1:${defaultPort})`);
+  };
+  let rest = input.startsWith('tcp://') ? input.slice('tcp://'.length) : input;
+  if (rest === '') fail('empty');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(rest)) fail('only tcp:// endpoints are supported');
+
+  let host: string;
+  let portText: string | undefined;
+  if (rest.startsWith('[')) {
+    const close = rest.indexOf(']');
+    if (close < 0) fail('unclosed [');
+    host = rest.slice(1, close);
+    rest = rest.slice(close + 1);
+    if (rest !== '' && !rest.startsWith(':')) fail('unexpected text after ]');
+    portText = rest === '' ? undefined : rest.slice(1);
+  } else if (/^\d+$/.test(rest) || rest === '*') {
+    host = DEFAULT_HOST;
+    portText = rest;
+  } else {
+    const colon = rest.lastIndexOf(':');
+    if (colon >= 0 && rest.indexOf(':') !== colon) fail('IPv6 addresses go in brackets, e.g. [::1]:3514');
+    host = colon < 0 ? rest : rest.slice(0, colon);
+    portText = colon < 0 ? undefined : rest.slice(colon + 1);
+    if (host === '') host = DEFAULT_HOST;
+  }
+  if (host !== '*' && !/^[A-Za-z0-9.\-_:%]+$/.test(host)) fail(`bad host '${host}'`);
+
+  let port = defaultPort;
+  if (portText !== undefined) {
+    if (portText === '*') port = 0;
+    else if (!/^\d{1,5}$/.test(portText)) fail(`bad port '${portText}'`);
+    else port = Number(portText);
+    if (port > 65535) fail(`port ${port} is out of range`);
+  }
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return { host, port, url: `tcp://${urlHost}:${port === 0 ? '*' : port}` };
+}
+
+/** The port number of a bound or connected ZeroMQ address such as `tcp://127.0.0.1:5555`. */
+export function portOf(url: string): number {
+  const m = /:(\d+)$/.exec(url);
+  if (!m) throw new ZiggyError('BAD_ENDPOINT', `no port in address '${url}'`);
+  return Number(m[1]);
+}
