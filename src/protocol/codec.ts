@@ -15,7 +15,7 @@ export function encode(doc: Document): Buffer {
   }
 }
 
-/** Decodes one whole document. int64 comes back as a number when safe, bigint otherwise. */
+/** Decodes one whole document. int64 values come back as bigint (never as bson Long). */
 export function decode(bytes: Uint8Array): Document {
   try {
     return BSON.deserialize(bytes, { useBigInt64: true, validation: { utf8: false } });
