@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'BAD_ENDPOINT'
   /** A deep key that is empty, or a write that must pass through a non-object. */
   | 'BAD_KEY'
+  /** A value an operation cannot use: add() of a non-number, merge() of a non-object. */
+  | 'BAD_VALUE'
   /** Bytes that are not a well-formed BSON document (or frame of documents). */
   | 'BAD_BSON'
   /** An event type that may not name a file: empty, too long, or with forbidden characters. */

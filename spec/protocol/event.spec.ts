@@ -16,6 +16,18 @@ describe('protocol/event', () => {
       expect(seen.size).to.equal(5000);
     });
 
+    it('carries the second it is asked for when the second changes within a pool, back and forth', () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 600; i++) {
+        const second = 1_700_000_000 + (i % 3 === 2 ? 0 : Math.floor(i / 7));
+        const id = newEventId(second * 1000 + 999);
+        expect(idTimestamp(id), `id ${i}`).to.equal(second);
+        expect(id).to.match(/^[0-9a-f]{32}$/);
+        seen.add(id.slice(8));
+      }
+      expect(seen.size).to.equal(600);
+    });
+
     it('sorts by creation second', () => {
       const a = newEventId(1_000_000_000_000);
       const b = newEventId(1_000_000_001_000);

@@ -1,0 +1,375 @@
+// Client benchmark (`npm run bench:client`): what one wide event costs the application,
+// against pino and OpenTelemetry doing the same work in the same run, and what a
+// decorated method costs while Ziggy is unconfigured.
+//
+// The wide event: a context with 7 fields set (nested keys included) and one timeit,
+// sent as BSON to a real PULL socket drained by a child process (as ziggyd would be).
+// pino: a child logger + info() with the same 8 fields, to a file (async sonic-boom).
+// OpenTelemetry: startActiveSpan + setAttributes (flattened) + end, BatchSpanProcessor
+// with an exporter that does nothing, and an AsyncLocalStorage context manager like
+// the one Node SDK setups install.
+//
+// Each figure is measured twice: wall-clock time, and the CPU time of this process (all
+// its threads: ZeroMQ's I/O thread and pino's file writes included). This VM has 2 cores
+// shared with other work, and the collector child runs beside us: wall time then also
+// counts time spent waiting for a core, which moves with whatever else runs. CPU time
+// counts only the work done here, so the targets are judged on it.
+import 'reflect-metadata';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as otelApi from '@opentelemetry/api';
+import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import pino from 'pino';
+import { Pull } from 'zeromq';
+import { splitFrame } from '../src/protocol/codec';
+import { newEventId, type ZiggyEvent } from '../src/protocol/event';
+import { EventWriter } from '../src/client/serializer';
+import { close, configure, context, flush, set, stats, timeit, ZiggyContext } from '../src/index';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
+const EVENTS_PER_ROUND = Number(process.env.BENCH_EVENTS ?? 30_000);
+// Events between two yields to the event loop: a real application yields between
+// requests; the sender's queue (10,000) must never be what limits a tight loop.
+const CHUNK = 1000;
+
+// The same values everywhere.
+const UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
+const PATH = '/api/users/42/orders';
+let sink = 0;
+function work(): number {
+  return ++sink;
+}
+
+// ---------------------------------------------------------------------------- collector
+
+/** The collector child: binds PULL on argv[3], counts documents, answers 'count' over IPC. */
+async function collectorMain(endpoint: string): Promise<void> {
+  const pull = new Pull({ receiveHighWaterMark: 0 });
+  await pull.bind(endpoint);
+  let docs = 0;
+  let bad = 0;
+  process.on('message', (m) => {
+    if (m === 'count') process.send?.({ docs, bad });
+    if (m === 'stop') {
+      pull.close();
+      process.disconnect();
+    }
+  });
+  process.send?.('ready');
+  try {
+    for await (const [msg] of pull) {
+      const split = splitFrame(msg);
+      docs += split.docs.length;
+      if (split.badOffset !== undefined) bad++;
+    }
+  } catch {
+    // closed
+  }
+}
+
+function ask<T>(child: ChildProcess, msg: string): Promise<T> {
+  return new Promise((resolve) => {
+    child.once('message', (m) => resolve(m as T));
+    child.send(msg);
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------- scenarios
+
+function ziggyEvent(): void {
+  context('request', () => {
+    set('user_agent', UA);
+    set('method', 'GET');
+    set('path', PATH);
+    set('response.status', 200);
+    set('response.size', 5123);
+    set('user.id', 42);
+    set('user.plan', 'pro');
+    timeit('request_time', work);
+  });
+}
+
+/** The AsyncLocalStorage context manager OpenTelemetry's Node setup installs, in a few lines. */
+class AlsContextManager implements otelApi.ContextManager {
+  private readonly als = new AsyncLocalStorage<otelApi.Context>();
+  active(): otelApi.Context {
+    return this.als.getStore() ?? otelApi.ROOT_CONTEXT;
+  }
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(ctx: otelApi.Context, fn: F, thisArg?: ThisParameterType<F>, ...args: A): ReturnType<F> {
+    return this.als.run(ctx, () => fn.apply(thisArg, args));
+  }
+  bind<T>(ctx: otelApi.Context, target: T): T {
+    if (typeof target !== 'function') return target;
+    const run = (...a: unknown[]) => this.with(ctx, target as (...x: unknown[]) => unknown, undefined, ...a);
+    return run as T;
+  }
+  enable(): this {
+    return this;
+  }
+  disable(): this {
+    this.als.disable();
+    return this;
+  }
+}
+
+/** pino and OpenTelemetry, set up only in the measuring process. */
+function setupPeers() {
+  const pinoFile = join(tmpdir(), `ziggy-bench-pino-${process.pid}.log`);
+  const pinoDest = pino.destination({ dest: pinoFile, sync: false });
+  const pinoLogger = pino({ base: undefined }, pinoDest);
+
+  function pinoEvent(): void {
+    const log = pinoLogger.child({ type: 'request' });
+    const t0 = performance.now();
+    work();
+    const requestTime = (performance.now() - t0) / 1000;
+    log.info(
+      { user_agent: UA, method: 'GET', path: PATH, response: { status: 200, size: 5123 }, user: { id: 42, plan: 'pro' }, request_time: requestTime },
+      'request',
+    );
+  }
+
+  let otelExported = 0;
+  const noopExporter: SpanExporter = {
+    export(spans: ReadableSpan[], done) {
+      otelExported += spans.length;
+      done({ code: 0 });
+    },
+    shutdown: () => Promise.resolve(),
+  };
+  otelApi.context.setGlobalContextManager(new AlsContextManager());
+  const otelProvider = new BasicTracerProvider({
+    spanProcessors: [new BatchSpanProcessor(noopExporter, { maxQueueSize: 100_000, maxExportBatchSize: 512, scheduledDelayMillis: 50 })],
+  });
+  const tracer = otelProvider.getTracer('bench');
+
+  function otelEvent(): void {
+    tracer.startActiveSpan('request', (span) => {
+      span.setAttributes({
+        user_agent: UA,
+        method: 'GET',
+        path: PATH,
+        'response.status': 200,
+        'response.size': 5123,
+        'user.id': 42,
+        'user.plan': 'pro',
+      });
+      const t0 = performance.now();
+      work();
+      span.setAttribute('request_time', (performance.now() - t0) / 1000);
+      span.end();
+    });
+  }
+
+  return {
+    pinoEvent,
+    otelEvent,
+    ready: () => new Promise((resolve) => pinoDest.once('ready', resolve)),
+    async finish(): Promise<number> {
+      await otelProvider.shutdown();
+      pinoDest.flushSync();
+      pinoDest.end();
+      rmSync(pinoFile, { force: true });
+      return otelExported;
+    },
+  };
+}
+
+class Service {
+  plain(x: number): number {
+    return x + 1;
+  }
+
+  @ZiggyContext('request')
+  decorated(x: number): number {
+    return x + 1;
+  }
+}
+
+// ---------------------------------------------------------------------------- timing
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Nanoseconds per event, wall-clock and CPU time of this process. */
+interface Cost {
+  wall: number;
+  cpu: number;
+}
+
+const cpuNs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+};
+
+/** Cost per call of `fn`, over `n` calls made in chunks with the event loop turning between. */
+async function perEvent(fn: () => void, n: number): Promise<Cost> {
+  const c0 = cpuNs();
+  const t0 = process.hrtime.bigint();
+  for (let done = 0; done < n; done += CHUNK) {
+    for (let i = 0; i < CHUNK; i++) fn();
+    await yieldToLoop();
+  }
+  const wall = Number(process.hrtime.bigint() - t0) / n;
+  return { wall, cpu: (cpuNs() - c0) / n };
+}
+
+/** ns per call of a tight synchronous loop (for the unconfigured decorated call). */
+function perCall(fn: (i: number) => number, n: number): number {
+  let acc = 0;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) acc += fn(i);
+  const ns = Number(process.hrtime.bigint() - t0) / n;
+  sink += acc & 1;
+  return ns;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Medians of wall and CPU time, each taken on its own. */
+function medianCost(xs: Cost[]): Cost {
+  return { wall: median(xs.map((x) => x.wall)), cpu: median(xs.map((x) => x.cpu)) };
+}
+
+const fmt = (ns: number): string => `${ns.toFixed(0).padStart(6)} ns`;
+const both = (c: Cost): string => `${fmt(c.cpu)} cpu ${fmt(c.wall)} wall`;
+
+// ---------------------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const port = await freePort();
+  const endpoint = `127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', __filename, '--collector', `tcp://${endpoint}`], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  await new Promise((resolve) => child.once('message', resolve));
+  const { pinoEvent, otelEvent, ready, finish } = setupPeers();
+  await ready();
+
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`client benchmark: node ${process.version}, ${cpu}, ${cpus().length} cores`);
+  console.log(`${ROUNDS} rounds of ${EVENTS_PER_ROUND} events each, in chunks of ${CHUNK}; medians\n`);
+
+  // Ziggy, sending. Events recorded before the socket has connected simply queue, and
+  // the warm-up below gives it time to.
+  configure(endpoint);
+  const statsBefore = stats();
+  const ziggy: Cost[] = [];
+  const pinoNs: Cost[] = [];
+  const otel: Cost[] = [];
+  // Warm-up: let the JIT settle on all three before anything is timed.
+  for (const fn of [ziggyEvent, pinoEvent, otelEvent]) await perEvent(fn, 5 * CHUNK);
+  for (let r = 0; r < ROUNDS; r++) {
+    // Alternate, so drift of the machine hits all three alike.
+    ziggy.push(await perEvent(ziggyEvent, EVENTS_PER_ROUND));
+    pinoNs.push(await perEvent(pinoEvent, EVENTS_PER_ROUND));
+    otel.push(await perEvent(otelEvent, EVENTS_PER_ROUND));
+  }
+  await flush(5000);
+  const statsAfter = stats();
+  const sentEvents = statsAfter.sent - statsBefore.sent;
+  const expected = ROUNDS * EVENTS_PER_ROUND + 5 * CHUNK;
+  let received = { docs: 0, bad: 0 };
+  for (let i = 0; i < 200 && received.docs < sentEvents; i++) {
+    received = await ask<{ docs: number; bad: number }>(child, 'count');
+    if (received.docs < sentEvents) await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+
+  // Where Ziggy's time goes, measured in place: the same context with a recorder that
+  // does nothing, then with one that only serializes (into a reused buffer); the rest
+  // of the full figure is the transport's queueing and sending. The serializer alone,
+  // in a tight loop on one captured event, is shown too: it runs faster there, with
+  // its code and data hot in the caches.
+  let captured: ZiggyEvent | undefined;
+  configure({ recorder: (e) => (captured = e) });
+  const noRecorder: Cost[] = [];
+  for (let r = 0; r < ROUNDS; r++) noRecorder.push(await perEvent(ziggyEvent, EVENTS_PER_ROUND));
+  const writer = new EventWriter();
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let pos = 0;
+  configure({
+    recorder: (e) => {
+      if (pos > buf.length - 65536) pos = 0;
+      pos = writer.write(e, buf, pos, buf.length);
+    },
+  });
+  const serializeOnly: Cost[] = [];
+  for (let r = 0; r < ROUNDS; r++) serializeOnly.push(await perEvent(ziggyEvent, EVENTS_PER_ROUND));
+  const ev = { ...(captured as ZiggyEvent), id: newEventId() };
+  const serializeLoop: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    serializeLoop.push(
+      perCall(() => {
+        if (pos > buf.length - 65536) pos = 0;
+        pos = writer.write(ev, buf, pos, buf.length);
+        return pos;
+      }, EVENTS_PER_ROUND * 3),
+    );
+  }
+
+  // A decorated method while unconfigured, against the same method undecorated.
+  configure(null);
+  const svc = new Service();
+  const plain: number[] = [];
+  const decorated: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    plain.push(perCall((i) => svc.plain(i), 2_000_000));
+    decorated.push(perCall((i) => svc.decorated(i), 2_000_000));
+  }
+
+  const z = medianCost(ziggy);
+  const p = medianCost(pinoNs);
+  const o = medianCost(otel);
+  const overhead = median(decorated) - median(plain);
+  const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
+  const ratio = (a: number, b: number): string => (a / b).toFixed(2);
+  console.log('wide event (context, 7 fields incl. nested keys, 1 timeit), per event:');
+  console.log(`  ziggy, BSON to a PULL socket     ${both(z)}`);
+  console.log(`  pino, child + info to a file     ${both(p)}   ziggy/pino = ${ratio(z.cpu, p.cpu)} cpu, ${ratio(z.wall, p.wall)} wall  (target <= 0.33: ${verdict(z.cpu / p.cpu <= 0.33)})`);
+  console.log(`  OpenTelemetry span, batch/no-op  ${both(o)}   ziggy/otel = ${ratio(z.cpu, o.cpu)} cpu, ${ratio(z.wall, o.wall)} wall  (target <= 0.50: ${verdict(z.cpu / o.cpu <= 0.5)})`);
+  const ctxOnly = medianCost(noRecorder);
+  const withSerializer = medianCost(serializeOnly);
+  const minus = (a: Cost, b: Cost): Cost => ({ wall: a.wall - b.wall, cpu: a.cpu - b.cpu });
+  console.log("where ziggy's time goes (per event, measured in place):");
+  console.log(`  context, 7 fields and a timeit, recorder doing nothing  ${both(ctxOnly)}`);
+  console.log(`  + serializing to BSON                                   ${both(minus(withSerializer, ctxOnly))}   (alone, in a tight loop: ${median(serializeLoop).toFixed(0)} ns wall)`);
+  console.log(`  + queueing and sending to ZeroMQ                        ${both(minus(z, withSerializer))}`);
+  console.log('decorated call while unconfigured, per call:');
+  console.log(`  plain method ${fmt(median(plain))}, @ZiggyContext method ${fmt(median(decorated))}: overhead ${overhead.toFixed(1)} ns  (target <= 100: ${verdict(overhead <= 100)})`);
+  console.log('delivery:');
+  console.log(`  events recorded ${expected}, handed to ZeroMQ ${sentEvents}, received by the collector ${received.docs}, dropped ${statsAfter.dropped - statsBefore.dropped}, malformed messages ${received.bad}`);
+  console.log(`  messages ${statsAfter.batches - statsBefore.batches} (${(sentEvents / Math.max(1, statsAfter.batches - statsBefore.batches)).toFixed(0)} events each), ${((statsAfter.bytes - statsBefore.bytes) / sentEvents).toFixed(0)} bytes per event`);
+  const lost = expected - received.docs;
+  if (lost !== 0) console.log(`  WARNING: ${lost} events did not arrive`);
+
+  await close();
+  console.log(`  (OpenTelemetry exported ${await finish()} spans)`);
+  child.send('stop');
+  await new Promise((resolve) => child.once('exit', resolve));
+}
+
+if (process.argv[2] === '--collector') {
+  void collectorMain(process.argv[3]);
+} else {
+  main().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}

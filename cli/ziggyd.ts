@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { container } from 'tsyringe';
+import yargs, { type ArgumentsCamelCase, type Argv, type CommandModule } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { Daemon, DAEMON_CONFIG, VERSION, type DaemonConfig, type LogLevel } from '../src/daemon';
+import { isZiggyError } from '../src/errors';
+
+const PROG = 'ziggyd';
+/** SIGINT/SIGTERM must end the process within 2 s; the daemon's own deadlines fit inside. */
+const EXIT_DEADLINE_MS = 1900;
+
+interface ZiggydArgs {
+  collect: string;
+  control: string;
+  forward?: string;
+  logPath?: string;
+  forwardHwm: number;
+  verbose: number;
+}
+
+/**
+ * `ZIGGY_<OPTION>` from the environment as the option's default (so a flag still wins).
+ * Not yargs' .env('ZIGGY'): that takes every ZIGGY_* variable as an option, and with strict
+ * options the client library's ZIGGY_HOST would stop the daemon from starting.
+ */
+function fromEnv(option: string): string | undefined {
+  const v = process.env[`ZIGGY_${option.toUpperCase().replace(/-/g, '_')}`];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function numberFromEnv(option: string): number | undefined {
+  const v = fromEnv(option);
+  return v === undefined ? undefined : Number(v);
+}
+
+/** Flags to DaemonConfig: `-v` info, `-vv` debug, otherwise warnings only. */
+function configFrom(args: ArgumentsCamelCase<ZiggydArgs>): DaemonConfig {
+  const level: LogLevel = args.verbose >= 2 ? 'debug' : args.verbose === 1 ? 'info' : 'warn';
+  return { collect: args.collect, control: args.control, forward: args.forward, logPath: args.logPath, forwardHwm: args.forwardHwm, logLevel: level };
+}
+
+/** Config errors name the option as a program would (`logPath: ...`); say it as the flag. */
+function asFlags(message: string): string {
+  return message.replace(/^(collect|control|forward|logPath|forwardHwm): /, (_, key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `);
+}
+
+/** The first signal stops the daemon gracefully (bounded by a deadline); a second one exits at once. */
+function stopOnSignals(daemon: Daemon): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    setTimeout(() => {
+      process.stderr.write(`${PROG}: could not stop within ${EXIT_DEADLINE_MS} ms of ${signal}; exiting\n`);
+      process.exit(1);
+    }, EXIT_DEADLINE_MS).unref();
+    void daemon.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
+  command: '$0',
+  describe: 'Collect Ziggy events: write them to per-type daily BSON files, forward them to another ziggyd, stream them live',
+  builder: (y: Argv) =>
+    y
+      .option('collect', { alias: 'c', type: 'string', default: fromEnv('collect') ?? '127.0.0.1:3514', describe: 'Where applications and other daemons push events, host:port (*:3514 = every interface)' })
+      .option('control', { alias: 't', type: 'string', default: fromEnv('control') ?? '127.0.0.1:3513', describe: 'Where ziggyctl and ziggyview ask questions, host:port; the live stream binds a random port on this host' })
+      .option('forward', { alias: 'r', type: 'string', default: fromEnv('forward'), describe: "Send every event on to another ziggyd's collection port, host:port" })
+      .option('log-path', { alias: 'l', type: 'string', default: fromEnv('log-path'), describe: 'Write events to <log-path>/<YYYYMMDD>/<type>-<YYYYMMDD>.bson' })
+      .option('forward-hwm', { type: 'number', default: numberFromEnv('forward-hwm') ?? 100_000, describe: 'Most events held for the upstream while it is away; more are dropped (and counted)' })
+      .option('verbose', { alias: 'v', type: 'count', default: numberFromEnv('verbose') ?? 0, describe: 'Log to stderr: -v what happens, -vv every rejected event too' }) as unknown as Argv<ZiggydArgs>,
+  handler: async (args) => {
+    const c = container.createChildContainer();
+    c.register(DAEMON_CONFIG, { useValue: configFrom(args) });
+    const daemon = c.resolve(Daemon);
+    await daemon.start();
+    stopOnSignals(daemon);
+    await daemon.stopped;
+    process.exit(0);
+  },
+};
+
+void yargs(hideBin(process.argv))
+  .scriptName(PROG)
+  .usage(`${PROG} [options]\n\nCollects Ziggy events (BSON over ZeroMQ). Options default to ZIGGY_<OPTION> from the environment (ZIGGY_COLLECT, ZIGGY_CONTROL, ZIGGY_FORWARD, ZIGGY_LOG_PATH, ZIGGY_FORWARD_HWM, ZIGGY_VERBOSE).`)
+  .command(ziggydCommand)
+  .version(VERSION)
+  .alias('h', 'help')
+  .strictOptions()
+  .wrap(Math.min(100, process.stdout.columns ?? 100))
+  .fail((message, error) => {
+    // One line, no stack: a ZiggyError says what to fix (port in use, bad endpoint, unwritable path).
+    const text = error !== undefined && error !== null ? (isZiggyError(error) ? asFlags(error.message) : error.message || String(error)) : message;
+    process.stderr.write(`${PROG}: ${text}${isZiggyError(error) ? '' : ` (see ${PROG} --help)`}\n`);
+    process.exit(isZiggyError(error) ? 1 : 2);
+  })
+  .parseAsync();

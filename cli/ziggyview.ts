@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+import { isatty } from 'node:tty';
+import yargs, { type ArgumentsCamelCase, type Argv, type CommandModule } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { isZiggyError } from '../src/errors';
+import { DEFAULT_GROUP_MAX } from '../src/view/grouper';
+import { chooseInput } from '../src/view/inputs';
+import { view } from '../src/view/view';
+
+interface ViewArgs {
+  files?: string[];
+  logPath?: string;
+  typeName?: string;
+  startDate?: string;
+  endDate?: string;
+  host?: string;
+  timeout: number;
+  reconnect: number;
+  pretty: boolean;
+  group: boolean;
+  groupMax: number;
+}
+
+const PROG = 'ziggyview';
+
+const viewCommand: CommandModule<object, ViewArgs> = {
+  command: '$0 [files..]',
+  describe: 'Print ziggy events as JSON, from BSON files, stdin, a log path or a live ziggyd',
+  builder: (y: Argv) =>
+    y
+      .positional('files', { type: 'string', array: true, describe: 'BSON files to read (merged in `end` order); - for stdin' })
+      .option('log-path', { alias: 'l', type: 'string', describe: 'A ziggyd log directory: read <log-path>/<day>/<type>-<day>.bson' })
+      .option('type-name', { alias: 'n', type: 'string', describe: "Event type, or a prefix ending in '*' (request*) — with --log-path or --host" })
+      .option('start-date', { type: 'string', describe: 'First day to read, YYYYMMDD (UTC; default: the end date)' })
+      .option('end-date', { type: 'string', describe: 'Last day to read, YYYYMMDD (UTC; default: today)' })
+      .option('host', { alias: 'H', type: 'string', describe: 'Follow the live stream of the ziggyd whose control port is host:port (default 127.0.0.1:3513)' })
+      .option('timeout', { type: 'number', default: 5, describe: 'Seconds to wait for the daemon to answer' })
+      .option('reconnect', { type: 'number', default: 3, describe: 'Seconds of silence before asking the daemon for its stream port again' })
+      .option('pretty', { alias: 'p', type: 'boolean', default: false, describe: 'Indented JSON, coloured on a terminal' })
+      .option('group', { type: 'boolean', default: false, describe: 'Print each parent event with its sub-events, as one JSON array' })
+      .option('group-max', { type: 'number', default: DEFAULT_GROUP_MAX, describe: 'Most ids waiting for their parent at once when grouping' })
+      .check((a) => {
+        const max = Number(a.groupMax);
+        if (!Number.isInteger(max) || max < 1) throw new Error('--group-max must be a positive integer');
+        return true;
+      })
+      .example('cat request-20240501.bson | $0', 'Read concatenated BSON from stdin')
+      .example('$0 -l /var/log/ziggy -n "request*" --start-date 20240501 --end-date 20240503', 'Read requests and their sub-events over three days')
+      .example('$0 -H 127.0.0.1:3513 -n "request*" --group', 'Follow the live stream, one array per request') as unknown as Argv<ViewArgs>,
+  handler: async (args: ArgumentsCamelCase<ViewArgs>) => {
+    const warn = (message: string): void => void process.stderr.write(`${PROG}: warning: ${message}\n`);
+    const input = chooseInput(args, { isTTY: isatty(0), stream: () => process.stdin });
+    const stop = new AbortController();
+    if (input.kind === 'live') {
+      process.once('SIGINT', () => stop.abort());
+      process.once('SIGTERM', () => stop.abort());
+    }
+    await view({
+      input,
+      output: process.stdout,
+      warn,
+      signal: stop.signal,
+      pretty: args.pretty,
+      color: args.pretty && process.stdout.isTTY === true && !process.env.NO_COLOR,
+      group: args.group,
+      groupMax: args.groupMax,
+    });
+  },
+};
+
+// `ziggyview ... | head`: the reader went away, which is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  process.stderr.write(`${PROG}: cannot write output: ${e.message}\n`);
+  process.exit(1);
+});
+
+yargs(hideBin(process.argv))
+  .scriptName(PROG)
+  .command(viewCommand)
+  .strict()
+  .help()
+  .fail((message, error) => {
+    if ((error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE') process.exit(0);
+    if (error && !isZiggyError(error, 'BAD_CONFIG') && !isZiggyError(error, 'BAD_ENDPOINT')) {
+      process.stderr.write(`${PROG}: ${isZiggyError(error) ? error.message : error.stack ?? error.message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`${PROG}: ${message ?? error?.message}\nRun '${PROG} --help' for usage.\n`);
+    process.exit(2);
+  })
+  .parseAsync()
+  .catch(() => {
+    // fail() above has reported and exited.
+  });

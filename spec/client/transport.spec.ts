@@ -1,0 +1,314 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { Pull } from 'zeromq';
+import { decode, splitFrame } from '../../src/protocol/codec';
+import { parseEndpoint } from '../../src/protocol/endpoint';
+import type { ZiggyEvent } from '../../src/protocol/event';
+import { Transport, type TransportCounters, type TransportOptions } from '../../src/client/transport';
+import { freeEndpoint, waitFor } from '../helpers/net';
+
+const FIXTURES = join(__dirname, '..', 'fixtures');
+
+function event(seq: number, body: Record<string, unknown> = {}): ZiggyEvent {
+  return { id: `${seq}`.padStart(32, '0'), type: 'request', host: 'test', pid: 1, start: 1.5, end: 2.5, body: { seq, ...body } };
+}
+
+function counters(): TransportCounters {
+  return { sent: 0, dropped: 0, batches: 0, bytes: 0, encodeErrors: 0 };
+}
+
+/** A collector: a bound Pull socket that splits every message into its documents. */
+class Collector {
+  readonly messages: Buffer[] = [];
+  readonly docs: Record<string, unknown>[] = [];
+  private readonly pull = new Pull({ linger: 0 });
+  private loop: Promise<void> | null = null;
+
+  static async start(endpoint: string): Promise<Collector> {
+    const c = new Collector();
+    await c.pull.bind(parseEndpoint(endpoint, 0).url);
+    c.loop = c.run();
+    return c;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for await (const [msg] of this.pull) {
+        this.messages.push(msg);
+        const split = splitFrame(msg);
+        expect(split.badOffset, 'every message splits into whole documents').to.equal(undefined);
+        for (const d of split.docs) this.docs.push(decode(msg.subarray(d.offset, d.offset + d.length)));
+      }
+    } catch {
+      // closed
+    }
+  }
+
+  seqs(): number[] {
+    return this.docs.map((d) => (d.body as { seq: number }).seq);
+  }
+
+  async waitForDocs(n: number): Promise<void> {
+    await waitFor(() => this.docs.length >= n, 5000, `${n} documents (have ${this.docs.length})`);
+  }
+
+  async stop(): Promise<void> {
+    this.pull.close();
+    await this.loop;
+  }
+}
+
+describe('client/transport', () => {
+  const open: Transport[] = [];
+  const collectors: Collector[] = [];
+  let warnings: string[];
+
+  function transport(endpoint: string, c: TransportCounters, over: Partial<TransportOptions> = {}): Transport {
+    const t = new Transport(
+      {
+        url: parseEndpoint(endpoint, 0).url,
+        highWaterMark: 10_000,
+        linger: 200,
+        batchBytes: 64 * 1024,
+        flushInterval: 5,
+        sendHighWaterMark: 64,
+        warn: (m) => warnings.push(m),
+        ...over,
+      },
+      c,
+    );
+    open.push(t);
+    return t;
+  }
+
+  async function collector(endpoint: string): Promise<Collector> {
+    const c = await Collector.start(endpoint);
+    collectors.push(c);
+    return c;
+  }
+
+  beforeEach(() => {
+    warnings = [];
+  });
+
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((t) => t.close()));
+    await Promise.all(collectors.splice(0).map((c) => c.stop()));
+  });
+
+  describe('batching', () => {
+    it('sends several documents per message, all decodable, in order', async () => {
+      const ep = await freeEndpoint();
+      const coll = await collector(ep);
+      const c = counters();
+      const t = transport(ep, c);
+      t.record(event(-1)); // a probe: once it arrives, the socket is connected
+      await coll.waitForDocs(1);
+      coll.docs.length = 0;
+      coll.messages.length = 0;
+      for (let i = 0; i < 2000; i++) t.record(event(i, { path: `/users/${i}`, ok: true }));
+      await t.flush(2000);
+      await coll.waitForDocs(2000);
+      expect(coll.seqs()).to.deep.equal(Array.from({ length: 2000 }, (_, i) => i));
+      expect(coll.messages.length).to.be.below(2000 / 10); // batched, not one per event
+      expect(Math.max(...coll.messages.map((m) => m.length))).to.be.at.most(64 * 1024 + 512);
+      expect(c.dropped).to.equal(0);
+      expect(t.queued).to.equal(0);
+      expect(coll.docs[0]).to.deep.include({ type: 'request', host: 'test', pid: 1, start: 1.5, end: 2.5 });
+    });
+
+    it('sends a lone event after the flush interval, without flush()', async () => {
+      const ep = await freeEndpoint();
+      const coll = await collector(ep);
+      const t = transport(ep, counters());
+      t.record(event(7));
+      await coll.waitForDocs(1);
+      expect(coll.seqs()).to.deep.equal([7]);
+    });
+
+    it('keeps batches near batchBytes and sends events larger than a batch or an arena whole', async () => {
+      const ep = await freeEndpoint();
+      const coll = await collector(ep);
+      const t = transport(ep, counters(), { batchBytes: 2048 });
+      const big = 'b'.repeat(1024 * 1024);
+      for (let i = 0; i < 100; i++) t.record(event(i, i === 50 ? { big } : { pad: 'p'.repeat(100) }));
+      await t.flush(2000);
+      await coll.waitForDocs(100);
+      expect(coll.seqs()).to.deep.equal(Array.from({ length: 100 }, (_, i) => i));
+      expect((coll.docs[50].body as { big: string }).big).to.equal(big);
+      const small = coll.messages.filter((m) => m.length < 100_000);
+      expect(small.length).to.be.above(3);
+      expect(Math.max(...small.map((m) => m.length))).to.be.below(2048 + 400);
+    });
+
+    it('replaces unencodable fields by markers, counts them, and still sends the event', async () => {
+      const ep = await freeEndpoint();
+      const coll = await collector(ep);
+      const c = counters();
+      const t = transport(ep, c);
+      const loop: Record<string, unknown> = {};
+      loop.loop = loop;
+      t.record(event(1, { loop, fn: () => 0, kept: 'yes' }));
+      await t.flush(1000);
+      await coll.waitForDocs(1);
+      expect(coll.docs[0].body).to.deep.equal({ seq: 1, loop: { loop: '[unserializable: circular]' }, fn: '[unserializable: function]', kept: 'yes' });
+      expect(c.encodeErrors).to.equal(2);
+    });
+
+    it('drops an event over 16 MiB, counts it and warns, and goes on sending', async () => {
+      const ep = await freeEndpoint();
+      const coll = await collector(ep);
+      const c = counters();
+      const t = transport(ep, c);
+      t.record(event(1));
+      t.record(event(2, { huge: 'h'.repeat(17 * 1024 * 1024) }));
+      t.record(event(3));
+      await t.flush(1000);
+      await coll.waitForDocs(2);
+      expect(coll.seqs()).to.deep.equal([1, 3]);
+      expect(c.dropped).to.equal(1);
+      expect(warnings.join('\n')).to.include('16 MiB');
+    });
+  });
+
+  describe('with the collector down', () => {
+    it('queues up to highWaterMark events, drops and counts the rest, with one warning per burst', async () => {
+      const ep = await freeEndpoint();
+      const c = counters();
+      const t = transport(ep, c, { highWaterMark: 50 });
+      for (let i = 0; i < 80; i++) t.record(event(i));
+      expect(t.queued).to.equal(50);
+      expect(c.dropped).to.equal(30);
+      expect(c.sent).to.equal(0);
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]).to.include('queue is full').and.include(ep.split(':')[1]);
+
+      // the collector appears: the oldest 50 arrive, in order
+      const coll = await collector(ep);
+      await coll.waitForDocs(50);
+      expect(coll.seqs()).to.deep.equal(Array.from({ length: 50 }, (_, i) => i));
+      expect(t.queued).to.equal(0);
+      expect(c.sent).to.equal(50);
+
+      // a new burst after the queue drained warns again
+      await coll.stop();
+      collectors.length = 0;
+      await waitFor(async () => {
+        t.record(event(1000));
+        await new Promise((r) => setTimeout(r, 20));
+        return t.queued > 0;
+      });
+      for (let i = 0; i < 60; i++) t.record(event(2000 + i));
+      expect(warnings).to.have.length(2);
+    });
+
+    it('delivers what was queued before the collector started', async () => {
+      const ep = await freeEndpoint();
+      const c = counters();
+      const t = transport(ep, c);
+      for (let i = 0; i < 25; i++) t.record(event(i));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(t.queued).to.equal(25);
+      const coll = await collector(ep);
+      await coll.waitForDocs(25);
+      expect(coll.seqs()).to.deep.equal(Array.from({ length: 25 }, (_, i) => i));
+      expect(c.dropped).to.equal(0);
+    });
+
+    it('close() gives up after the linger, counts what was left as dropped, and resolves', async () => {
+      const ep = await freeEndpoint();
+      const c = counters();
+      const t = transport(ep, c, { linger: 100 });
+      for (let i = 0; i < 10; i++) t.record(event(i));
+      await t.close();
+      expect(c.dropped).to.equal(10);
+      expect(t.queued).to.equal(0);
+      t.record(event(11));
+      expect(c.dropped).to.equal(11);
+    });
+
+    it('flush() resolves within its bound instead of waiting for the collector', async () => {
+      const ep = await freeEndpoint();
+      const t = transport(ep, counters());
+      t.record(event(1));
+      await t.flush(50);
+      expect(t.queued).to.equal(1);
+    });
+  });
+
+  describe('process exit', function () {
+    this.timeout(20_000);
+
+    function runFixture(
+      name: string,
+      args: string[],
+      onStdout?: (text: string) => void,
+    ): Promise<{ code: number | null; ms: number; stdout: string; stderr: string }> {
+      return new Promise((resolve, reject) => {
+        const t0 = Date.now();
+        const child = spawn(process.execPath, ['-r', '@swc-node/register', join(FIXTURES, name), ...args], {
+          cwd: join(__dirname, '..', '..'),
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => {
+          stdout += d;
+          onStdout?.(stdout);
+        });
+        child.stderr.on('data', (d) => (stderr += d));
+        const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        child.on('error', reject);
+        child.on('exit', (code) => {
+          clearTimeout(killer);
+          resolve({ code, ms: Date.now() - t0, stdout, stderr });
+        });
+      });
+    }
+
+    it('an application whose collector is down exits on its own, promptly, with its drops counted and warned', async () => {
+      // Startup of node + the TS loader is part of the time; the bound is generous on purpose.
+      const baseline = await runFixture('noop.ts', []);
+      const ep = await freeEndpoint();
+      const r = await runFixture('daemon-down.ts', [ep]);
+      expect(r.code, r.stderr).to.equal(0);
+      const stats = JSON.parse(r.stdout);
+      expect(stats).to.include({ queued: 100, dropped: 200, sent: 0 });
+      expect(r.stderr).to.include('ZIGGY_DROPPED');
+      expect(r.ms - baseline.ms, `exit took ${r.ms} ms against ${baseline.ms} ms for an empty script`).to.be.below(2500);
+    });
+
+    it('events still queued when the process ends on its own are handed over and delivered', async () => {
+      const ep = await freeEndpoint();
+      const coll = await collector(ep);
+      const r = await runFixture('exit-delivers.ts', [ep, '300']);
+      expect(r.code, r.stderr).to.equal(0);
+      await coll.waitForDocs(300);
+      expect(coll.seqs()).to.deep.equal(Array.from({ length: 300 }, (_, i) => i));
+    });
+
+    it('at the end, an application waits (within its linger) for a collector that is not reachable yet', async () => {
+      const ep = await freeEndpoint();
+      // The collector only starts once the child has recorded everything and its work is done.
+      let started: Promise<Collector> | undefined;
+      const r = await runFixture('exit-delivers.ts', [ep, '50', 'announce'], (out) => {
+        if (out.includes('recorded') && !started) started = collector(ep);
+      });
+      expect(r.code, r.stderr).to.equal(0);
+      expect(started, 'the child announced its work was done').to.not.equal(undefined);
+      const coll = await (started as Promise<Collector>);
+      await coll.waitForDocs(50);
+      expect(coll.seqs()).to.deep.equal(Array.from({ length: 50 }, (_, i) => i));
+    });
+
+    it('events are handed over on process.exit() too', async () => {
+      const ep = await freeEndpoint();
+      const coll = await collector(ep);
+      const r = await runFixture('exit-delivers.ts', [ep, '20', 'process.exit']);
+      expect(r.code, r.stderr).to.equal(0);
+      await coll.waitForDocs(20);
+      expect(coll.seqs()).to.deep.equal(Array.from({ length: 20 }, (_, i) => i));
+    });
+  });
+});

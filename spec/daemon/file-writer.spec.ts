@@ -1,0 +1,187 @@
+import { expect } from 'chai';
+import { mkdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { container } from 'tsyringe';
+import { DAEMON_CONFIG } from '../../src/daemon/config';
+import { DAEMON_LOGGER } from '../../src/daemon/logger';
+import { FileWriter, logFilePath } from '../../src/daemon/file-writer';
+import { Stats, Tally } from '../../src/daemon/stats';
+import type { TypeRoute } from '../../src/daemon/sink';
+import { encode } from '../../src/protocol/codec';
+import { tempDir, waitFor } from '../helpers/net';
+import { event, listFiles, ManualClock, MemoryLogger, Pusher, readDocs, startDaemon, waitForStatus, type TestDaemon } from './harness';
+
+const DAY1 = Date.UTC(2012, 2, 13, 23, 59, 59, 500);
+const DAY2 = Date.UTC(2012, 2, 14, 0, 0, 0, 500);
+
+describe('daemon FileWriter', () => {
+  let t: TestDaemon;
+  let push: Pusher;
+  let clock: ManualClock;
+
+  async function start(config: Record<string, unknown> = {}): Promise<void> {
+    clock = new ManualClock(DAY1);
+    t = await startDaemon({ clock, config: { flushIntervalMs: 20, ...config } });
+    push = new Pusher(t.collectUrl);
+  }
+
+  afterEach(async () => {
+    push?.close();
+    await t?.cleanup();
+  });
+
+  it('names files <log-path>/<YYYYMMDD>/<type>-<YYYYMMDD>.bson', () => {
+    expect(logFilePath('/var/log/ziggy', 'request.sql', '20120313')).to.equal('/var/log/ziggy/20120313/request.sql-20120313.bson');
+  });
+
+  describe('days', () => {
+    it('writes each event to the file of the UTC day it arrived on, and closes the old day at midnight', async () => {
+      await start();
+      const before = [event('request', { n: 1 }), event('request', { n: 2 })];
+      await push.send(Buffer.concat(before));
+      await waitForStatus(t.daemon, (s) => s.totals.written === 2, 'day 1 written');
+      clock.ms = DAY2;
+      const after = [event('request', { n: 3 })];
+      await push.send(after[0]);
+      await waitForStatus(t.daemon, (s) => s.totals.written === 3, 'day 2 written');
+      expect(await listFiles(t.logPath)).to.deep.equal(['20120313/request-20120313.bson', '20120314/request-20120314.bson']);
+      expect((await readFile(join(t.logPath, '20120313/request-20120313.bson'))).equals(Buffer.concat(before))).to.equal(true);
+      expect((await readFile(join(t.logPath, '20120314/request-20120314.bson'))).equals(after[0])).to.equal(true);
+      expect(t.container.resolve(FileWriter).openFiles).to.equal(1);
+    });
+  });
+
+  describe('logrotate', () => {
+    it('reopens a file deleted underneath it', async () => {
+      await start();
+      const path = join(t.logPath, '20120313/request-20120313.bson');
+      await push.send(event('request', { n: 1 }));
+      await waitForStatus(t.daemon, (s) => s.totals.written === 1, 'first written');
+      await unlink(path);
+      await new Promise((r) => setTimeout(r, 60)); // past the recheck interval
+      const later = event('request', { n: 2 });
+      await push.send(later);
+      await waitForStatus(t.daemon, (s) => s.totals.written === 2, 'second written');
+      expect((await readFile(path)).equals(later)).to.equal(true);
+      expect(t.logger.has('info', 'moved or deleted')).to.equal(true);
+    });
+
+    it('reopens a file moved away (and its whole day directory removed), leaving old events in the moved file', async () => {
+      await start();
+      const dir = join(t.logPath, '20120313');
+      const path = join(dir, 'request-20120313.bson');
+      const first = event('request', { n: 1 });
+      await push.send(first);
+      await waitForStatus(t.daemon, (s) => s.totals.written === 1, 'first written');
+      await rename(path, join(t.logPath, 'rotated.bson'));
+      await rm(dir, { recursive: true });
+      await new Promise((r) => setTimeout(r, 60));
+      const later = event('request', { n: 2 });
+      await push.send(later);
+      await waitForStatus(t.daemon, (s) => s.totals.written === 2, 'second written');
+      expect((await readFile(path)).equals(later)).to.equal(true);
+      expect((await readFile(join(t.logPath, 'rotated.bson'))).equals(first)).to.equal(true);
+    });
+  });
+
+  describe('open files', () => {
+    it('closes files idle for idleCloseMs, and appends to them again later', async () => {
+      await start({ idleCloseMs: 50 });
+      const writer = t.container.resolve(FileWriter);
+      await push.send(event('request', { n: 1 }));
+      await waitForStatus(t.daemon, (s) => s.totals.written === 1, 'written');
+      expect(writer.openFiles).to.equal(1);
+      await waitFor(() => writer.openFiles === 0, 3000, 'the idle file to close');
+      await push.send(event('request', { n: 2 }));
+      await waitForStatus(t.daemon, (s) => s.totals.written === 2, 'written again');
+      expect((await readDocs(join(t.logPath, '20120313/request-20120313.bson'))).map((d) => d.n)).to.deep.equal([1, 2]);
+    });
+
+    it('keeps at most maxOpenFiles open, closing the least recently active', async () => {
+      await start({ maxOpenFiles: 2 });
+      const writer = t.container.resolve(FileWriter);
+      for (let i = 0; i < 6; i++) await push.send(event(`type${i % 4}`, { n: i }));
+      await waitForStatus(t.daemon, (s) => s.totals.written === 6, 'all written');
+      expect(writer.openFiles).to.be.at.most(2);
+      const files = await listFiles(t.logPath);
+      expect(files).to.have.length(4);
+      expect((await readDocs(join(t.logPath, '20120313/type0-20120313.bson'))).map((d) => d.n)).to.deep.equal([0, 4]);
+      expect((await readDocs(join(t.logPath, '20120313/type1-20120313.bson'))).map((d) => d.n)).to.deep.equal([1, 5]);
+    });
+  });
+
+  describe('failures', () => {
+    it('counts events it cannot write as dropped, logs why, and writes again once it can', async () => {
+      await start();
+      await mkdir(t.logPath, { recursive: true });
+      await writeFile(join(t.logPath, '20120313'), 'not a directory');
+      await push.send(Buffer.concat([event('request', { n: 1 }), event('request', { n: 2 })]));
+      const s = await waitForStatus(t.daemon, (x) => x.totals.dropped === 2, 'dropped');
+      expect(s.events.request).to.include({ received: 2, written: 0, dropped: 2 });
+      expect(s.hosts['spec-host'].dropped).to.equal(2);
+      expect(t.logger.has('warn', 'cannot write')).to.equal(true);
+      await unlink(join(t.logPath, '20120313'));
+      await push.send(event('request', { n: 3 }));
+      await waitForStatus(t.daemon, (x) => x.totals.written === 1, 'written after the fix');
+      expect((await readDocs(join(t.logPath, '20120313/request-20120313.bson'))).map((d) => d.n)).to.deep.equal([3]);
+    });
+  });
+
+  describe('stop', () => {
+    it('writes everything received before stop() returns, without waiting for the flush timer', async () => {
+      await start({ flushIntervalMs: 60_000 });
+      const docs = Array.from({ length: 50 }, (_, i) => event(i % 2 ? 'a' : 'b', { n: i }));
+      await push.send(Buffer.concat(docs));
+      await waitForStatus(t.daemon, (s) => s.totals.received === 50, 'received');
+      await t.daemon.stop();
+      expect(t.daemon.status().totals.written).to.equal(50);
+      expect((await readDocs(join(t.logPath, '20120313/a-20120313.bson'))).length).to.equal(25);
+      expect((await readDocs(join(t.logPath, '20120313/b-20120313.bson'))).length).to.equal(25);
+    });
+  });
+
+  describe('buffering', () => {
+    it('writes documents larger than its chunks unchanged', async () => {
+      await start();
+      const big = encode({ type: 'blob', host: 'h', body: { data: Buffer.alloc(300_000, 7) } });
+      const small = event('blob', { n: 1 });
+      await push.send(Buffer.concat([small, big, small]));
+      await waitForStatus(t.daemon, (s) => s.totals.written === 3, 'written');
+      expect((await readFile(join(t.logPath, '20120313/blob-20120313.bson'))).equals(Buffer.concat([small, big, small]))).to.equal(true);
+    });
+
+    it('asks the collector to pause past half its buffer budget, and releases it once written', async () => {
+      const dir = await tempDir('ziggyd-fw-');
+      const c = container.createChildContainer();
+      c.register(DAEMON_CONFIG, { useValue: { logPath: dir.path, maxBufferedBytes: 64 * 1024 } });
+      c.register(DAEMON_LOGGER, { useValue: new MemoryLogger() });
+      const writer = c.resolve(FileWriter);
+      try {
+        await writer.start();
+        writer.begin(Date.now());
+        const stats = c.resolve(Stats);
+        const route: TypeRoute = { id: 0, type: 'pressure', topic: Buffer.from('pressure'), tally: stats.addType('pressure')! };
+        const host = new Tally();
+        const doc = event('pressure');
+        expect(writer.pressure()).to.equal(null);
+        let n = 0;
+        while (writer.bufferedBytes < 32 * 1024) {
+          writer.write(doc, 0, doc.length, route, host);
+          n++;
+        }
+        const wait = writer.pressure();
+        expect(wait).to.be.an.instanceOf(Promise);
+        writer.idle();
+        await wait;
+        expect(writer.bufferedBytes).to.be.at.most(16 * 1024);
+        await writer.stop();
+        expect(route.tally.written).to.equal(n);
+        expect(host.written).to.equal(n);
+        expect((await stat(logFilePath(dir.path, 'pressure', new Date().toISOString().slice(0, 10).replace(/-/g, '')))).size).to.equal(n * doc.length);
+      } finally {
+        await writer.stop();
+        await dir.remove();
+      }
+    });
+  });
+});

@@ -1,0 +1,47 @@
+import { expect } from 'chai';
+import { ChunkPool, HostRuns, wholeDocuments } from '../../src/daemon/log-file';
+import { Tally } from '../../src/daemon/stats';
+import { event } from './harness';
+
+describe('daemon log file', () => {
+  describe('wholeDocuments', () => {
+    const a = event('a');
+    const b = event('b', { pad: 'xxxx' });
+    const parts = [Buffer.concat([a, b]), a];
+
+    it('counts the documents that fit whole in a prefix of the parts', () => {
+      expect(wholeDocuments(parts, 0)).to.deep.equal({ docs: 0, bytes: 0 });
+      expect(wholeDocuments(parts, a.length - 1)).to.deep.equal({ docs: 0, bytes: 0 });
+      expect(wholeDocuments(parts, a.length)).to.deep.equal({ docs: 1, bytes: a.length });
+      expect(wholeDocuments(parts, a.length + b.length + 3)).to.deep.equal({ docs: 2, bytes: a.length + b.length });
+      expect(wholeDocuments(parts, 2 * a.length + b.length)).to.deep.equal({ docs: 3, bytes: 2 * a.length + b.length });
+    });
+  });
+
+  describe('HostRuns', () => {
+    it('credits a range of documents to the hosts that sent them', () => {
+      const [a, b] = [new Tally(), new Tally()];
+      const runs = new HostRuns();
+      for (const h of [a, a, a, b, b, a]) runs.add(h);
+      runs.credit(0, 2, 'written'); // a a
+      expect([a.written, b.written]).to.deep.equal([2, 0]);
+      runs.credit(2, 4, 'dropped'); // a b b a
+      expect([a.dropped, b.dropped]).to.deep.equal([2, 2]);
+      runs.credit(4, 10, 'written'); // b a, then nothing more
+      expect([a.written, b.written]).to.deep.equal([3, 1]);
+    });
+  });
+
+  describe('ChunkPool', () => {
+    it('recycles chunks it is given back, keeping at most `keep`', () => {
+      const pool = new ChunkPool(1024, 1);
+      const [x, y] = [pool.take(), pool.take()];
+      expect(x.length).to.equal(1024);
+      expect(x).to.not.equal(y);
+      pool.give(x);
+      pool.give(y);
+      expect(pool.take()).to.equal(x);
+      expect(pool.take()).to.not.equal(y);
+    });
+  });
+});

@@ -1,0 +1,63 @@
+import { expect } from 'chai';
+import type { ControlStatus } from '../../src/protocol/control';
+import { duration, formatStatus } from '../../src/view/status';
+
+const counters = (received: number, written: number, rejected = 0) => ({ received, written, forwarded: 0, published: received, dropped: 0, rejected });
+
+const STATUS: ControlStatus = {
+  last: 1714557600.5,
+  lag: 0.0042,
+  events: {
+    request: { last: 1714557600.5, ...counters(120, 120) },
+    'request.sql': { last: 1714557590, ...counters(480, 470) },
+  },
+  hosts: { 'web-1': { last: 1714557600.5, ...counters(600, 590, 3) } },
+  totals: { received: 600, written: 590, forwarded: 0, published: 600, dropped: 10, rejected: 3 },
+  uptime: 7500,
+  version: '0.1.0',
+  host: 'collector',
+  pid: 777,
+  ports: { collect: 3514, control: 3513, stream: 40001 },
+  logPath: '/var/log/ziggy',
+};
+
+describe('formatStatus', () => {
+  const text = formatStatus(STATUS, 1714557612.5);
+  const lines = text.split('\n');
+
+  it('names the daemon, its ports and log path', () => {
+    expect(lines[0]).to.equal('ziggyd 0.1.0 on collector (pid 777) up 2h 05m');
+    expect(text).to.include('ports: collect 3514, control 3513, stream 40001');
+    expect(text).to.include('log path: /var/log/ziggy');
+  });
+
+  it('gives the last event, how long ago, and the lag', () => {
+    expect(text).to.include('last event: 2024-05-01 10:00:00 UTC (12.0 s ago)');
+    expect(text).to.include('lag: 0.004 s');
+  });
+
+  it('lists each host and type with when it was last seen and its counts, then totals', () => {
+    const row = (name: string) => lines.find((l) => l.trimStart().startsWith(name + ' '))!.trim().split(/\s{2,}/);
+    expect(lines.find((l) => l.includes('last seen'))!.trim().split(/\s+/)).to.deep.equal(['last', 'seen', 'received', 'written', 'forwarded', 'dropped', 'rejected']);
+    expect(row('web-1')).to.deep.equal(['web-1', '12.0 s ago', '600', '590', '0', '0', '3']);
+    expect(row('request')).to.deep.equal(['request', '12.0 s ago', '120', '120', '0', '0', '0']);
+    expect(row('request.sql')).to.deep.equal(['request.sql', '22.5 s ago', '480', '470', '0', '0', '0']);
+    expect(row('total')).to.deep.equal(['total', '600', '590', '0', '10', '3']);
+    expect(lines.indexOf('hosts')).to.be.lessThan(lines.indexOf('types'));
+  });
+
+  it('copes with a daemon that has seen nothing, or sends only the original keys', () => {
+    const empty = formatStatus({ last: 0, lag: 0, events: {}, hosts: {} }, 1000);
+    expect(empty).to.include('last event: none yet');
+    expect(empty).to.include('(none yet)');
+    expect(empty).to.match(/total\s+-\s+-/);
+    const original = formatStatus({ last: 990, lag: 0.5, events: { request: { last: 995 } }, hosts: { h: { last: 990 } } } as unknown as ControlStatus, 1000);
+    expect(original).to.match(/request\s+5\.0 s ago\s+-/);
+  });
+});
+
+describe('duration', () => {
+  it('reads as people write spans', () => {
+    expect([0.42, 59.94, 61, 3725, 90061].map(duration)).to.deep.equal(['0.4 s', '59.9 s', '1m 01s', '1h 02m', '1d 01h']);
+  });
+});

@@ -1,0 +1,397 @@
+import { hostname } from 'node:os';
+import { ZiggyError } from '../errors';
+import { MAX_TYPE_LENGTH, newEventId, type ZiggyEvent } from '../protocol/event';
+import { monotonicMs, wallClockMs } from './clock';
+import { noteRecorderError } from './counters';
+import { addDeep, appendDeep, mergeDeep, setDeep, splitKey, type Fields } from './keys';
+import { checkSampleSpec, decideEnabled, randomSource, type SampleNode, type SampleSpec } from './sampling';
+import { current, enter, runIn, type Scoped } from './scope';
+import { activeRecorder } from './sink';
+import { isThenable, whenSettled } from './thenable';
+import { newTimer, recordTime, timeInto, type TimerHandle } from './timing';
+
+/** Options of a new Context. */
+export interface ContextOptions {
+  /**
+   * The event id. By default a sub-context (`'.sql'`, `'^.db'`) takes its parent's id and
+   * a top-level context gets a new time-ordered one.
+   */
+  id?: string;
+  /**
+   * Sampling, as `[level, rate]`: `['..', 0.25]` keeps a quarter of the parents' children
+   * of this type (all or none per parent); `['.', 0.25]` or `[ownName, 0.25]` keeps a
+   * quarter of these contexts; `[ancestorName, 0.25]` decides once per that ancestor.
+   */
+  sample?: SampleSpec;
+}
+
+const HOST = hostname();
+const PID = process.pid;
+const NO_ARGS: readonly unknown[] = [];
+
+// Lifecycle states (plain numbers: the hot path compares them on every call).
+const NEW = 0;
+const STARTED = 1;
+const DONE = 2;
+type State = typeof NEW | typeof STARTED | typeof DONE;
+
+// `request`, `.sql`, `^.db`, `request.sql`: dotted words of the characters a file name
+// may carry, optionally led by '.' or '^.'.
+const TYPE_NAME = /^(?:\^?\.)?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
+const MAX_CHECKED_NAMES = 1024;
+const checkedNames = new Set<string>();
+// Most calls repeat the name checked just before, which a comparison confirms without
+// hashing it. (A private symbol until a first name passes.)
+let lastChecked: unknown = Symbol('none yet');
+
+/** Throws ZiggyError('BAD_TYPE') unless `typeName` is a context type name. */
+export function checkTypeName(typeName: unknown): asserts typeName is string {
+  if (typeName === lastChecked) return;
+  if (typeof typeName === 'string' && checkedNames.has(typeName)) {
+    lastChecked = typeName;
+    return;
+  }
+  if (typeof typeName !== 'string' || typeName.length > MAX_TYPE_LENGTH || !TYPE_NAME.test(typeName)) {
+    throw new ZiggyError(
+      'BAD_TYPE',
+      `a context type must be a dotted name of letters, digits, '_' and '-' (optionally led by '.' or '^.'), got ${JSON.stringify(typeName)}`,
+    );
+  }
+  if (checkedNames.size >= MAX_CHECKED_NAMES) checkedNames.clear();
+  checkedNames.add(typeName);
+  lastChecked = typeName;
+}
+
+/** Checks context options; throws ZiggyError('BAD_CONFIG') for bad ones. */
+export function checkContextOptions(options: unknown): ContextOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') {
+    throw new ZiggyError('BAD_CONFIG', 'context options must be an object like { id, sample }');
+  }
+  const { id, sample } = options as ContextOptions;
+  if (id !== undefined && (typeof id !== 'string' || id.length === 0)) {
+    throw new ZiggyError('BAD_CONFIG', `a context id must be a non-empty string, got ${JSON.stringify(id)}`);
+  }
+  if (sample !== undefined) checkSampleSpec(sample);
+  return options as ContextOptions;
+}
+
+/**
+ * One unit of work whose fields become one event when it finishes.
+ *
+ * Naming: `'request'` is top-level; `'.sql'` opened inside it is `request.sql` and shares
+ * its id (with no open parent it is just `sql`); `'^.db'` is the top-level context's name
+ * plus `.db`. The parent is whichever context is current when the Context is created.
+ *
+ * Lifecycle: {@link run} is the usual way (it starts, runs and finishes). For
+ * callback-style code, {@link start} makes the context current, {@link stop} puts back
+ * the context that was current before (the context stays open and start() may make it
+ * current again, as the original's "recall"), and {@link done} finishes it and sends the
+ * event. Explicit methods throw ZiggyError on misuse; the module-level functions never
+ * throw.
+ *
+ * A context that is disabled by sampling keeps no fields and is never recorded, and all
+ * contexts opened inside it are disabled too.
+ *
+ * @example
+ * ```ts
+ * await new Context('request').run(async () => {
+ *   set('user_agent', req.headers['user-agent']);
+ *   await timeit('request_time', () => handle(req));
+ *   set('response.status', res.statusCode);
+ * });
+ * ```
+ */
+export class Context implements SampleNode, Scoped {
+  private readonly _name: string;
+  private readonly _parent: Context | null;
+  private readonly _enabled: boolean;
+  private _id: string | undefined;
+  private _data: Fields | undefined = undefined;
+  private _state: State = NEW;
+  // Wall-clock start in ms, and the monotonic reading it was taken from.
+  private _startMs = 0;
+  private _t0 = 0;
+  // What was current when the context was made, run or last started: what stop() and
+  // done() put back.
+  private _outer: Scoped | undefined;
+
+  /**
+   * @param typeName `'request'`, `'.sub'` or `'^.sub'` (see the class comment).
+   * @throws ZiggyError `BAD_TYPE` for a malformed name, `BAD_CONFIG` for bad options.
+   */
+  constructor(typeName: string, options?: ContextOptions) {
+    checkTypeName(typeName);
+    const opts = options === undefined ? undefined : checkContextOptions(options);
+    const outer = current<Context>();
+    const c0 = typeName.charCodeAt(0);
+    let name: string;
+    let parent: Context | null = null;
+    if (c0 === 46 /* . */) {
+      parent = outer ?? null;
+      name = parent === null ? typeName.slice(1) : parent._name + typeName;
+    } else if (c0 === 94 /* ^ */) {
+      parent = outer ?? null;
+      let top = parent;
+      while (top !== null && top._parent !== null) top = top._parent;
+      name = top === null ? typeName.slice(2) : top._name + typeName.slice(1);
+    } else {
+      name = typeName;
+    }
+    if (name.length > MAX_TYPE_LENGTH) {
+      throw new ZiggyError('BAD_TYPE', `context type '${name.slice(0, 60)}...' is longer than ${MAX_TYPE_LENGTH} characters`);
+    }
+    this._name = name;
+    this._parent = parent;
+    this._outer = outer;
+    this._id = opts?.id;
+    this._enabled = decideEnabled(opts?.sample, name, parent, randomSource());
+  }
+
+  /** The full type name: `request`, `request.sql`. */
+  get name(): string {
+    return this._name;
+  }
+
+  /** The event id; a sub-context's is its parent's. */
+  get id(): string {
+    if (this._id === undefined) {
+      // Generated on first use: a context sampled out and never asked for its id skips it.
+      this._id = this._parent !== null ? this._parent.id : newEventId(this._state === NEW ? Date.now() : this._startMs);
+    }
+    return this._id;
+  }
+
+  /** False when sampling dropped this context (or one of its parents): it records nothing. */
+  get enabled(): boolean {
+    return this._enabled;
+  }
+
+  /** The context this one is a sub-context of, or null for a top-level one. */
+  get parent(): Context | null {
+    return this._parent;
+  }
+
+  /** The fields set so far (the event's body). */
+  get data(): Fields {
+    if (this._data === undefined) this._data = {};
+    return this._data;
+  }
+
+  /** True once done() ran or run() finished (its event, if enabled and configured, was recorded). */
+  get finished(): boolean {
+    return this._state === DONE;
+  }
+
+  /**
+   * Starts the context (the first time) and makes it current for the code that follows
+   * and the callbacks it schedules. Calling it again on an open context makes it current
+   * again, e.g. at the top of a callback.
+   * @throws ZiggyError `BAD_STATE` once the context is done.
+   */
+  start(): this {
+    if (this._state === DONE) throw new ZiggyError('BAD_STATE', `context '${this._name}' is done and cannot start again`);
+    if (this._state === NEW) this._begin();
+    const outer = current<Scoped>();
+    if (outer !== this) {
+      this._outer = outer;
+      enter(this);
+    }
+    return this;
+  }
+
+  /**
+   * Stops being current: the context that was current when start() ran is current again.
+   * The context stays open (start() may resume it) and records nothing until done().
+   * Does nothing when this context is not the current one.
+   */
+  stop(): this {
+    if (current<Scoped>() === this) enter(this._outer);
+    return this;
+  }
+
+  /**
+   * Finishes the context and records its event; with `error`, records it as
+   * `exception: { name, message, stack }` first. If it is current, the context that was
+   * current before start() becomes current again.
+   * @throws ZiggyError `BAD_STATE` when it is already done.
+   */
+  done(error?: unknown): void {
+    if (this._state === DONE) throw new ZiggyError('BAD_STATE', `context '${this._name}' is already done`);
+    if (this._state === NEW) this._begin();
+    if (error !== undefined && error !== null) this._fail(error);
+    else this._finish();
+    if (current<Scoped>() === this) enter(this._outer);
+  }
+
+  /**
+   * Runs `fn` inside this context and finishes it when `fn` returns, throws, or (when it
+   * returns a promise or any thenable) settles. A synchronous `fn`'s value is returned
+   * (or its error thrown) with the event already recorded. A thenable result is chained
+   * exactly once and a Promise of its value returned. An error is recorded as `exception`
+   * and rethrown unchanged.
+   * @throws ZiggyError `BAD_STATE` when the context is already done.
+   */
+  run<T>(fn: () => PromiseLike<T>): Promise<T>;
+  run<R>(fn: () => R): R;
+  run(fn: () => unknown): unknown {
+    if (this._state === DONE) throw new ZiggyError('BAD_STATE', `context '${this._name}' is already done`);
+    if (this._state === NEW) this._outer = current<Scoped>();
+    return this._invoke(fn, undefined, NO_ARGS, null);
+  }
+
+  /** Sets the field at a deep key (`'response.status'`). @throws ZiggyError `BAD_KEY`, `BAD_STATE`. */
+  set(key: string, value: unknown): this {
+    if (this._writable()) setDeep(this.data, key, value);
+    return this;
+  }
+
+  /** Appends to the array at a deep key, creating it. @throws ZiggyError `BAD_KEY`, `BAD_STATE`. */
+  append(key: string, value: unknown): this {
+    if (this._writable()) appendDeep(this.data, key, value);
+    return this;
+  }
+
+  /** Adds to the number at a deep key (unset counts as 0). @throws ZiggyError `BAD_KEY`, `BAD_VALUE`, `BAD_STATE`. */
+  add(key: string, amount = 1): this {
+    if (this._writable()) addDeep(this.data, key, amount);
+    return this;
+  }
+
+  /**
+   * Merges fields into the object at a deep key, or into the body itself when called
+   * with only the fields; nested objects merge.
+   * @throws ZiggyError `BAD_KEY`, `BAD_VALUE`, `BAD_STATE`.
+   */
+  merge(fields: Fields): this;
+  merge(key: string, fields: Fields): this;
+  merge(keyOrFields: string | Fields, fields?: Fields): this {
+    if (this._writable()) {
+      if (typeof keyOrFields === 'string') mergeDeep(this.data, keyOrFields, fields as Fields);
+      else mergeDeep(this.data, null, keyOrFields);
+    }
+    return this;
+  }
+
+  /**
+   * Calls `fn` (sync or async) and sets `key` to its duration in seconds (a double),
+   * also when it throws or rejects.
+   * @throws ZiggyError `BAD_KEY` for a malformed key, `BAD_STATE` once done (before calling `fn`).
+   */
+  timeit<T>(key: string, fn: () => PromiseLike<T>): Promise<T>;
+  timeit<R>(key: string, fn: () => R): R;
+  timeit(key: string, fn: () => unknown): unknown {
+    splitKey(key);
+    if (this._state === DONE) throw new ZiggyError('BAD_STATE', `context '${this._name}' is already done`);
+    return timeInto(this, key, fn);
+  }
+
+  /**
+   * Starts a timer whose stop() sets `key` to the elapsed seconds (and returns them).
+   * @throws ZiggyError `BAD_KEY` for a malformed key, `BAD_STATE` once done.
+   */
+  timer(key: string): TimerHandle {
+    splitKey(key);
+    if (this._state === DONE) throw new ZiggyError('BAD_STATE', `context '${this._name}' is already done`);
+    return newTimer(this, key);
+  }
+
+  /**
+   * @internal Runs `fn` as this context's work; `timeKeys` get the duration of the call.
+   * The clock is read once at each end: the same readings give the context's start and
+   * end and the timings.
+   */
+  _invoke(fn: (...a: never[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>, timeKeys: readonly string[] | null): unknown {
+    let t0: number;
+    if (this._state === NEW) {
+      this._begin();
+      t0 = this._t0;
+    } else {
+      t0 = timeKeys === null ? 0 : monotonicMs();
+    }
+    let r: unknown;
+    try {
+      r = runIn(this, fn, thisArg, args);
+    } catch (e) {
+      this._settle(true, e, timeKeys, t0);
+      throw e;
+    }
+    if (!isThenable(r)) {
+      this._settle(false, undefined, timeKeys, t0);
+      return r;
+    }
+    return whenSettled(r, (failed, error) => this._settle(failed, error, timeKeys, t0));
+  }
+
+  private _settle(failed: boolean, error: unknown, timeKeys: readonly string[] | null, t0: number): void {
+    const now = monotonicMs();
+    if (timeKeys !== null && this._open()) {
+      const seconds = (now - t0) / 1000;
+      for (let i = 0; i < timeKeys.length; i++) recordTime(this, timeKeys[i], seconds);
+    }
+    if (failed) this._fail(error, now);
+    else this._finish(now);
+  }
+
+  /** @internal Whether module-level calls may write: enabled and not finished. */
+  _open(): boolean {
+    return this._enabled && this._state !== DONE;
+  }
+
+  private _writable(): boolean {
+    if (this._state === DONE) throw new ZiggyError('BAD_STATE', `context '${this._name}' is done; its event was already recorded`);
+    return this._enabled;
+  }
+
+  private _begin(): void {
+    this._state = STARTED;
+    const t0 = monotonicMs();
+    this._t0 = t0;
+    this._startMs = wallClockMs(t0);
+  }
+
+  private _fail(error: unknown, now: number = monotonicMs()): void {
+    if (this._state === DONE) return;
+    if (this._enabled) this.data.exception = describeError(error);
+    this._finish(now);
+  }
+
+  private _finish(now: number = monotonicMs()): void {
+    if (this._state === DONE) return;
+    this._state = DONE;
+    // Monotonic duration on a wall-clock start: durations stay exact if the clock steps.
+    const end = (this._startMs + (now - this._t0)) / 1000;
+    if (!this._enabled) return;
+    const record = activeRecorder();
+    if (record === null) return;
+    const event: ZiggyEvent = {
+      id: this.id,
+      type: this._name,
+      host: HOST,
+      pid: PID,
+      start: this._startMs / 1000,
+      end,
+      body: this.data,
+    };
+    try {
+      record(event);
+    } catch (e) {
+      noteRecorderError(e);
+    }
+  }
+}
+
+/** `exception: { name, message, stack }` for anything thrown, Error or not. */
+export function describeError(error: unknown): { name: string; message: string; stack?: string } {
+  try {
+    if (error instanceof Error) {
+      const out: { name: string; message: string; stack?: string } = { name: String(error.name), message: String(error.message) };
+      if (typeof error.stack === 'string') out.stack = error.stack;
+      return out;
+    }
+    return { name: typeof error, message: String(error) };
+  } catch {
+    return { name: 'unknown', message: 'the thrown value could not be described' };
+  }
+}
+

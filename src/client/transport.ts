@@ -1,0 +1,371 @@
+import { Push } from 'zeromq';
+import { MAX_DOC_SIZE } from '../protocol/codec';
+import type { ZiggyEvent } from '../protocol/event';
+import { EventWriter, OVERFLOW, TOO_LARGE } from './serializer';
+
+/** What a Transport needs to know; configure() fills in the defaults. */
+export interface TransportOptions {
+  /** The collector's ZeroMQ address, `tcp://host:port`. */
+  url: string;
+  /** Most events held in-process while ZeroMQ cannot take them; newer ones are dropped. */
+  highWaterMark: number;
+  /** Milliseconds close() and process exit give ZeroMQ to deliver what it was handed. */
+  linger: number;
+  /** A batch (one ZeroMQ message) is sent once it holds this many bytes. */
+  batchBytes: number;
+  /** Milliseconds a partly filled batch waits for company before it is sent. */
+  flushInterval: number;
+  /** ZeroMQ's own queue limit, in messages (batches). */
+  sendHighWaterMark: number;
+  /** Called once per burst of drops; process.emitWarning by default. */
+  warn?: (message: string) => void;
+}
+
+/** Counters a Transport adds to; configure() keeps one set across transports. */
+export interface TransportCounters {
+  /** Events handed to ZeroMQ. */
+  sent: number;
+  /** Events let go: queue full, too large, unreadable, or still queued at close. */
+  dropped: number;
+  /** Messages handed to ZeroMQ. */
+  batches: number;
+  /** Bytes handed to ZeroMQ. */
+  bytes: number;
+  /** Fields replaced by a marker (or keys repaired) because BSON could not hold them. */
+  encodeErrors: number;
+}
+
+/** A run of complete documents, sent as one message. */
+interface Batch {
+  bytes: Buffer;
+  count: number;
+}
+
+const MIN_RETRY_MS = 10;
+const noop = (): void => undefined;
+const MAX_RETRY_MS = 200;
+
+/**
+ * The sender: serializes each finished event straight into a batch buffer and hands
+ * whole batches (concatenated BSON documents) to a ZeroMQ PUSH socket.
+ *
+ * It never blocks, throws or keeps the process alive:
+ * - The socket has `sendTimeout: 0`, so send() never waits: it hands the message to
+ *   ZeroMQ's I/O thread or fails with EAGAIN at once. A send that could wait is what
+ *   makes zeromq.js poll the socket, and that poll is what would hold the event loop
+ *   open; with this socket it never happens. Batches go one send at a time, in order;
+ *   one that ZeroMQ refuses goes back to the front of the queue.
+ * - `immediate: true` makes ZeroMQ refuse messages until the collector is connected,
+ *   so with the daemon down everything waits here, counted and bounded by
+ *   highWaterMark, rather than piling up unseen inside ZeroMQ (which, given messages
+ *   at exit, would also hold the process for the whole linger).
+ * - Timers (the flush interval, the reconnect retry) are unref'd. When the event loop
+ *   empties (`beforeExit`), what is queued is handed over, waiting at most `linger` ms
+ *   (1 s by default) for ZeroMQ to be able to take it; on `exit` (process.exit) it is
+ *   handed over if ZeroMQ takes it at once. ZeroMQ's own linger then bounds delivery.
+ * - Batches are fresh slices of an arena buffer, never rewritten: ZeroMQ sends buffers
+ *   over 128 bytes without copying them.
+ */
+export class Transport {
+  private readonly socket: Push;
+  private readonly writer = new EventWriter();
+  private readonly arenaSize: number;
+  private arena: Buffer;
+  private batchStart = 0;
+  private pos = 0;
+  private openCount = 0;
+  private readonly pending: (Batch | undefined)[] = [];
+  private head = 0;
+  private queuedCount = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private retryMs = MIN_RETRY_MS;
+  private dropping = false;
+  private warnedTooLarge = false;
+  private closing: Promise<void> | null = null;
+  private closed = false;
+  private pumping = false;
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    void this.pump();
+  };
+  private exitDeadline = 0;
+
+  constructor(
+    private readonly options: TransportOptions,
+    private readonly counters: TransportCounters,
+  ) {
+    this.socket = new Push({
+      immediate: true,
+      sendTimeout: 0,
+      linger: options.linger,
+      sendHighWaterMark: options.sendHighWaterMark,
+    });
+    this.socket.connect(options.url);
+    this.arenaSize = Math.max(2 * options.batchBytes, 256 * 1024);
+    this.arena = Buffer.allocUnsafe(this.arenaSize);
+    watchExit(this);
+  }
+
+  /** Events waiting in-process for ZeroMQ to take them. */
+  get queued(): number {
+    return this.queuedCount;
+  }
+
+  /** The collector address this transport sends to. */
+  get url(): string {
+    return this.options.url;
+  }
+
+  /**
+   * The event loop is empty: hand over what is queued. If ZeroMQ cannot take it yet
+   * (still connecting, or the collector is down), keep the process for another look,
+   * up to `linger` ms in all; then let it go.
+   */
+  beforeExit(): void {
+    this.drainSync();
+    if (this.queuedCount === 0 || this.closed) return;
+    const now = Date.now();
+    if (this.exitDeadline === 0) this.exitDeadline = now + this.options.linger;
+    if (now < this.exitDeadline) setTimeout(noop, Math.min(MIN_RETRY_MS, this.exitDeadline - now));
+  }
+
+  /** process.exit() or the very end: nothing can wait any more; hand over what ZeroMQ takes. */
+  exit(): void {
+    this.drainSync();
+  }
+
+  /**
+   * Serializes and queues one finished event; the recorder configure() installs. It is
+   * synchronous, never throws and never waits: a full queue drops the event (counted).
+   */
+  record(ev: ZiggyEvent): void {
+    try {
+      if (this.closed) {
+        this.counters.dropped++;
+        return;
+      }
+      if (this.queuedCount >= this.options.highWaterMark) {
+        this.counters.dropped++;
+        if (!this.dropping) this.startBurst(`the send queue is full (${this.options.highWaterMark} events), so new events are dropped until it drains (see stats().dropped); is ziggyd running at ${this.options.url}?`);
+        return;
+      }
+      const writer = this.writer;
+      let end: number;
+      try {
+        end = writer.write(ev, this.arena, this.pos, this.arena.length);
+      } catch (e) {
+        if (e !== OVERFLOW) throw e;
+        end = this.writeInFreshArena(ev);
+      }
+      this.counters.encodeErrors += writer.repairs;
+      this.pos = end;
+      this.openCount++;
+      this.queuedCount++;
+      if (end - this.batchStart >= this.options.batchBytes) {
+        this.seal();
+        void this.pump();
+      } else if (this.timer === null) {
+        this.arm(this.options.flushInterval);
+      }
+    } catch (e) {
+      this.counters.dropped++;
+      if (e === TOO_LARGE) this.warnTooLarge(ev);
+      else if (!this.dropping) this.startBurst(`an event could not be serialized and was dropped (${e instanceof Error ? e.message : String(e)}); see stats().dropped`);
+    }
+  }
+
+  /**
+   * Hands queued events to ZeroMQ, waiting at most `timeoutMs` for it to take them
+   * (it will not while the collector is unreachable). Resolves either way.
+   */
+  async flush(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    await this.pump();
+    while (this.queuedCount > 0 && !this.closed && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(MIN_RETRY_MS, Math.max(1, deadline - Date.now()))));
+      await this.pump();
+    }
+  }
+
+  /**
+   * Flushes for up to `linger` ms, counts what is still queued as dropped, and closes the
+   * socket, leaving ZeroMQ `linger` ms to deliver what it holds. Safe to call twice.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.flush(this.options.linger).then(() => this.shutDown());
+    return this.closing;
+  }
+
+  private shutDown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    live.delete(this);
+    if (this.queuedCount > 0) this.counters.dropped += this.queuedCount;
+    this.queuedCount = 0;
+    this.openCount = 0;
+    this.pending.length = 0;
+    this.head = 0;
+    this.socket.linger = this.options.linger;
+    this.socket.close();
+  }
+
+  /** Writes `ev` at the start of a new arena big enough for it; the old batch is sealed. */
+  private writeInFreshArena(ev: ZiggyEvent): number {
+    this.seal();
+    for (let size = this.arenaSize; ; size *= 4) {
+      this.arena = Buffer.allocUnsafe(Math.min(size, MAX_DOC_SIZE + 64));
+      this.batchStart = this.pos = 0;
+      try {
+        return this.writer.write(ev, this.arena, 0, this.arena.length);
+      } catch (e) {
+        if (e !== OVERFLOW || size > MAX_DOC_SIZE) {
+          this.arena = Buffer.allocUnsafe(this.arenaSize); // do not keep a huge one
+          throw e === OVERFLOW ? TOO_LARGE : e;
+        }
+      }
+    }
+  }
+
+  /** Closes the open batch: its documents become one pending message. */
+  private seal(): void {
+    if (this.openCount === 0) return;
+    this.pending.push({ bytes: this.arena.subarray(this.batchStart, this.pos), count: this.openCount });
+    this.batchStart = this.pos;
+    this.openCount = 0;
+  }
+
+  /**
+   * Sends pending batches, oldest first, then the open batch, one send at a time, until
+   * ZeroMQ refuses one (EAGAIN: not connected, or its queue is full); that batch goes
+   * back to the front and a retry is scheduled. With sendTimeout 0 each send() is done
+   * before it returns (its promise is only how the outcome is reported), so this costs
+   * one send per batch and no readiness check. Never rejects.
+   */
+  private async pump(): Promise<void> {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        const batch = this.next();
+        if (batch === undefined) break;
+        try {
+          await this.socket.send(batch.bytes);
+        } catch (e) {
+          this.unsend(batch, e);
+          return;
+        }
+      }
+      this.retryMs = MIN_RETRY_MS;
+      this.dropping = false; // the queue is empty: a later drop starts a new burst
+    } catch {
+      // send() threw synchronously: the socket is closed; close() counts what is left.
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /**
+   * The synchronous variant, for process exit where no promise will settle: asks ZeroMQ
+   * whether it will take a message before each send.
+   */
+  private drainSync(): void {
+    if (this.closed) return;
+    try {
+      for (;;) {
+        if (this.head === this.pending.length && this.openCount === 0) return;
+        if (!this.socket.writable) return;
+        const batch = this.next();
+        if (batch === undefined) return;
+        this.socket.send(batch.bytes).then(undefined, (e: unknown) => this.unsend(batch, e));
+      }
+    } catch {
+      // closed under us
+    }
+  }
+
+  /** Takes the oldest batch off the queue and counts it as sent (undone by unsend). */
+  private next(): Batch | undefined {
+    if (this.head === this.pending.length) {
+      this.pending.length = 0;
+      this.head = 0;
+      if (this.openCount === 0) return undefined;
+      this.seal();
+    }
+    const batch = this.pending[this.head] as Batch;
+    this.pending[this.head++] = undefined;
+    this.queuedCount -= batch.count;
+    this.counters.sent += batch.count;
+    this.counters.batches++;
+    this.counters.bytes += batch.bytes.length;
+    return batch;
+  }
+
+  /**
+   * ZeroMQ did not take `batch`. EAGAIN (nothing connected, or its queue is full): put it
+   * back at the front and try again later. Anything else: the batch is dropped, counted.
+   */
+  private unsend(batch: Batch, e: unknown): void {
+    this.counters.sent -= batch.count;
+    this.counters.batches--;
+    this.counters.bytes -= batch.bytes.length;
+    if ((e as { code?: unknown })?.code === 'EAGAIN' && !this.closed) {
+      if (this.head > 0) this.pending[--this.head] = batch;
+      else this.pending.unshift(batch);
+      this.queuedCount += batch.count;
+      this.retryLater();
+      return;
+    }
+    this.counters.dropped += batch.count;
+    if (!this.dropping) this.startBurst(`ZeroMQ refused a batch of ${batch.count} events, dropped (${e instanceof Error ? e.message : String(e)}); see stats().dropped`);
+  }
+
+  private retryLater(): void {
+    if (this.timer !== null || this.closed) return;
+    this.arm(this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
+  }
+
+  private arm(ms: number): void {
+    this.timer = setTimeout(this.onTimer, ms);
+    this.timer.unref();
+  }
+
+  /** The first drop since the queue was last empty: one warning per burst. */
+  private startBurst(why: string): void {
+    this.dropping = true;
+    this.warn(`ziggy: ${why}`);
+  }
+
+  private warnTooLarge(ev: ZiggyEvent): void {
+    if (this.warnedTooLarge) return;
+    this.warnedTooLarge = true;
+    this.warn(`ziggy: an event of type '${String(ev.type)}' exceeds the 16 MiB BSON limit and was dropped (counted in stats().dropped)`);
+  }
+
+  private warn(message: string): void {
+    try {
+      if (this.options.warn) this.options.warn(message);
+      else process.emitWarning(message, { type: 'ZiggyWarning', code: 'ZIGGY_DROPPED' });
+    } catch {
+      // A warning must never become the application's problem.
+    }
+  }
+}
+
+// One pair of process listeners for all transports, however often configure() is called.
+const live = new Set<Transport>();
+let watching = false;
+
+function watchExit(t: Transport): void {
+  live.add(t);
+  if (watching) return;
+  watching = true;
+  process.on('beforeExit', () => {
+    for (const each of live) each.beforeExit();
+  });
+  process.on('exit', () => {
+    for (const each of live) each.exit();
+  });
+}

@@ -1,0 +1,214 @@
+import { inject, injectAll, Lifecycle, scoped } from 'tsyringe';
+import { Pull } from 'zeromq';
+import { docSizeAt } from '../protocol/codec';
+import { CLOCK, systemClock, type Clock } from './clock';
+import { DaemonSettings } from './config';
+import { DocFields, scanDocument } from '../protocol/document-scan';
+import { DaemonLog } from './logger';
+import { Router } from './router';
+import { EVENT_SINK, type EventSink } from './sink';
+import { bindSocket, closeQuietly, isTimeout, showEndpoint } from './sockets';
+import { Stats } from './stats';
+
+const KIND_STRING = 0x02;
+/** How often an idle receive loop wakes to see whether it should stop. */
+const IDLE_WAKE_MS = 100;
+
+/**
+ * The collection socket (PULL, bound to `collect`) and the receive loop: each message is
+ * one or more concatenated BSON documents; each document is routed by its top-level
+ * `type` (and counted by `host`, timed by `end`) without being decoded, and its original
+ * bytes are handed to every enabled sink. Whatever cannot be routed is refused and
+ * counted in Stats, and the loop carries on with the next document or message.
+ */
+@scoped(Lifecycle.ContainerScoped)
+export class Collector {
+  private socket: Pull | null = null;
+  private active: EventSink[] = [];
+  private router!: Router;
+  private readonly fields = new DocFields();
+  private loop: Promise<void> | null = null;
+  private stopping = false;
+  private stopRequestedAt = 0;
+  private drainDeadline = 0;
+  private boundPort = 0;
+  private busySinceIdle = false;
+  private signalStop: () => void = () => undefined;
+  private readonly stopSignal = new Promise<void>((resolve) => (this.signalStop = resolve));
+
+  constructor(
+    @inject(DaemonSettings) private readonly settings: DaemonSettings,
+    @inject(Stats) private readonly stats: Stats,
+    @inject(DaemonLog) private readonly log: DaemonLog,
+    @injectAll(EVENT_SINK) private readonly sinks: EventSink[],
+    @inject(CLOCK, { isOptional: true }) private readonly clock: Clock = systemClock,
+  ) {}
+
+  /** The collection socket's bound port (0 before start). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** The sinks the configuration turned on, in registration order. */
+  get activeSinks(): readonly EventSink[] {
+    return this.active;
+  }
+
+  /** Starts the enabled sinks, then binds the collection socket and starts receiving. */
+  async start(): Promise<void> {
+    const cfg = this.settings.value;
+    this.router = new Router(this.stats, cfg.maxTypes, cfg.maxHosts);
+    this.active = this.sinks.filter((s) => s.enabled);
+    const started: EventSink[] = [];
+    try {
+      for (const sink of this.active) {
+        await sink.start();
+        started.push(sink);
+      }
+      const socket = new Pull({ maxMessageSize: cfg.maxMessageBytes, receiveTimeout: Math.min(IDLE_WAKE_MS, cfg.drainQuietMs), linger: 0 });
+      try {
+        this.boundPort = await bindSocket(socket, cfg.collect, 'collect');
+      } catch (e) {
+        closeQuietly(socket);
+        throw e;
+      }
+      this.socket = socket;
+    } catch (e) {
+      await Promise.all(started.map((s) => s.stop()));
+      throw e;
+    }
+    this.log.info(`collecting on ${showEndpoint({ ...cfg.collect, port: this.boundPort })} into ${this.active.map((s) => s.name).join(', ')}`);
+    this.loop = this.run(this.socket);
+  }
+
+  /**
+   * Stops receiving once the socket has been quiet for `drainQuietMs` (or `drainMaxMs`
+   * has passed), so messages clients already sent are not lost, then closes the socket
+   * and stops every sink (which flush what they hold).
+   */
+  async stop(): Promise<void> {
+    if (this.loop === null) return;
+    const cfg = this.settings.value;
+    this.stopping = true;
+    this.stopRequestedAt = performance.now();
+    this.drainDeadline = this.stopRequestedAt + cfg.drainMaxMs;
+    this.signalStop();
+    const socket = this.socket;
+    if (socket !== null && !socket.closed) socket.receiveTimeout = cfg.drainQuietMs;
+    await this.loop;
+    this.loop = null;
+    closeQuietly(this.socket);
+    this.socket = null;
+    await Promise.all(this.active.map((s) => s.stop()));
+  }
+
+  private async run(socket: Pull): Promise<void> {
+    for (;;) {
+      if (this.stopping && performance.now() >= this.drainDeadline) return;
+      const sinks = this.active;
+      for (let i = 0; i < sinks.length; i++) {
+        const wait = sinks[i].pressure();
+        if (wait !== null) await this.untilDrainDeadline(wait);
+      }
+      const startedAt = performance.now();
+      let msg: Buffer[];
+      try {
+        msg = await socket.receive();
+      } catch (e) {
+        if (isTimeout(e)) {
+          // Draining: a wait that began after stop() and saw nothing means clients are done.
+          if (this.stopping && startedAt >= this.stopRequestedAt) return;
+          if (this.busySinceIdle) {
+            this.busySinceIdle = false;
+            for (const sink of this.active) sink.idle();
+          }
+          continue;
+        }
+        if (socket.closed) return;
+        this.log.warn(`collect receive failed: ${(e as Error).message}`);
+        continue;
+      }
+      this.busySinceIdle = true;
+      try {
+        this.ingest(msg);
+      } catch (e) {
+        // A sink broke its promise not to throw: keep collecting, but say so.
+        this.log.error(`routing a message failed: ${(e as Error).stack ?? String(e)}`);
+      }
+    }
+  }
+
+  /** Backpressure waits, but while stopping only until the drain deadline: a stuck disk must not make stop() hang. */
+  private async untilDrainDeadline(wait: Promise<void>): Promise<void> {
+    if (!this.stopping) {
+      await Promise.race([wait, this.stopSignal]);
+      if (!this.stopping) return;
+    }
+    const left = this.drainDeadline - performance.now();
+    if (left <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([wait, new Promise<void>((r) => (timer = setTimeout(r, left)))]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Routes one received message (every frame of it) to the sinks. Public for tests and
+   * benchmarks that feed bytes without a socket.
+   */
+  ingest(msg: readonly Buffer[]): void {
+    const now = this.clock.now();
+    const sinks = this.active;
+    const n = sinks.length;
+    this.stats.lastArrival = now / 1000;
+    for (let i = 0; i < n; i++) sinks[i].begin(now);
+    for (let i = 0; i < msg.length; i++) this.ingestFrame(msg[i], now / 1000);
+    for (let i = 0; i < n; i++) sinks[i].end();
+  }
+
+  private ingestFrame(frame: Buffer, arrival: number): void {
+    const stats = this.stats;
+    const totals = stats.totals;
+    const router = this.router;
+    const sinks = this.active;
+    const n = sinks.length;
+    const f = this.fields;
+    const length = frame.length;
+    let off = 0;
+    while (off < length) {
+      const size = docSizeAt(frame, off);
+      if (typeof size !== 'number') {
+        // Past a lying length prefix there is no telling where the next document starts.
+        stats.reject('frame');
+        this.log.debug(`rejected ${length - off} unsplittable byte(s): ${size}`);
+        return;
+      }
+      const problem = scanDocument(frame, off, size, f);
+      if (problem !== null) {
+        stats.reject('document');
+        this.log.debug(`rejected a malformed document: ${problem}`);
+        off += size;
+        continue;
+      }
+      const host = f.hostKind === KIND_STRING ? router.host(frame, f.hostStart, f.hostEnd) : stats.unknownHost;
+      const route = f.typeKind === KIND_STRING ? router.route(frame, f.typeStart, f.typeEnd) : null;
+      if (route === null) {
+        stats.reject('type', host);
+        // JSON-quoted: a hostile type may hold newlines or escape codes meant for the log
+        if (f.typeKind === KIND_STRING) this.log.debug(`rejected type ${JSON.stringify(frame.toString('utf8', f.typeStart, Math.min(f.typeEnd, f.typeStart + 80)))}`);
+        else this.log.debug(`rejected a document whose type is ${f.typeKind === 0 ? 'missing' : `of BSON kind 0x${f.typeKind.toString(16)}`}`);
+        off += size;
+        continue;
+      }
+      const end = f.end === f.end ? f.end : arrival;
+      const tally = route.tally;
+      tally.received++;
+      tally.last = end;
+      host.received++;
+      host.last = end;
+      totals.received++;
+      stats.last = end;
+      for (let i = 0; i < n; i++) sinks[i].write(frame, off, size, route, host);
+      off += size;
+    }
+  }
+}

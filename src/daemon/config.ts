@@ -1,0 +1,165 @@
+import { resolve as resolvePath } from 'node:path';
+import { inject, Lifecycle, scoped, type InjectionToken } from 'tsyringe';
+import { ZiggyError } from '../errors';
+import { DEFAULT_COLLECT_PORT, DEFAULT_CONTROL_PORT, parseEndpoint, type Endpoint } from '../protocol/endpoint';
+
+/** How chatty the daemon is on stderr. */
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+/**
+ * What a daemon is told, as registered under {@link DAEMON_CONFIG}. Every field is
+ * optional; the defaults are those of the original `ziggyd`.
+ *
+ * @example
+ * c.register(DAEMON_CONFIG, { useValue: { collect: '*:3514', logPath: '/var/log/ziggy' } });
+ */
+export interface DaemonConfig {
+  /** Where events are collected (PULL, bound): `host:port`. `*:3514` is every interface; port `*` or `0` picks a free one. Default `127.0.0.1:3514`. */
+  collect?: string;
+  /** Where control requests are answered (REP, bound). The live stream binds a random port on the same host. Default `127.0.0.1:3513`. */
+  control?: string;
+  /** Upstream daemon's collection endpoint, `host:port`; when set, every event is forwarded there. */
+  forward?: string;
+  /** Directory for `<YYYYMMDD>/<type>-<YYYYMMDD>.bson` files; when unset, nothing is written. */
+  logPath?: string;
+  /** Most documents waiting for the upstream before new ones are dropped (and counted). Default 100 000. */
+  forwardHwm?: number;
+  /** Most bytes waiting for the upstream, whatever their count. Default 64 MiB. */
+  forwardMaxBytes?: number;
+  /** How long stop() keeps trying to hand queued documents to the upstream. Default 500 ms. */
+  forwardDrainMs?: number;
+  /** Buffered file data is written at least this often. Default 1000 ms. */
+  flushIntervalMs?: number;
+  /** A file is also written as soon as this many bytes wait for it. Default 1 MiB. */
+  flushBytes?: number;
+  /** A file that received nothing for this long is closed. Default 60 000 ms. */
+  idleCloseMs?: number;
+  /** Most files open at once; the least recently used is closed to open another. Default 256. */
+  maxOpenFiles?: number;
+  /** Most bytes buffered for all files together; beyond it events are dropped (and counted). Default 64 MiB. */
+  maxBufferedBytes?: number;
+  /** Distinct event types counted separately in STATUS; later ones are counted under `(other)`. Default 1000. */
+  maxTypes?: number;
+  /** Distinct sending hosts counted separately in STATUS; later ones are counted under `(other)`. Default 1000. */
+  maxHosts?: number;
+  /** Largest collection message accepted; ZeroMQ drops the connection of a peer that sends more. Default 64 MiB. */
+  maxMessageBytes?: number;
+  /** On stop, reading continues until the collection socket is quiet this long... Default 100 ms. */
+  drainQuietMs?: number;
+  /** ...or until this much time has passed. Default 1000 ms. */
+  drainMaxMs?: number;
+  /** Most events published on the live stream per second; beyond it they are skipped and counted as dropped, so a subscriber to everything cannot eat the daemon's CPU. 0 = no limit. Default 50 000. */
+  streamMaxRate?: number;
+  /** For the built-in stderr logger (ignored when a DAEMON_LOGGER is registered). Default `warn`. */
+  logLevel?: LogLevel;
+}
+
+/** The injection token a daemon's configuration is registered under. */
+export const DAEMON_CONFIG: InjectionToken<DaemonConfig> = Symbol('ziggy.DaemonConfig');
+
+/** A DaemonConfig checked and completed with defaults. */
+export interface ResolvedDaemonConfig {
+  readonly collect: Endpoint;
+  readonly control: Endpoint;
+  readonly forward?: Endpoint;
+  /** Absolute. */
+  readonly logPath?: string;
+  readonly forwardHwm: number;
+  readonly forwardMaxBytes: number;
+  readonly forwardDrainMs: number;
+  readonly flushIntervalMs: number;
+  readonly flushBytes: number;
+  readonly idleCloseMs: number;
+  readonly maxOpenFiles: number;
+  readonly maxBufferedBytes: number;
+  readonly maxTypes: number;
+  readonly maxHosts: number;
+  readonly maxMessageBytes: number;
+  readonly drainQuietMs: number;
+  readonly drainMaxMs: number;
+  readonly streamMaxRate: number;
+  readonly logLevel: LogLevel;
+}
+
+const MiB = 1024 * 1024;
+const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+/**
+ * Checks a DaemonConfig and fills in defaults. Throws ZiggyError `BAD_ENDPOINT` or
+ * `BAD_CONFIG` with a message naming the offending option.
+ */
+export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonConfig {
+  const endpoint = (name: string, spec: string, port: number): Endpoint => {
+    if (typeof spec !== 'string') throw new ZiggyError('BAD_CONFIG', `${name}: expected a host:port string, got ${typeof spec}`);
+    try {
+      return parseEndpoint(spec, port);
+    } catch (e) {
+      const err = e as ZiggyError;
+      throw new ZiggyError(err.code ?? 'BAD_ENDPOINT', `${name}: ${err.message}`, { cause: e });
+    }
+  };
+  const count = (name: keyof DaemonConfig, fallback: number, min = 1): number => {
+    const v = config[name];
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
+      throw new ZiggyError('BAD_CONFIG', `${name}: expected an integer >= ${min}, got ${String(v)}`);
+    }
+    return v;
+  };
+
+  const collect = endpoint('collect', config.collect ?? `127.0.0.1:${DEFAULT_COLLECT_PORT}`, DEFAULT_COLLECT_PORT);
+  const control = endpoint('control', config.control ?? `127.0.0.1:${DEFAULT_CONTROL_PORT}`, DEFAULT_CONTROL_PORT);
+  let forward: Endpoint | undefined;
+  if (config.forward !== undefined && config.forward !== '') {
+    forward = endpoint('forward', config.forward, DEFAULT_COLLECT_PORT);
+    if (forward.host === '*' || forward.port === 0) {
+      throw new ZiggyError('BAD_ENDPOINT', `forward: '${config.forward}' is not a connectable address (give a host and a port, e.g. central:3514)`);
+    }
+  }
+  let logPath: string | undefined;
+  if (config.logPath !== undefined && config.logPath !== '') {
+    if (typeof config.logPath !== 'string') throw new ZiggyError('BAD_CONFIG', 'logPath: expected a directory path');
+    logPath = resolvePath(config.logPath);
+  }
+  const logLevel = config.logLevel ?? 'warn';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ZiggyError('BAD_CONFIG', `logLevel: expected one of ${LOG_LEVELS.join(', ')}`);
+
+  return {
+    collect,
+    control,
+    forward,
+    logPath,
+    forwardHwm: count('forwardHwm', 100_000),
+    forwardMaxBytes: count('forwardMaxBytes', 64 * MiB),
+    forwardDrainMs: count('forwardDrainMs', 500, 0),
+    flushIntervalMs: count('flushIntervalMs', 1000),
+    flushBytes: count('flushBytes', MiB),
+    idleCloseMs: count('idleCloseMs', 60_000),
+    maxOpenFiles: count('maxOpenFiles', 256),
+    maxBufferedBytes: count('maxBufferedBytes', 64 * MiB),
+    maxTypes: count('maxTypes', 1000),
+    maxHosts: count('maxHosts', 1000),
+    maxMessageBytes: count('maxMessageBytes', 64 * MiB),
+    drainQuietMs: count('drainQuietMs', 100),
+    drainMaxMs: count('drainMaxMs', 1000, 0),
+    streamMaxRate: count('streamMaxRate', 50_000, 0),
+    logLevel,
+  };
+}
+
+/**
+ * The container's DaemonConfig, resolved on first use. Resolution is deferred (not done in
+ * the constructor) so that a bad option surfaces as a ZiggyError from `Daemon.start()`,
+ * not wrapped in a tsyringe "cannot inject" error.
+ */
+@scoped(Lifecycle.ContainerScoped)
+export class DaemonSettings {
+  private resolved?: ResolvedDaemonConfig;
+
+  constructor(@inject(DAEMON_CONFIG, { isOptional: true }) readonly raw: DaemonConfig = {}) {}
+
+  /** The resolved configuration; throws ZiggyError on a bad option. */
+  get value(): ResolvedDaemonConfig {
+    return (this.resolved ??= resolveDaemonConfig(this.raw ?? {}));
+  }
+}

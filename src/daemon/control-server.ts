@@ -1,0 +1,161 @@
+import { hostname } from 'node:os';
+import { inject, Lifecycle, scoped } from 'tsyringe';
+import { Router } from 'zeromq';
+import { decode } from '../protocol/codec';
+import { ControlCommand, encodeReply, isControlCommand, type ControlReply, type ControlStatus } from '../protocol/control';
+import { CLOCK, systemClock, type Clock } from './clock';
+import { Collector } from './collector';
+import { DaemonSettings } from './config';
+import { Forwarder } from './forwarder';
+import { DaemonLog } from './logger';
+import { bindSocket, closeQuietly, showEndpoint } from './sockets';
+import { Stats, type RejectReason } from './stats';
+import { Streamer } from './streamer';
+import { VERSION } from './version';
+
+/** Control requests are a few bytes; anything near this is not one (ZeroMQ drops the peer). */
+const MAX_REQUEST_BYTES = 64 * 1024;
+/** Long enough for the reply to SHUTDOWN to leave before the socket goes. */
+const CLOSE_LINGER_MS = 500;
+
+/** The STATUS reply as this daemon sends it: ControlStatus plus reject reasons. */
+export type DaemonStatus = ControlStatus & { rejects: Record<RejectReason, number> };
+
+/**
+ * The control socket, bound to `control`: REQ clients send BSON `{cmd}` (STATUS,
+ * SOCK_STREAM, SOCK_COLLECT, SHUTDOWN) and get one BSON reply; anything else (not BSON,
+ * several frames, an unknown or missing `cmd`) gets an `{error}` reply.
+ *
+ * It speaks REP's protocol over a ROUTER socket, replying to each request's own envelope.
+ * A REP socket keeps one "current requester" as state, and a peer that sends garbage and
+ * vanishes (libzmq accepts any bytes as a legacy ZMTP 1.0 peer) can leave that state
+ * pointing at the wrong pipe, so the next honest client never gets its reply.
+ */
+@scoped(Lifecycle.ContainerScoped)
+export class ControlServer {
+  private socket: Router | null = null;
+  private loop: Promise<void> | null = null;
+  private boundPort = 0;
+  private startedAt = 0;
+  private shutdownHandler: (() => void) | null = null;
+
+  constructor(
+    @inject(DaemonSettings) private readonly settings: DaemonSettings,
+    @inject(Stats) private readonly stats: Stats,
+    @inject(Collector) private readonly collector: Collector,
+    @inject(Streamer) private readonly streamer: Streamer,
+    @inject(Forwarder) private readonly forwarder: Forwarder,
+    @inject(DaemonLog) private readonly log: DaemonLog,
+    @inject(CLOCK, { isOptional: true }) private readonly clock: Clock = systemClock,
+  ) {}
+
+  /** The control socket's bound port (0 before start). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Called (once per request) after the reply to SHUTDOWN has been sent. */
+  onShutdown(handler: () => void): void {
+    this.shutdownHandler = handler;
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.settings.value;
+    this.startedAt = this.clock.now();
+    const socket = new Router({ maxMessageSize: MAX_REQUEST_BYTES, linger: CLOSE_LINGER_MS, sendTimeout: 0 });
+    try {
+      this.boundPort = await bindSocket(socket, cfg.control, 'control');
+    } catch (e) {
+      closeQuietly(socket);
+      throw e;
+    }
+    this.socket = socket;
+    this.log.info(`control on ${showEndpoint({ ...cfg.control, port: this.boundPort })}, stream on port ${this.streamer.port}`);
+    this.loop = this.run(socket);
+  }
+
+  async stop(): Promise<void> {
+    const socket = this.socket;
+    this.socket = null;
+    closeQuietly(socket, CLOSE_LINGER_MS);
+    await this.loop;
+  }
+
+  /** The STATUS reply: counters, last-seen times, identity and ports. */
+  status(): DaemonStatus {
+    const cfg = this.settings.value;
+    const traffic = this.stats.snapshot();
+    const status: DaemonStatus = {
+      ...traffic,
+      uptime: Math.max(0, (this.clock.now() - this.startedAt) / 1000),
+      version: VERSION,
+      host: hostname(),
+      pid: process.pid,
+      ports: { collect: this.collector.port, control: this.boundPort, stream: this.streamer.port },
+    };
+    if (this.forwarder.enabled) status.forward = { to: this.forwarder.upstream!, queued: this.forwarder.queued };
+    if (cfg.logPath !== undefined) status.logPath = cfg.logPath;
+    return status;
+  }
+
+  /** The reply to one request (all of its frames). Never throws. */
+  answer(frames: readonly Buffer[]): ControlReply {
+    if (frames.length !== 1) return { error: `expected one frame holding a BSON {cmd} document, got ${frames.length}` };
+    let cmd: unknown;
+    try {
+      cmd = decode(frames[0]).cmd;
+    } catch {
+      return { error: 'request is not a BSON document (expected {cmd: ...})' };
+    }
+    if (!isControlCommand(cmd)) {
+      const shown = typeof cmd === 'string' ? `'${cmd.slice(0, 40)}'` : cmd === undefined ? 'missing' : `a ${typeof cmd}`;
+      return { error: `unknown command ${shown} (expected one of ${Object.keys(ControlCommand).join(', ')})` };
+    }
+    switch (cmd) {
+      case ControlCommand.STATUS:
+        return this.status();
+      case ControlCommand.SOCK_STREAM:
+        return { port: this.streamer.port };
+      case ControlCommand.SOCK_COLLECT:
+        return { port: this.collector.port };
+      case ControlCommand.SHUTDOWN:
+        return { ok: true };
+    }
+  }
+
+  private async run(socket: Router): Promise<void> {
+    for (;;) {
+      let frames: Buffer[];
+      try {
+        frames = await socket.receive();
+      } catch (e) {
+        if (socket.closed) return;
+        this.log.warn(`control receive failed: ${(e as Error).message}`);
+        continue;
+      }
+      // [peer id, ...hops, empty delimiter, ...request]; a peer that sent no delimiter
+      // (not a REQ) still gets an answer, addressed to it alone.
+      let d = 1;
+      while (d < frames.length && frames[d].length !== 0) d++;
+      const envelope = frames.slice(0, d < frames.length ? d + 1 : 1);
+      const reply = this.answer(frames.slice(envelope.length));
+      let bytes: Buffer;
+      try {
+        bytes = encodeReply(reply);
+      } catch (e) {
+        bytes = encodeReply({ error: `cannot encode the reply: ${(e as Error).message}` });
+      }
+      try {
+        // ROUTER never waits: a reply to a peer that is gone or not reading is dropped.
+        await socket.send([...envelope, bytes]);
+      } catch (e) {
+        if (socket.closed) return;
+        this.log.debug(`control reply not sent: ${(e as Error).message}`);
+      }
+      if ('ok' in reply && reply.ok === true) {
+        this.log.info('SHUTDOWN requested');
+        this.shutdownHandler?.();
+      }
+    }
+  }
+}

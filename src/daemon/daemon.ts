@@ -1,0 +1,149 @@
+import { container, inject, Lifecycle, scoped } from 'tsyringe';
+import { ZiggyError } from '../errors';
+import { Collector } from './collector';
+import { DaemonSettings } from './config';
+import { ControlServer, type DaemonStatus } from './control-server';
+import { FileWriter } from './file-writer';
+import { Forwarder } from './forwarder';
+import { DaemonLog } from './logger';
+import { EVENT_SINK } from './sink';
+import { Streamer } from './streamer';
+
+/**
+ * The built-in sinks, registered under EVENT_SINK in the root container when this module
+ * loads. A child container that registers its own EVENT_SINK list replaces the inherited
+ * one, so to add a sink there, register these too:
+ *
+ * @example
+ * for (const sink of DEFAULT_SINKS) c.register(EVENT_SINK, { useToken: sink });
+ * c.register(EVENT_SINK, { useToken: MySink });
+ */
+export const DEFAULT_SINKS = [FileWriter, Streamer, Forwarder] as const;
+for (const sink of DEFAULT_SINKS) container.register(EVENT_SINK, { useToken: sink });
+
+/** The ports a running daemon is bound to. */
+export interface DaemonPorts {
+  collect: number;
+  control: number;
+  stream: number;
+}
+
+type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/**
+ * ziggyd as a composition of injectable services: the Collector (with its sinks:
+ * FileWriter, Streamer, Forwarder) and the ControlServer, all scoped to the container
+ * that resolves the Daemon, so two daemons in two child containers share nothing.
+ *
+ * @example
+ * const c = container.createChildContainer();
+ * c.register(DAEMON_CONFIG, { useValue: { collect: '127.0.0.1:3514', logPath: '/var/log/ziggy' } });
+ * const daemon = c.resolve(Daemon);
+ * await daemon.start();
+ * // ...
+ * await daemon.stop();
+ */
+@scoped(Lifecycle.ContainerScoped)
+export class Daemon {
+  /** Resolves once the daemon has stopped, whatever stopped it (stop(), SHUTDOWN, a failed start). */
+  readonly stopped: Promise<void>;
+
+  private state: State = 'new';
+  private starting: Promise<void> | null = null;
+  private stopping: Promise<void> | null = null;
+  private markStopped!: () => void;
+
+  constructor(
+    @inject(DaemonSettings) private readonly settings: DaemonSettings,
+    @inject(Collector) private readonly collector: Collector,
+    @inject(ControlServer) private readonly control: ControlServer,
+    @inject(Streamer) private readonly streamer: Streamer,
+    @inject(DaemonLog) private readonly log: DaemonLog,
+  ) {
+    this.stopped = new Promise((resolve) => {
+      this.markStopped = resolve;
+    });
+  }
+
+  /** True between a successful start() and the beginning of stop(). */
+  get running(): boolean {
+    return this.state === 'running';
+  }
+
+  /** Bound ports (zeros before start): useful when the config asked for port `*`. */
+  get ports(): DaemonPorts {
+    return { collect: this.collector.port, control: this.control.port, stream: this.streamer.port };
+  }
+
+  /**
+   * Checks the configuration, starts the sinks, binds the collection and control sockets.
+   * Rejects with a ZiggyError (BAD_ENDPOINT, BAD_CONFIG, ADDRESS_IN_USE, IO) and leaves
+   * nothing open when any of that fails. A daemon starts once.
+   */
+  start(): Promise<void> {
+    if (this.state !== 'new') return Promise.reject(new ZiggyError('BAD_STATE', `daemon already ${this.state}; resolve a new one from a new container`));
+    this.state = 'starting';
+    this.starting = this.doStart();
+    return this.starting;
+  }
+
+  /**
+   * Stops collecting (after reading what clients already sent), flushes and closes files,
+   * gives the upstream a moment to take queued events, closes every socket. Idempotent.
+   */
+  stop(): Promise<void> {
+    if (this.stopping !== null) return this.stopping;
+    this.stopping = this.doStop();
+    return this.stopping;
+  }
+
+  /** The same reply as the STATUS control command. */
+  status(): DaemonStatus {
+    return this.control.status();
+  }
+
+  private async doStart(): Promise<void> {
+    try {
+      void this.settings.value; // a bad option throws here, before anything is bound
+      await this.collector.start();
+      try {
+        await this.control.start();
+      } catch (e) {
+        await this.collector.stop();
+        throw e;
+      }
+    } catch (e) {
+      this.state = 'stopped';
+      this.markStopped();
+      throw e;
+    }
+    this.control.onShutdown(() => void this.stop());
+    this.state = 'running';
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.starting !== null) await this.starting.catch(() => undefined);
+    if (this.state === 'stopped' || this.state === 'new') {
+      this.state = 'stopped';
+      this.markStopped();
+      return;
+    }
+    this.state = 'stopping';
+    const t0 = performance.now();
+    try {
+      try {
+        await this.collector.stop();
+      } finally {
+        await this.control.stop();
+      }
+    } finally {
+      this.state = 'stopped';
+      const { totals } = this.status();
+      this.log.info(
+        `stopped in ${Math.round(performance.now() - t0)} ms: received ${totals.received}, written ${totals.written}, ` +
+          `forwarded ${totals.forwarded}, published ${totals.published}, dropped ${totals.dropped}, rejected ${totals.rejected}`,
+      );
+      this.markStopped();
+    }
+  }
+}

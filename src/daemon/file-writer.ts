@@ -1,0 +1,251 @@
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { inject, Lifecycle, scoped } from 'tsyringe';
+import { ZiggyError } from '../errors';
+import { CLOCK, systemClock, UtcDayCache, type Clock } from './clock';
+import { DaemonSettings } from './config';
+import { ChunkPool, LogFile, type LogFileContext } from './log-file';
+import { DaemonLog } from './logger';
+import type { EventSink, TypeRoute } from './sink';
+import { Stats, type Tally } from './stats';
+
+// Events are copied into chunks this big; a write hands the kernel one buffer per chunk,
+// and each buffer in a writev costs Node microseconds, so chunks are not small.
+const CHUNK_SIZE = 256 * 1024;
+const DROP_WARN_EVERY_MS = 10_000;
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** The file an event of `type` arriving on UTC day `day` (YYYYMMDD) is appended to. */
+export function logFilePath(logPath: string, type: string, day: string): string {
+  return join(logPath, day, `${type}-${day}.bson`);
+}
+
+/**
+ * The sink that appends every event's bytes to `<logPath>/<YYYYMMDD>/<type>-<YYYYMMDD>.bson`.
+ *
+ * The day is the UTC day the daemon *received* the event (from the injectable Clock),
+ * not the event's own `end`: files are then appended strictly in arrival order, a late or
+ * clock-skewed sender cannot reopen old days or create future ones, and at most one day
+ * is open at a time. An event that ended just before midnight can therefore sit in the
+ * next day's file.
+ *
+ * Events are buffered per file and written with writev when a file has `flushBytes`
+ * waiting and at every `flushIntervalMs` tick. Files idle for `idleCloseMs` are closed,
+ * at most `maxOpenFiles` are open (least recently active closed first), and at midnight
+ * the previous day's files are flushed and closed. Off (never started or called) when no
+ * log path is configured.
+ */
+@scoped(Lifecycle.ContainerScoped)
+export class FileWriter implements EventSink {
+  readonly name = 'files';
+
+  private readonly day = new UtcDayCache();
+  /** Files of the current day by route id (the fast path) ... */
+  private byId: (LogFile | undefined)[] = [];
+  /** ... and by type (every open file, including types past the cap). */
+  private readonly files = new Map<string, LogFile>();
+  /** Files being flushed and closed after leaving `files`. */
+  private readonly retiring = new Set<Promise<void>>();
+  private buffered = 0;
+  /** A plain Uint8Array over the frame being routed (one per message, not per event). */
+  private view: Uint8Array = EMPTY;
+  private viewOf: Buffer | null = null;
+  private relief: Promise<void> | null = null;
+  private relieve: () => void = () => undefined;
+  private lastDropWarning = -Infinity;
+  private timer: NodeJS.Timeout | null = null;
+  private ctx!: LogFileContext;
+  private root = '';
+  private maxBuffered = 0;
+  private flushBytes = 0;
+  private maxOpen = 0;
+
+  constructor(
+    @inject(DaemonSettings) private readonly settings: DaemonSettings,
+    @inject(Stats) private readonly stats: Stats,
+    @inject(DaemonLog) private readonly log: DaemonLog,
+    @inject(CLOCK, { isOptional: true }) private readonly clock: Clock = systemClock,
+  ) {}
+
+  get enabled(): boolean {
+    return this.settings.value.logPath !== undefined;
+  }
+
+  /** Bytes buffered for all files, not yet written. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  /** Files currently open (or about to be) for the current day. */
+  get openFiles(): number {
+    return this.files.size;
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.settings.value;
+    this.root = cfg.logPath!;
+    this.maxBuffered = cfg.maxBufferedBytes;
+    this.flushBytes = cfg.flushBytes;
+    this.maxOpen = cfg.maxOpenFiles;
+    try {
+      await mkdir(this.root, { recursive: true });
+      await access(this.root, constants.W_OK);
+    } catch (e) {
+      throw new ZiggyError('IO', `log path '${this.root}' is not writable: ${(e as Error).message}`, { cause: e });
+    }
+    this.ctx = {
+      pool: new ChunkPool(CHUNK_SIZE, Math.min(64, Math.ceil(cfg.maxBufferedBytes / CHUNK_SIZE))),
+      stats: this.stats,
+      log: this.log,
+      recheckMs: Math.min(1000, cfg.flushIntervalMs),
+      released: (bytes) => {
+        this.buffered -= bytes;
+        if (this.relief !== null && this.buffered <= this.maxBuffered / 4) {
+          this.relief = null;
+          this.relieve();
+        }
+      },
+    };
+    this.day.update(this.clock.now());
+    this.timer = setInterval(() => this.tick(), cfg.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  begin(now: number): void {
+    if (this.day.update(now)) this.rollover();
+  }
+
+  write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): void {
+    if (this.buffered + length > this.maxBuffered) {
+      this.drop(route, host);
+      return;
+    }
+    let file = route.id >= 0 ? this.byId[route.id] : this.files.get(route.type);
+    if (file === undefined) {
+      file = this.open(route);
+      if (file === undefined) {
+        this.drop(route, host);
+        return;
+      }
+    }
+    let view = this.view;
+    if (this.viewOf !== frame) {
+      view = this.view = new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
+      this.viewOf = frame;
+    }
+    file.append(frame, view, offset, length, host);
+    this.buffered += length;
+    if (file.pendingBytes >= this.flushBytes) void file.flush();
+  }
+
+  end(): void {
+    // Writes are started by size in write(), by time in tick() and by a pause in idle().
+    this.viewOf = null; // do not pin the message
+    this.view = EMPTY;
+  }
+
+  /**
+   * Over half of `maxBufferedBytes` waiting for the disk: the collector pauses until a
+   * quarter is left, so a disk slower than the network slows the senders (ZeroMQ pushes
+   * back) instead of making the daemon drop. The hard limit (drops) is then only reached
+   * within one huge message.
+   */
+  pressure(): Promise<void> | null {
+    if (this.buffered < this.maxBuffered / 2) return null;
+    if (this.relief === null) {
+      this.relief = new Promise((resolve) => (this.relieve = resolve));
+      for (const f of this.files.values()) if (f.pendingDocs > 0) void f.flush();
+    }
+    return this.relief;
+  }
+
+  /** The input paused: write what is buffered now, so a burst's tail reaches the disk promptly. */
+  idle(): void {
+    for (const f of this.files.values()) if (f.pendingDocs > 0) void f.flush();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    const files = [...this.files.values()];
+    this.files.clear();
+    this.byId = [];
+    await Promise.all([...files.map((f) => f.close()), ...this.retiring]);
+  }
+
+  private open(route: TypeRoute): LogFile | undefined {
+    const day = this.day.day;
+    const path = logFilePath(this.root, route.type, day);
+    // Types are validated before routing; this only guards against a future bug there.
+    const rel = relative(this.root, path);
+    if (rel.startsWith('..') || rel.split(sep).length !== 2) {
+      this.log.error(`refusing type '${route.type}': its file would be outside ${this.root}`);
+      return undefined;
+    }
+    if (this.files.size >= this.maxOpen) this.retire(this.leastRecentlyActive());
+    const file = new LogFile(path, join(this.root, day), route.id, route.tally, this.ctx);
+    this.files.set(route.type, file);
+    if (route.id >= 0) this.byId[route.id] = file;
+    return file;
+  }
+
+  /** Takes a file out of service: it flushes and closes in the background. */
+  private retire(file: LogFile | undefined): void {
+    if (file === undefined) return;
+    for (const [type, f] of this.files) {
+      if (f === file) {
+        this.files.delete(type);
+        break;
+      }
+    }
+    if (file.routeId >= 0 && this.byId[file.routeId] === file) this.byId[file.routeId] = undefined;
+    const done: Promise<void> = file.close().finally(() => this.retiring.delete(done));
+    this.retiring.add(done);
+  }
+
+  private leastRecentlyActive(): LogFile | undefined {
+    let oldest: LogFile | undefined;
+    for (const f of this.files.values()) if (oldest === undefined || f.lastActive < oldest.lastActive) oldest = f;
+    return oldest;
+  }
+
+  /** Midnight (UTC): the previous day's files get no more events. */
+  private rollover(): void {
+    const old = [...this.files.values()];
+    this.files.clear();
+    this.byId = [];
+    for (const f of old) {
+      const done: Promise<void> = f.close().finally(() => this.retiring.delete(done));
+      this.retiring.add(done);
+    }
+    this.log.info(`new day ${this.day.day}: closing ${old.length} file(s) of the previous day`);
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    const idleMs = this.settings.value.idleCloseMs;
+    for (const f of [...this.files.values()]) {
+      if (f.appendsSeen !== f.appends) {
+        f.appendsSeen = f.appends;
+        f.lastActive = now;
+      }
+      if (f.pendingDocs > 0) void f.flush();
+      else if (!f.busy && now - f.lastActive >= idleMs) {
+        this.log.debug(`closing idle ${f.path}`);
+        this.retire(f);
+      }
+    }
+  }
+
+  private drop(route: TypeRoute, host: Tally): void {
+    route.tally.dropped++;
+    host.dropped++;
+    this.stats.totals.dropped++;
+    const now = performance.now();
+    if (now - this.lastDropWarning >= DROP_WARN_EVERY_MS) {
+      this.lastDropWarning = now;
+      this.log.warn(`file buffers full (${this.buffered} bytes waiting for the disk): dropping events`);
+    }
+  }
+}

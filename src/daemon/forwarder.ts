@@ -1,0 +1,140 @@
+import { inject, Lifecycle, scoped } from 'tsyringe';
+import { Push } from 'zeromq';
+import { DaemonSettings } from './config';
+import { FORWARD_QUEUE, MemoryForwardQueue, type ForwardBatch, type ForwardQueue } from './forward-queue';
+import { DaemonLog } from './logger';
+import type { EventSink, TypeRoute } from './sink';
+import { closeQuietly, showEndpoint } from './sockets';
+import { Stats, type Tally } from './stats';
+
+/** How long ZeroMQ may keep trying to deliver batches already handed to it, at stop. */
+const CLOSE_LINGER_MS = 300;
+/** Batches ZeroMQ may hold beyond our queue: small, so our queue (and its counters) tells the truth. */
+const SOCKET_HWM = 16;
+
+/**
+ * The sink that sends every event to an upstream daemon's collection port (PUSH,
+ * connected), the way a per-host daemon feeds a central one. Events wait in a bounded
+ * {@link ForwardQueue} (in memory unless one is registered under FORWARD_QUEUE); when it
+ * is full new events are dropped and counted, so a dead upstream costs bounded memory and
+ * never slows collection. The socket only queues to a live connection (`immediate`), so
+ * what is queued is visible in STATUS as `forward.queued`. Off when no upstream is set.
+ */
+@scoped(Lifecycle.ContainerScoped)
+export class Forwarder implements EventSink {
+  readonly name = 'forward';
+
+  private socket: Push | null = null;
+  private queue!: ForwardQueue;
+  private pumping = false;
+  private closing = false;
+  private pumpDone: Promise<void> = Promise.resolve();
+  private lastDropWarning = -Infinity;
+
+  constructor(
+    @inject(DaemonSettings) private readonly settings: DaemonSettings,
+    @inject(Stats) private readonly stats: Stats,
+    @inject(DaemonLog) private readonly log: DaemonLog,
+    @inject(FORWARD_QUEUE, { isOptional: true }) private readonly injectedQueue?: ForwardQueue,
+  ) {}
+
+  get enabled(): boolean {
+    return this.settings.value.forward !== undefined;
+  }
+
+  /** `host:port` of the upstream, when forwarding. */
+  get upstream(): string | undefined {
+    const ep = this.settings.value.forward;
+    return ep === undefined ? undefined : showEndpoint(ep);
+  }
+
+  /** Documents waiting for the upstream. */
+  get queued(): number {
+    return this.queue?.length ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.settings.value;
+    this.queue = this.injectedQueue ?? new MemoryForwardQueue(cfg.forwardHwm, cfg.forwardMaxBytes);
+    const socket = new Push({ immediate: true, sendHighWaterMark: SOCKET_HWM, linger: CLOSE_LINGER_MS });
+    if (cfg.forward!.host.includes(':')) socket.ipv6 = true;
+    socket.connect(cfg.forward!.url);
+    this.socket = socket;
+    this.log.info(`forwarding to ${this.upstream}`);
+  }
+
+  begin(): void {}
+
+  write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): void {
+    if (this.queue.offer(frame, offset, length, route.tally, host)) return;
+    route.tally.dropped++;
+    host.dropped++;
+    this.stats.totals.dropped++;
+    const now = performance.now();
+    if (now - this.lastDropWarning >= 10_000) {
+      this.lastDropWarning = now;
+      this.log.warn(`forward queue to ${this.upstream} is full (${this.queue.length} events): dropping events`);
+    }
+  }
+
+  end(): void {
+    if (!this.pumping && this.queue.length > 0) this.pumpDone = this.pump();
+  }
+
+  idle(): void {
+    this.end();
+  }
+
+  /** Never: a slow or dead upstream must not stop local collection; the queue drops instead. */
+  pressure(): null {
+    return null;
+  }
+
+  /** Gives the upstream up to `forwardDrainMs` to take what is queued; the rest is counted as dropped. */
+  async stop(): Promise<void> {
+    if (this.socket === null) return;
+    const deadline = performance.now() + this.settings.value.forwardDrainMs;
+    if (!this.pumping && this.queue.length > 0) this.pumpDone = this.pump();
+    while (this.queue.length > 0 && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+      if (!this.pumping && this.queue.length > 0) this.pumpDone = this.pump();
+    }
+    this.closing = true;
+    const socket = this.socket;
+    this.socket = null;
+    closeQuietly(socket, CLOSE_LINGER_MS);
+    await this.pumpDone;
+    let lost = 0;
+    for (const batch of this.queue.takeAll()) {
+      this.credit(batch, 'dropped');
+      lost += batch.count;
+    }
+    if (lost > 0) this.log.warn(`stopping: ${lost} event(s) not forwarded to ${this.upstream}`);
+  }
+
+  /** Sends batches one at a time (ZeroMQ allows one send in flight) until the queue is empty. */
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      for (let batch = this.queue.peek(); batch !== undefined; batch = this.queue.peek()) {
+        const socket = this.socket;
+        if (socket === null) return;
+        await socket.send(batch.frame);
+        this.queue.ack();
+        this.credit(batch, 'forwarded');
+      }
+    } catch (e) {
+      // Closed while waiting for the upstream, or a transient error: the batch stays
+      // queued and the next message retries.
+      if (!this.closing) this.log.warn(`forwarding to ${this.upstream} failed: ${(e as Error).message}`);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private credit(batch: ForwardBatch, what: 'forwarded' | 'dropped'): void {
+    this.stats.totals[what] += batch.count;
+    const t = batch.tallies;
+    for (let i = 0; i < t.length; i++) t[i][what]++;
+  }
+}

@@ -1,0 +1,16 @@
+// `ziggy/daemon`: ziggyd as a library. tsyringe needs reflect-metadata loaded first.
+import 'reflect-metadata';
+
+export { Daemon, DEFAULT_SINKS, type DaemonPorts } from './daemon';
+export { DAEMON_CONFIG, DaemonSettings, resolveDaemonConfig, type DaemonConfig, type LogLevel, type ResolvedDaemonConfig } from './config';
+export { CLOCK, systemClock, utcDay, type Clock } from './clock';
+export { DAEMON_LOGGER, StderrLogger, type DaemonLogger } from './logger';
+export { EVENT_SINK, type EventSink, type TypeRoute } from './sink';
+export { Stats, Tally, OTHER_KEY, UNKNOWN_HOST_KEY, type RejectReason, type TrafficSnapshot } from './stats';
+export { Collector } from './collector';
+export { FileWriter, logFilePath } from './file-writer';
+export { Streamer } from './streamer';
+export { Forwarder } from './forwarder';
+export { FORWARD_QUEUE, MemoryForwardQueue, type ForwardBatch, type ForwardQueue } from './forward-queue';
+export { ControlServer, type DaemonStatus } from './control-server';
+export { VERSION } from './version';

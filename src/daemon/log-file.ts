@@ -1,0 +1,286 @@
+import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
+import type { DaemonLogger } from './logger';
+import type { Stats, Tally } from './stats';
+
+/**
+ * Fixed-size buffers that events are copied into, recycled once written, so steady-state
+ * file buffering allocates nothing per event (and never calls Buffer.concat).
+ */
+export class ChunkPool {
+  private readonly free: Buffer[] = [];
+
+  constructor(
+    readonly chunkSize: number,
+    private readonly keep: number,
+  ) {}
+
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.chunkSize);
+  }
+
+  give(chunk: Buffer): void {
+    if (this.free.length < this.keep) this.free.push(chunk);
+  }
+}
+
+/** What a LogFile shares with its writer. */
+export interface LogFileContext {
+  readonly pool: ChunkPool;
+  readonly stats: Stats;
+  readonly log: DaemonLogger;
+  /** Minimum time between checks that the path still names the open file. */
+  readonly recheckMs: number;
+  /** `bytes` that were buffered are no longer (written or dropped). */
+  released(bytes: number): void;
+}
+
+/**
+ * One `<type>-<day>.bson` file: events are appended to memory, then written together with
+ * one writev. The file is opened on the first write (creating its directory), reopened
+ * when the path no longer names it (logrotate moved or deleted it), and closed on demand.
+ * A write error drops the batch (counted, logged) and the next write starts afresh.
+ */
+export class LogFile {
+  /** Documents and bytes buffered, not yet handed to a write. */
+  pendingDocs = 0;
+  pendingBytes = 0;
+  /** Appends ever made; the writer compares it between ticks to tell idle files. */
+  appends = 0;
+  /** The writer's bookkeeping: `appends` at its last tick, and when it last changed (performance.now() ms). */
+  appendsSeen = 0;
+  lastActive = performance.now();
+
+  private handle: FileHandle | null = null;
+  private dev = 0;
+  private ino = 0;
+  private checkedAt = 0;
+  private parts: Buffer[] = [];
+  private owned: Buffer[] = [];
+  // The buffered documents' hosts, run-length encoded (a batch usually has one sender).
+  private hosts: HostRuns = new HostRuns();
+  private cur: Buffer | null = null;
+  private pos = 0;
+  private inFlight: Promise<void> | null = null;
+
+  constructor(
+    readonly path: string,
+    readonly dir: string,
+    /** The route id this file serves (-1 past the type cap), for the writer's index. */
+    readonly routeId: number,
+    private readonly tally: Tally,
+    private readonly ctx: LogFileContext,
+  ) {}
+
+  /** True while bytes are buffered or being written. */
+  get busy(): boolean {
+    return this.pendingDocs > 0 || this.inFlight !== null;
+  }
+
+  /**
+   * Buffers one document, `frame[offset, offset + length)`; `view` is a plain Uint8Array
+   * over the same bytes (its subarrays are cheaper to make than a Buffer's). `host` is
+   * credited when the document is written.
+   */
+  append(frame: Buffer, view: Uint8Array, offset: number, length: number, host: Tally): void {
+    const pool = this.ctx.pool;
+    if (length > pool.chunkSize >>> 2) {
+      // Big documents are not copied: the frame is immutable, keep a view of it.
+      this.seal();
+      this.parts.push(frame.subarray(offset, offset + length));
+    } else {
+      let cur = this.cur;
+      if (cur === null || this.pos + length > cur.length) {
+        this.seal();
+        cur = this.cur = pool.take();
+      }
+      cur.set(view.subarray(offset, offset + length), this.pos);
+      this.pos += length;
+    }
+    this.pendingDocs++;
+    this.pendingBytes += length;
+    this.appends++;
+    this.hosts.add(host);
+  }
+
+  /**
+   * Writes what is buffered, and whatever gets buffered while that write runs. Resolves
+   * once nothing is left (every document written or counted as dropped); never rejects.
+   */
+  flush(): Promise<void> {
+    if (this.inFlight === null) {
+      this.inFlight = this.drain().finally(() => {
+        this.inFlight = null;
+      });
+    }
+    return this.inFlight;
+  }
+
+  /** Writes everything, then closes the file. */
+  async close(): Promise<void> {
+    while (this.busy) await this.flush();
+    await this.closeHandle();
+  }
+
+  private seal(): void {
+    const cur = this.cur;
+    if (cur === null) return;
+    if (this.pos > 0) this.parts.push(cur.subarray(0, this.pos));
+    this.owned.push(cur);
+    this.cur = null;
+    this.pos = 0;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pendingDocs > 0) {
+      this.seal();
+      const { parts, owned, hosts, pendingDocs: docs, pendingBytes: bytes } = this;
+      this.parts = [];
+      this.owned = [];
+      this.hosts = new HostRuns();
+      this.pendingDocs = 0;
+      this.pendingBytes = 0;
+      let written = 0;
+      try {
+        const handle = await this.open();
+        written = await this.writeAll(handle, parts, bytes, docs);
+        if (written < docs) throw new Error(`the disk took only ${written} of ${docs} event(s)`);
+      } catch (e) {
+        this.ctx.log.warn(`cannot write ${this.path}: ${(e as Error).message}; ${docs - written} event(s) dropped`);
+        await this.closeHandle();
+      } finally {
+        this.credit(written, hosts, 0, 'written');
+        this.credit(docs - written, hosts, written, 'dropped');
+        for (const chunk of owned) this.ctx.pool.give(chunk);
+        this.ctx.released(bytes);
+      }
+    }
+  }
+
+  /**
+   * Writes `parts` (`docs` documents, `bytes` bytes) and returns how many are on disk. libuv retries short writes
+   * itself, so a short count means the disk refused the rest (full, file size limit): the
+   * tail is cut back to the last whole document so the file stays a clean sequence of
+   * documents, and the caller counts the others as dropped.
+   */
+  private async writeAll(handle: FileHandle, parts: Buffer[], bytes: number, docs: number): Promise<number> {
+    const { bytesWritten } = await handle.writev(parts);
+    if (bytesWritten === bytes) return docs;
+    const whole = wholeDocuments(parts, bytesWritten);
+    if (bytesWritten > whole.bytes) {
+      try {
+        const { size } = await handle.stat();
+        await handle.truncate(size - (bytesWritten - whole.bytes));
+      } catch (e) {
+        this.ctx.log.error(`cannot cut a partial write off ${this.path}: ${(e as Error).message}`);
+      }
+    }
+    return whole.docs;
+  }
+
+  /** Credits `docs` documents, from the `from`-th on, as written or dropped. */
+  private credit(docs: number, hosts: HostRuns, from: number, what: 'written' | 'dropped'): void {
+    if (docs === 0) return;
+    this.tally[what] += docs;
+    this.ctx.stats.totals[what] += docs;
+    hosts.credit(from, docs, what);
+  }
+
+  private async open(): Promise<FileHandle> {
+    const now = performance.now();
+    if (this.handle !== null && now - this.checkedAt >= this.ctx.recheckMs) {
+      this.checkedAt = now;
+      if (!(await this.pathStillNamesHandle())) {
+        this.ctx.log.info(`${this.path} was moved or deleted; reopening`);
+        await this.closeHandle();
+      }
+    }
+    if (this.handle === null) {
+      await mkdir(this.dir, { recursive: true });
+      const handle = await open(this.path, 'a');
+      try {
+        const st = await handle.stat();
+        this.dev = st.dev;
+        this.ino = st.ino;
+      } catch (e) {
+        await handle.close().catch(() => undefined);
+        throw e;
+      }
+      this.handle = handle;
+      this.checkedAt = now;
+    }
+    return this.handle;
+  }
+
+  private async pathStillNamesHandle(): Promise<boolean> {
+    try {
+      const st = await stat(this.path);
+      return st.ino === this.ino && st.dev === this.dev;
+    } catch {
+      return false;
+    }
+  }
+
+  private async closeHandle(): Promise<void> {
+    const handle = this.handle;
+    this.handle = null;
+    if (handle === null) return;
+    try {
+      await handle.close();
+    } catch (e) {
+      this.ctx.log.warn(`cannot close ${this.path}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** A sequence of hosts, one per document, stored as runs: [host, count], [host, count]... */
+export class HostRuns {
+  private readonly hosts: Tally[] = [];
+  private readonly counts: number[] = [];
+  private last: Tally | null = null;
+
+  add(host: Tally): void {
+    if (host === this.last) {
+      this.counts[this.counts.length - 1]++;
+    } else {
+      this.hosts.push(host);
+      this.counts.push(1);
+      this.last = host;
+    }
+  }
+
+  /** Adds `docs` to counter `what` of the hosts of documents `from` to `from + docs - 1`. */
+  credit(from: number, docs: number, what: 'written' | 'dropped'): void {
+    let skip = from;
+    let left = docs;
+    for (let i = 0; i < this.hosts.length && left > 0; i++) {
+      let n = this.counts[i];
+      if (skip >= n) {
+        skip -= n;
+        continue;
+      }
+      n = Math.min(n - skip, left);
+      skip = 0;
+      this.hosts[i][what] += n;
+      left -= n;
+    }
+  }
+}
+
+/**
+ * How many whole documents, and how many bytes they make, fit in the first `limit` bytes
+ * of `parts` (each part holds whole documents back to back).
+ */
+export function wholeDocuments(parts: readonly Buffer[], limit: number): { docs: number; bytes: number } {
+  let docs = 0;
+  let bytes = 0;
+  for (const part of parts) {
+    for (let off = 0; off < part.length; ) {
+      const size = part.readInt32LE(off);
+      if (bytes + size > limit) return { docs, bytes };
+      bytes += size;
+      off += size;
+      docs++;
+    }
+  }
+  return { docs, bytes };
+}

@@ -1,0 +1,63 @@
+import type { InjectionToken } from 'tsyringe';
+import type { Tally } from './stats';
+
+/** What the collector knows about an event's type once it has been validated. */
+export interface TypeRoute {
+  /**
+   * Small dense number (0, 1, 2, ...) per distinct type, so a sink can keep per-type state
+   * in an array. -1 for types past the tracking cap (`maxTypes`); those arrive as fresh
+   * route objects each time, so sinks must fall back to keying by `type`.
+   */
+  readonly id: number;
+  /** The event type, already checked by isValidEventType: safe in a file name. */
+  readonly type: string;
+  /** The type's bytes: the live stream's topic frame. */
+  readonly topic: Buffer;
+  /** The type's counters (the shared `(other)` tally past the cap). */
+  readonly tally: Tally;
+}
+
+/**
+ * Somewhere routed events go: files, the live stream, the upstream daemon. The collector
+ * holds every enabled sink in a list (tsyringe `injectAll(EVENT_SINK)`), so adding a
+ * destination is a new class registered under {@link EVENT_SINK}, not an edit of the
+ * collector.
+ *
+ * The collector calls, per received message: `begin(now)`, then `write()` once per
+ * accepted document, then `end()`. These run on the receive loop's hot path: they must
+ * not throw, block, or await, and should not allocate per event. A sink counts what it
+ * did with each event on the given tallies and on Stats.totals (`written`, `forwarded`,
+ * `published`, `dropped`).
+ */
+export interface EventSink {
+  /** Short name for logs. */
+  readonly name: string;
+  /** Whether the configuration turns this sink on. Read once, after the config is resolved; a disabled sink is never started or called. */
+  readonly enabled: boolean;
+  /** Binds, opens, checks. A failure here aborts the daemon's start with a ZiggyError. */
+  start(): Promise<void>;
+  /** A message arrived at `now` (ms since the epoch, from the daemon's clock). */
+  begin(now: number): void;
+  /**
+   * One accepted document: `frame[offset, offset + length)`. The frame is never modified
+   * afterwards, so a sink may keep a subarray of it; `route` and `host` may be kept too.
+   */
+  write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): void;
+  /** The message is done: a good moment to start asynchronous I/O. */
+  end(): void;
+  /** Nothing has arrived for a while (about 100 ms): deliver what is buffered now rather than later. */
+  idle(): void;
+  /**
+   * Backpressure: a promise when the sink holds more than it wants to and the collector
+   * should stop reading until it resolves (ZeroMQ's queues then push back on senders),
+   * null otherwise. Called before every receive, so it must be cheap. Only a sink whose
+   * backlog is the daemon's own capacity (the disk) should ask; a sink waiting on a remote
+   * peer (the upstream) must drop and count instead, or one dead peer would stop all.
+   */
+  pressure(): Promise<void> | null;
+  /** No more writes will come: deliver what is buffered (within the sink's own deadline), then release everything. Never rejects. */
+  stop(): Promise<void>;
+}
+
+/** The token every sink is registered under; the collector injects them all. */
+export const EVENT_SINK: InjectionToken<EventSink> = Symbol('ziggy.EventSink');

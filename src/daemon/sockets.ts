@@ -1,0 +1,54 @@
+import type { Socket } from 'zeromq';
+import { ZiggyError } from '../errors';
+import { portOf, type Endpoint } from '../protocol/endpoint';
+
+/** `host:port` as a person would type it, for messages. */
+export function showEndpoint(ep: Endpoint): string {
+  const host = ep.host.includes(':') ? `[${ep.host}]` : ep.host;
+  return `${host}:${ep.port === 0 ? '*' : ep.port}`;
+}
+
+/**
+ * Binds `socket` to `ep` and returns the port actually bound (useful with port `*`).
+ * ZeroMQ's errors become ZiggyErrors whose message names the role: `ADDRESS_IN_USE` for
+ * a taken port, `BAD_ENDPOINT` for an address that is not local.
+ */
+export async function bindSocket(socket: Socket, ep: Endpoint, role: string): Promise<number> {
+  // An IPv6 literal needs the socket's IPv6 mode; `*` stays IPv4, as the original did.
+  if (ep.host.includes(':')) socket.ipv6 = true;
+  try {
+    await socket.bind(ep.url);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const where = `${role}: cannot bind ${showEndpoint(ep)}`;
+    if (code === 'EADDRINUSE') {
+      throw new ZiggyError('ADDRESS_IN_USE', `${where}: address already in use (is another ziggyd running?)`, { cause: e });
+    }
+    if (code === 'EADDRNOTAVAIL' || code === 'ENODEV') {
+      throw new ZiggyError('BAD_ENDPOINT', `${where}: not an address or interface of this host`, { cause: e });
+    }
+    if (code === 'EACCES') {
+      throw new ZiggyError('BAD_ENDPOINT', `${where}: permission denied (ports below 1024 need privileges)`, { cause: e });
+    }
+    throw new ZiggyError('BAD_ENDPOINT', `${where}: ${(e as Error).message}`, { cause: e });
+  }
+  const bound = socket.lastEndpoint;
+  if (bound === null) throw new ZiggyError('BAD_ENDPOINT', `${role}: bound ${showEndpoint(ep)} but ZeroMQ reports no endpoint`);
+  return portOf(bound);
+}
+
+/** Closes a socket without throwing (it may already be closed). */
+export function closeQuietly(socket: Socket | null | undefined, lingerMs = 0): void {
+  if (!socket || socket.closed) return;
+  try {
+    socket.linger = lingerMs;
+    socket.close();
+  } catch {
+    // already closing
+  }
+}
+
+/** True for the error a receive() or send() rejects with when its timeout passes. */
+export function isTimeout(e: unknown): boolean {
+  return (e as { code?: string } | null)?.code === 'EAGAIN';
+}

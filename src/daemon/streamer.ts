@@ -1,0 +1,186 @@
+import { inject, Lifecycle, scoped } from 'tsyringe';
+import { XPublisher } from 'zeromq';
+import { parseEndpoint } from '../protocol/endpoint';
+import { DaemonSettings } from './config';
+import { DaemonLog } from './logger';
+import type { EventSink, TypeRoute } from './sink';
+import { bindSocket, closeQuietly } from './sockets';
+import { Stats, type Tally } from './stats';
+
+/**
+ * The live stream: every event is published as the two-frame message `[type, bson]` on a
+ * socket bound to a random port of the control host, so a SUB socket's prefix
+ * subscription (`request` matches `request.sql`) filters by type at the source.
+ *
+ * It is an XPUB socket: the subscriptions arrive as messages, so the streamer knows which
+ * prefixes anyone wants and skips every other event before touching ZeroMQ. With nobody
+ * subscribed, publishing costs one comparison per event. `published` counts events handed
+ * to the socket; ZeroMQ may still drop them for a subscriber that does not keep up.
+ *
+ * Each published event costs a ZeroMQ send (a few microseconds), so at most
+ * `streamMaxRate` events are published per second; the rest are skipped and counted as
+ * `dropped`, and collection keeps its speed whoever watches.
+ */
+@scoped(Lifecycle.ContainerScoped)
+export class Streamer implements EventSink {
+  readonly name = 'stream';
+  readonly enabled = true;
+
+  private socket: XPublisher | null = null;
+  private boundPort = 0;
+  /** Subscribed prefixes (latin1 keys of their bytes). */
+  private readonly prefixes = new Map<string, Buffer>();
+  /** Bumped whenever `prefixes` changes; per-route answers are cached against it. */
+  private generation = 1;
+  private cachedAt = new Int32Array(64);
+  private wanted = new Uint8Array(64);
+  private listening: Promise<void> | null = null;
+  private maxRate = 0;
+  private windowStart = 0;
+  private sentInWindow = 0;
+  private lastDropWarning = -Infinity;
+  private readonly onSendError = (e: unknown): void => {
+    if (this.socket !== null) this.log.debug(`stream send failed: ${(e as Error).message}`);
+  };
+
+  constructor(
+    @inject(DaemonSettings) private readonly settings: DaemonSettings,
+    @inject(Stats) private readonly stats: Stats,
+    @inject(DaemonLog) private readonly log: DaemonLog,
+  ) {}
+
+  /** The stream's bound port (0 before start). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** How many distinct prefixes are subscribed right now. */
+  get subscriptions(): number {
+    return this.prefixes.size;
+  }
+
+  async start(): Promise<void> {
+    const { host } = this.settings.value.control;
+    this.maxRate = this.settings.value.streamMaxRate;
+    // sendTimeout 0: an XPUB never blocks, so send() completes synchronously and the
+    // receive loop never waits on it.
+    const socket = new XPublisher({ sendTimeout: 0, linger: 0, sendHighWaterMark: 10_000 });
+    try {
+      this.boundPort = await bindSocket(socket, parseEndpoint(`${host.includes(':') ? `[${host}]` : host}:*`, 0), 'stream');
+    } catch (e) {
+      closeQuietly(socket);
+      throw e;
+    }
+    this.socket = socket;
+    this.listening = this.listen(socket);
+  }
+
+  begin(): void {
+    if (this.prefixes.size === 0) return;
+    // a rate is about real time, not the daemon's (injectable) clock
+    const now = performance.now();
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.sentInWindow = 0;
+    }
+  }
+
+  write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): void {
+    if (this.prefixes.size === 0) return;
+    if (!this.wants(route)) return;
+    const socket = this.socket;
+    if (socket === null) return;
+    if (this.maxRate > 0 && ++this.sentInWindow > this.maxRate) {
+      this.skip(route, host);
+      return;
+    }
+    try {
+      socket.send([route.topic, frame.subarray(offset, offset + length)]).catch(this.onSendError);
+    } catch (e) {
+      this.onSendError(e);
+      return;
+    }
+    route.tally.published++;
+    host.published++;
+    this.stats.totals.published++;
+  }
+
+  end(): void {}
+
+  idle(): void {}
+
+  pressure(): null {
+    return null;
+  }
+
+  async stop(): Promise<void> {
+    const socket = this.socket;
+    this.socket = null;
+    closeQuietly(socket);
+    await this.listening;
+  }
+
+  private skip(route: TypeRoute, host: Tally): void {
+    route.tally.dropped++;
+    host.dropped++;
+    this.stats.totals.dropped++;
+    const now = performance.now();
+    if (now - this.lastDropWarning >= 10_000) {
+      this.lastDropWarning = now;
+      this.log.warn(`live stream over ${this.maxRate} events/s: skipping events for subscribers (counted as dropped)`);
+    }
+  }
+
+  private wants(route: TypeRoute): boolean {
+    const id = route.id;
+    if (id < 0) return this.matches(route.topic);
+    if (id >= this.cachedAt.length) this.grow(id);
+    if (this.cachedAt[id] !== this.generation) {
+      this.cachedAt[id] = this.generation;
+      this.wanted[id] = this.matches(route.topic) ? 1 : 0;
+    }
+    return this.wanted[id] === 1;
+  }
+
+  private matches(topic: Buffer): boolean {
+    for (const prefix of this.prefixes.values()) {
+      if (prefix.length <= topic.length && topic.compare(prefix, 0, prefix.length, 0, prefix.length) === 0) return true;
+    }
+    return false;
+  }
+
+  private grow(id: number): void {
+    let n = this.cachedAt.length;
+    while (n <= id) n *= 2;
+    const cachedAt = new Int32Array(n);
+    cachedAt.set(this.cachedAt);
+    const wanted = new Uint8Array(n);
+    wanted.set(this.wanted);
+    this.cachedAt = cachedAt;
+    this.wanted = wanted;
+  }
+
+  /**
+   * Subscription messages: byte 1 then the prefix on subscribe, byte 0 on unsubscribe.
+   * XPUB (not verbose) reports a prefix's first subscriber and its last unsubscribe,
+   * including those implied by a subscriber disconnecting, so the map is the live union.
+   */
+  private async listen(socket: XPublisher): Promise<void> {
+    for (;;) {
+      let msg: Buffer[];
+      try {
+        msg = await socket.receive();
+      } catch {
+        return; // closed
+      }
+      const m = msg[0];
+      if (m === undefined || m.length === 0 || (m[0] !== 0 && m[0] !== 1)) continue;
+      const prefix = Buffer.from(m.subarray(1));
+      const key = prefix.toString('latin1');
+      if (m[0] === 1) this.prefixes.set(key, prefix);
+      else this.prefixes.delete(key);
+      this.generation++;
+      this.log.debug(`stream ${m[0] === 1 ? 'subscribe' : 'unsubscribe'} '${key}' (${this.prefixes.size} prefix(es) wanted)`);
+    }
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * `ziggy/view`: reading events back, from files, stdin or a daemon's live stream, and
+ * asking a daemon how it is doing. The ziggyview and ziggyctl commands are thin layers
+ * over these.
+ */
+export { view, type ViewInput, type ViewOptions } from './view';
+export { chooseInput, type ViewInputArgs, type StdinInfo } from './inputs';
+export { BsonReader, DEFAULT_CHUNK_SIZE, type WarningHandler } from './read';
+export { findLogFiles, parseDay, utcDay, describeQuery, type LogFile, type LogQuery } from './log-files';
+export { parseTypeFilter, matchesType, ALL_TYPES, type TypeFilter } from './type-filter';
+export { mergeByEnd, nextDocument, type DocumentVisitor } from './merge';
+export { LiveStream, DEFAULT_RECONNECT_MS, type LiveStreamOptions, type LiveMessage } from './subscribe';
+export { Grouper, isParentType, DEFAULT_GROUP_MAX } from './grouper';
+export { EventFormatter, type FormatOptions } from './format';
+export { BsonTranscoder } from './transcode';
+export { JsonBuffer } from './json-buffer';
+export { Output } from './output';
+export { prettyJson } from './pretty';
+export { formatStatus, duration, ago } from './status';
+export { statusReport, shutdownDaemon } from './ctl';
+export { ControlClient, DEFAULT_CONTROL_TIMEOUT_MS, type ControlClientOptions } from '../protocol/control-client';

@@ -1,0 +1,86 @@
+import type { Readable } from 'node:stream';
+import { ZiggyError } from '../errors';
+import { DEFAULT_CONTROL_PORT, DEFAULT_HOST } from '../protocol/endpoint';
+import { parseDay, utcDay } from './log-files';
+import { parseTypeFilter } from './type-filter';
+import type { ViewInput } from './view';
+
+/** The input options of ziggyview, as parsed from the command line. */
+export interface ViewInputArgs {
+  /** File paths; `-` alone means stdin. */
+  files?: readonly string[];
+  logPath?: string;
+  typeName?: string;
+  startDate?: string;
+  endDate?: string;
+  /** `host:port` of a daemon's control port; `''` means the default `127.0.0.1:3513`. */
+  host?: string;
+  /** Seconds to wait for the daemon's replies. */
+  timeout?: number;
+  /** Seconds of silence before asking the daemon for its stream port again. */
+  reconnect?: number;
+}
+
+/** What is known about stdin without reading it. */
+export interface StdinInfo {
+  isTTY: boolean;
+  /** Called only when stdin is the input. */
+  stream: () => Readable;
+}
+
+/**
+ * Picks the one input the arguments name: files, `--log-path`, `--host`, or (when none of
+ * those is given and stdin is not a terminal) stdin. Throws ZiggyError('BAD_CONFIG') for
+ * none, several, or options that do not apply to the input (`--type-name` with stdin).
+ *
+ * @param now the moment "today" is taken from, for the default dates
+ */
+export function chooseInput(args: ViewInputArgs, stdin: StdinInfo, now: Date = new Date()): ViewInput {
+  const files = args.files ?? [];
+  const given = [files.length > 0 && 'files', args.logPath !== undefined && '--log-path', args.host !== undefined && '--host'].filter(Boolean);
+  if (given.length > 1) throw bad(`give exactly one input, not ${given.join(' and ')}`);
+  if ((args.startDate !== undefined || args.endDate !== undefined) && args.logPath === undefined) {
+    throw bad('--start-date and --end-date select files under --log-path; give --log-path too');
+  }
+
+  if (args.logPath !== undefined) {
+    if (args.logPath === '') throw bad('--log-path needs a directory');
+    const today = utcDay(now);
+    const endDay = args.endDate !== undefined ? parseDay(args.endDate, '--end-date') : today;
+    const startDay = args.startDate !== undefined ? parseDay(args.startDate, '--start-date') : args.endDate !== undefined ? endDay : today;
+    if (startDay > endDay) throw bad(`--start-date ${startDay} is after --end-date ${endDay}`);
+    return { kind: 'log', query: { logPath: args.logPath, types: parseTypeFilter(args.typeName), startDay, endDay } };
+  }
+  if (args.host !== undefined) {
+    return {
+      kind: 'live',
+      host: args.host === '' ? `${DEFAULT_HOST}:${DEFAULT_CONTROL_PORT}` : args.host,
+      types: parseTypeFilter(args.typeName),
+      timeoutMs: seconds(args.timeout, '--timeout'),
+      reconnectMs: seconds(args.reconnect, '--reconnect'),
+    };
+  }
+
+  const readsStdin = files.length === 0 || (files.length === 1 && files[0] === '-');
+  if (args.typeName !== undefined) {
+    throw bad(`--type-name selects events under --log-path or from --host; it cannot filter ${readsStdin ? 'stdin' : 'files'}`);
+  }
+  if (!readsStdin) {
+    if (files.includes('-')) throw bad("'-' (stdin) cannot be mixed with files");
+    return { kind: 'files', paths: files };
+  }
+  if (files.length === 0 && stdin.isTTY) {
+    throw bad('no input: pipe BSON into stdin, or give files, --log-path/-l or --host/-H');
+  }
+  return { kind: 'stream', name: '<stdin>', stream: stdin.stream() };
+}
+
+function seconds(value: number | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!(value > 0) || !Number.isFinite(value)) throw bad(`${flag} must be a positive number of seconds, got ${value}`);
+  return value * 1000;
+}
+
+function bad(message: string): ZiggyError {
+  return new ZiggyError('BAD_CONFIG', message);
+}
