@@ -1,14 +1,14 @@
 import { expect } from 'chai';
 import express from 'express';
+import { createServer } from 'node:http';
 import pino from 'pino';
-import type { AddressInfo } from 'node:net';
 import { add, set } from '../../src/client/api';
 import { configure } from '../../src/client/configure';
 import { ziggyErrorHandler, ziggyMiddleware } from '../../src/integrations/express';
 import { instrumentHttpClient } from '../../src/integrations/http-client';
 import { ziggyDestination } from '../../src/integrations/pino';
 import type { RequestContextOptions } from '../../src/integrations/request-context';
-import { Captured, describeIncomingHttp, describeSampling, Routes, send, type TestServer } from './server-suite';
+import { Captured, describeIncomingHttp, describeSampling, onLoopback, Routes, send, type TestServer } from './server-suite';
 
 /** An Express 5 app serving the shared routes, with Ziggy's middleware first and its error middleware last. */
 export async function startExpress(options?: RequestContextOptions, extra?: (app: express.Express) => void): Promise<TestServer> {
@@ -31,17 +31,7 @@ export async function startExpress(options?: RequestContextOptions, extra?: (app
   });
   extra?.(app);
   app.use(ziggyErrorHandler());
-  const server = await new Promise<import('node:http').Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return onLoopback(createServer(app));
 }
 
 describeIncomingHttp('express', (options) => startExpress(options));

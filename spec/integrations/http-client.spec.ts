@@ -7,7 +7,7 @@ import { configure } from '../../src/client/configure';
 import { Context } from '../../src/client/context';
 import { instrumentHttpClient } from '../../src/integrations/http-client';
 import { freePort } from '../helpers/net';
-import { Captured } from './server-suite';
+import { Captured, onLoopback } from './server-suite';
 
 type Fields = Record<string, any>;
 
@@ -29,15 +29,7 @@ async function startTarget(): Promise<{ url: string; close(): Promise<void> }> {
       res.end('hello, world!');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return onLoopback(server);
 }
 
 function nodeRequest(url: string, options: { method?: string; body?: string; agent?: Agent } = {}): Promise<{ status: number; body: string }> {

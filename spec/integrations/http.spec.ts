@@ -5,7 +5,7 @@ import { add } from '../../src/client/api';
 import { configure } from '../../src/client/configure';
 import { ziggyHandler, type HttpHandlerOptions } from '../../src/integrations/http';
 import { bodyLength, copyHeaders, requestContext } from '../../src/integrations/request-context';
-import { Captured, describeIncomingHttp, describeSampling, Routes, send, type TestServer } from './server-suite';
+import { Captured, describeIncomingHttp, describeSampling, onLoopback, Routes, send, type TestServer } from './server-suite';
 
 function json(res: ServerResponse, value: unknown): void {
   const text = JSON.stringify(value);
@@ -46,15 +46,7 @@ async function startHttp(options?: HttpHandlerOptions, extra?: (req: IncomingMes
     res.end();
   }, options);
   const server: Server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return onLoopback(server);
 }
 
 describeIncomingHttp('node:http', (options) => startHttp(options));

@@ -2,7 +2,8 @@
 // loopback by express.spec.ts, fastify.spec.ts and http.spec.ts. Each of them serves
 // the same routes (see Routes) through its framework.
 import { expect } from 'chai';
-import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { configure, stats } from '../../src/client/configure';
 import { currentContext, set } from '../../src/client/api';
@@ -18,6 +19,22 @@ export interface TestServer {
   /** `http://127.0.0.1:<port>` */
   url: string;
   close(): Promise<void>;
+}
+
+/**
+ * Listens on a free loopback port (unless `server` already listens) and wraps it as a
+ * TestServer whose close() also ends keep-alive connections, so tests never wait on them.
+ */
+export async function onLoopback(server: Server): Promise<TestServer> {
+  if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /** Starts the framework's server with Ziggy's integration given `options`, serving Routes. */

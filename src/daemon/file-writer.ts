@@ -6,14 +6,13 @@ import { ZiggyError } from '../errors';
 import { CLOCK, systemClock, UtcDayCache, type Clock } from './clock';
 import { DaemonSettings } from './config';
 import { ChunkPool, LogFile, type LogFileContext } from './log-file';
-import { DaemonLog } from './logger';
+import { DaemonLog, ThrottledWarning } from './logger';
 import type { EventSink, TypeRoute } from './sink';
 import { Stats, type Tally } from './stats';
 
 // Events are copied into chunks this big; a write hands the kernel one buffer per chunk,
 // and each buffer in a writev costs Node microseconds, so chunks are not small.
 const CHUNK_SIZE = 256 * 1024;
-const DROP_WARN_EVERY_MS = 10_000;
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** The file an event of `type` arriving on UTC day `day` (YYYYMMDD) is appended to. */
@@ -53,13 +52,14 @@ export class FileWriter implements EventSink {
   private viewOf: Buffer | null = null;
   private relief: Promise<void> | null = null;
   private relieve: () => void = () => undefined;
-  private lastDropWarning = -Infinity;
   private timer: NodeJS.Timeout | null = null;
   private ctx!: LogFileContext;
   private root = '';
   private maxBuffered = 0;
   private flushBytes = 0;
   private maxOpen = 0;
+
+  private readonly dropWarning = new ThrottledWarning();
 
   constructor(
     @inject(DaemonSettings) private readonly settings: DaemonSettings,
@@ -239,13 +239,7 @@ export class FileWriter implements EventSink {
   }
 
   private drop(route: TypeRoute, host: Tally): void {
-    route.tally.dropped++;
-    host.dropped++;
-    this.stats.totals.dropped++;
-    const now = performance.now();
-    if (now - this.lastDropWarning >= DROP_WARN_EVERY_MS) {
-      this.lastDropWarning = now;
-      this.log.warn(`file buffers full (${this.buffered} bytes waiting for the disk): dropping events`);
-    }
+    this.stats.drop(route.tally, host);
+    this.dropWarning.warn(this.log, () => `file buffers full (${this.buffered} bytes waiting for the disk): dropping events`);
   }
 }

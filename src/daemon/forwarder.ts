@@ -2,7 +2,7 @@ import { inject, Lifecycle, scoped } from 'tsyringe';
 import { Push } from 'zeromq';
 import { DaemonSettings } from './config';
 import { FORWARD_QUEUE, MemoryForwardQueue, type ForwardBatch, type ForwardQueue } from './forward-queue';
-import { DaemonLog } from './logger';
+import { DaemonLog, ThrottledWarning } from './logger';
 import type { EventSink, TypeRoute } from './sink';
 import { closeQuietly, showEndpoint } from './sockets';
 import { Stats, type Tally } from './stats';
@@ -29,7 +29,8 @@ export class Forwarder implements EventSink {
   private pumping = false;
   private closing = false;
   private pumpDone: Promise<void> = Promise.resolve();
-  private lastDropWarning = -Infinity;
+
+  private readonly dropWarning = new ThrottledWarning();
 
   constructor(
     @inject(DaemonSettings) private readonly settings: DaemonSettings,
@@ -67,14 +68,8 @@ export class Forwarder implements EventSink {
 
   write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): void {
     if (this.queue.offer(frame, offset, length, route.tally, host)) return;
-    route.tally.dropped++;
-    host.dropped++;
-    this.stats.totals.dropped++;
-    const now = performance.now();
-    if (now - this.lastDropWarning >= 10_000) {
-      this.lastDropWarning = now;
-      this.log.warn(`forward queue to ${this.upstream} is full (${this.queue.length} events): dropping events`);
-    }
+    this.stats.drop(route.tally, host);
+    this.dropWarning.warn(this.log, () => `forward queue to ${this.upstream} is full (${this.queue.length} events): dropping events`);
   }
 
   end(): void {

@@ -73,3 +73,21 @@ export class DaemonLog implements DaemonLogger {
     this.target.debug(message);
   }
 }
+
+/**
+ * A warning said at most once per `everyMs`: a sink that drops thousands of events a
+ * second says so once, and the counters in STATUS carry the numbers.
+ */
+export class ThrottledWarning {
+  private last = -Infinity;
+
+  constructor(private readonly everyMs = 10_000) {}
+
+  /** Logs `message()` to `log` unless this warning was logged less than `everyMs` ago. */
+  warn(log: DaemonLogger, message: () => string): void {
+    const now = performance.now();
+    if (now - this.last < this.everyMs) return;
+    this.last = now;
+    log.warn(message());
+  }
+}

@@ -69,6 +69,13 @@ export class Stats {
 
   constructor(@inject(DaemonSettings) private readonly settings: DaemonSettings) {}
 
+  /** Counts one document a sink had to let go, against its type, its host and the totals. */
+  drop(type: Tally, host: Tally): void {
+    type.dropped++;
+    host.dropped++;
+    this.totals.dropped++;
+  }
+
   /** A new tally for `type`, or undefined when the table is full (use otherType). */
   addType(type: string): Tally | undefined {
     return add(this.types, type, this.settings.value.maxTypes);

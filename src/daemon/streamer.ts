@@ -2,7 +2,7 @@ import { inject, Lifecycle, scoped } from 'tsyringe';
 import { XPublisher } from 'zeromq';
 import { parseEndpoint } from '../protocol/endpoint';
 import { DaemonSettings } from './config';
-import { DaemonLog } from './logger';
+import { DaemonLog, ThrottledWarning } from './logger';
 import type { EventSink, TypeRoute } from './sink';
 import { bindSocket, closeQuietly } from './sockets';
 import { Stats, type Tally } from './stats';
@@ -38,10 +38,11 @@ export class Streamer implements EventSink {
   private maxRate = 0;
   private windowStart = 0;
   private sentInWindow = 0;
-  private lastDropWarning = -Infinity;
   private readonly onSendError = (e: unknown): void => {
     if (this.socket !== null) this.log.debug(`stream send failed: ${(e as Error).message}`);
   };
+
+  private readonly dropWarning = new ThrottledWarning();
 
   constructor(
     @inject(DaemonSettings) private readonly settings: DaemonSettings,
@@ -121,14 +122,8 @@ export class Streamer implements EventSink {
   }
 
   private skip(route: TypeRoute, host: Tally): void {
-    route.tally.dropped++;
-    host.dropped++;
-    this.stats.totals.dropped++;
-    const now = performance.now();
-    if (now - this.lastDropWarning >= 10_000) {
-      this.lastDropWarning = now;
-      this.log.warn(`live stream over ${this.maxRate} events/s: skipping events for subscribers (counted as dropped)`);
-    }
+    this.stats.drop(route.tally, host);
+    this.dropWarning.warn(this.log, () => `live stream over ${this.maxRate} events/s: skipping events for subscribers (counted as dropped)`);
   }
 
   private wants(route: TypeRoute): boolean {
