@@ -1,9 +1,46 @@
 import { expect } from 'chai';
-import { ChunkPool, HostRuns, wholeDocuments } from '../../src/daemon/log-file';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ChunkPool, ensureDir, HostRuns, wholeDocuments } from '../../src/daemon/log-file';
+import { tempDir } from '../helpers/net';
 import { Tally } from '../../src/daemon/stats';
 import { event } from './harness';
 
 describe('daemon log file', () => {
+  describe('ensureDir', () => {
+    it('creates missing levels and accepts a directory that exists', async () => {
+      const tmp = await tempDir();
+      try {
+        const deep = join(tmp.path, 'a', 'b', 'c');
+        await ensureDir(deep);
+        expect(statSync(deep).isDirectory()).to.equal(true);
+        await ensureDir(deep);
+      } finally {
+        await tmp.remove();
+      }
+    });
+
+    it('rejects a path through a file, or one that is a file', async () => {
+      const tmp = await tempDir();
+      try {
+        const file = join(tmp.path, 'f');
+        writeFileSync(file, 'x');
+        for (const bad of [file, join(file, 'sub')]) {
+          const err = await ensureDir(bad).then(() => null, (e: NodeJS.ErrnoException) => e);
+          expect(err?.code, bad).to.be.oneOf(['EEXIST', 'ENOTDIR']);
+        }
+      } finally {
+        await tmp.remove();
+      }
+    });
+
+    // Regression: mkdir({ recursive: true }) spins forever on such paths, and ziggyd hung at start-up.
+    (existsSync('/proc/self') ? it : it.skip)('rejects a path the kernel refuses to create (/proc/...) instead of hanging', async () => {
+      const err = await ensureDir('/proc/ziggy-nope/x').then(() => null, (e: NodeJS.ErrnoException) => e);
+      expect(err?.code).to.equal('ENOENT');
+    });
+  });
+
   describe('wholeDocuments', () => {
     const a = event('a');
     const b = event('b', { pad: 'xxxx' });

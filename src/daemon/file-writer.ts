@@ -1,11 +1,11 @@
 import { constants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { ZiggyError } from '../errors';
 import { CLOCK, systemClock, UtcDayCache, type Clock } from './clock';
 import { DaemonSettings } from './config';
-import { ChunkPool, LogFile, type LogFileContext } from './log-file';
+import { ChunkPool, ensureDir, LogFile, type LogFileContext } from './log-file';
 import { DaemonLog, ThrottledWarning } from './logger';
 import type { EventSink, TypeRoute } from './sink';
 import { Stats, type Tally } from './stats';
@@ -89,7 +89,7 @@ export class FileWriter implements EventSink {
     this.flushBytes = cfg.flushBytes;
     this.maxOpen = cfg.maxOpenFiles;
     try {
-      await mkdir(this.root, { recursive: true });
+      await ensureDir(this.root);
       await access(this.root, constants.W_OK);
     } catch (e) {
       throw new ZiggyError('IO', `log path '${this.root}' is not writable: ${(e as Error).message}`, { cause: e });

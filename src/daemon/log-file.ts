@@ -1,4 +1,5 @@
 import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { DaemonLogger } from './logger';
 import type { Stats, Tally } from './stats';
 
@@ -195,7 +196,7 @@ export class LogFile {
       }
     }
     if (this.handle === null) {
-      await mkdir(this.dir, { recursive: true });
+      await ensureDir(this.dir);
       const handle = await open(this.path, 'a');
       try {
         const st = await handle.stat();
@@ -283,4 +284,27 @@ export function wholeDocuments(parts: readonly Buffer[], limit: number): { docs:
     }
   }
   return { docs, bytes };
+}
+
+/**
+ * `mkdir -p`, one level at a time. Node's own `mkdir(path, { recursive: true })` never
+ * returns for some paths (under /proc it spins at full CPU on Node 20), and a daemon
+ * given such a log path must say so and exit, not hang.
+ */
+export async function ensureDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if (!(await stat(dir)).isDirectory()) throw e;
+      return;
+    }
+    const parent = dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw e;
+    await ensureDir(parent);
+    await mkdir(dir).catch((again: NodeJS.ErrnoException) => {
+      if (again.code !== 'EEXIST') throw again;
+    });
+  }
 }

@@ -55,6 +55,11 @@ export interface ControlStatus {
   events: Record<string, SeenCounters>;
   hosts: Record<string, SeenCounters>;
   totals: Counters;
+  /**
+   * Refusals by reason: `frame` (bytes that cannot be split into documents), `document`
+   * (a malformed top level), `type` (missing, not a string, or unsafe as a file name).
+   */
+  rejects?: { frame: number; document: number; type: number };
   /** Seconds since the daemon started. */
   uptime: number;
   version: string;
