@@ -5,6 +5,7 @@ import { Pull } from 'zeromq';
 import { decode, splitFrame } from '../../src/protocol/codec';
 import { parseEndpoint } from '../../src/protocol/endpoint';
 import type { ZiggyEvent } from '../../src/protocol/event';
+import { serializeEvent } from '../../src/client/serializer';
 import { Transport, type TransportCounters, type TransportOptions } from '../../src/client/transport';
 import { freeEndpoint, waitFor } from '../helpers/net';
 
@@ -116,6 +117,26 @@ describe('client/transport', () => {
       expect(c.dropped).to.equal(0);
       expect(t.queued).to.equal(0);
       expect(coll.docs[0]).to.deep.include({ type: 'request', host: 'test', pid: 1, start: 1.5, end: 2.5 });
+    });
+
+    it('sends filled batches at once and leaves the part-filled one for the flush interval', async () => {
+      const ep = await freeEndpoint();
+      const coll = await collector(ep);
+      const c = counters();
+      const t = transport(ep, c, { batchBytes: 4096, flushInterval: 50 });
+      t.record(event(-1));
+      await coll.waitForDocs(1);
+      const before = { batches: c.batches, sent: c.sent };
+      const doc = serializeEvent(event(0, { pad: 'x'.repeat(100) })).length;
+      const perBatch = Math.ceil(4096 / doc);
+      const n = 2 * perBatch + Math.floor(perBatch / 2); // two full batches and half of one
+      for (let i = 0; i < n; i++) t.record(event(i, { pad: 'x'.repeat(100) }));
+      await new Promise((resolve) => setImmediate(resolve)); // the pump runs, the timer has not fired
+      expect(c.batches - before.batches, 'the two full batches went').to.equal(2);
+      expect(t.queued, 'the part-filled batch waits').to.equal(n - 2 * perBatch);
+      await coll.waitForDocs(1 + n); // the flush interval sends the rest
+      expect(c.batches - before.batches).to.equal(3);
+      expect(c.sent - before.sent).to.equal(n);
     });
 
     it('sends a lone event after the flush interval, without flush()', async () => {
