@@ -7,16 +7,10 @@ import { Context } from '../../src/client/context';
 import { clientCounters } from '../../src/client/counters';
 import { setRandomSource } from '../../src/client/sampling';
 import { setRecorder } from '../../src/client/sink';
+import { recordedEvents } from '../helpers/client';
 
 describe('client/api', () => {
-  const events: ZiggyEvent[] = [];
-
-  beforeEach(() => {
-    events.length = 0;
-    setRecorder((e) => events.push(e));
-  });
-
-  afterEach(() => setRecorder(null));
+  const events = recordedEvents();
 
   describe('outside any context', () => {
     it('set, append, add, merge, timeit and timer do nothing and never throw', async () => {

@@ -1,23 +1,13 @@
 import { expect } from 'chai';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isZiggyError, type ErrorCode } from '../../src/errors';
-import { idTimestamp, type ZiggyEvent } from '../../src/protocol/event';
+import { idTimestamp } from '../../src/protocol/event';
 import { Context, describeError } from '../../src/client/context';
 import { clientCounters } from '../../src/client/counters';
 import { setRandomSource, type RandomSource } from '../../src/client/sampling';
 import { current } from '../../src/client/scope';
 import { setRecorder } from '../../src/client/sink';
-
-function codeOf(fn: () => unknown): ErrorCode | 'no error' {
-  try {
-    fn();
-  } catch (e) {
-    if (isZiggyError(e)) return e.code;
-    throw e;
-  }
-  return 'no error';
-}
+import { codeOf, recordedEvents } from '../helpers/client';
 
 /** Cycles through the given draws forever. */
 function cycling(...values: number[]): RandomSource {
@@ -26,14 +16,7 @@ function cycling(...values: number[]): RandomSource {
 }
 
 describe('client/context', () => {
-  const events: ZiggyEvent[] = [];
-
-  beforeEach(() => {
-    events.length = 0;
-    setRecorder((e) => events.push(e));
-  });
-
-  afterEach(() => setRecorder(null));
+  const events = recordedEvents();
 
   describe('naming and ids', () => {
     it("names a top-level context by its type and gives it a new time-ordered id", () => {

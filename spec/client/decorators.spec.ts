@@ -14,6 +14,7 @@ import { readPlan, type MethodPlan } from '../../src/client/decorators/wrap-meth
 import { ZiggyContext, withContext, withDefaultContext } from '../../src/client/decorators/ziggy-context.decorator';
 import { setRandomSource, type RandomSource } from '../../src/client/sampling';
 import { setRecorder } from '../../src/client/sink';
+import { recordedEvents } from '../helpers/client';
 
 type AnyDecorator = (target: object, key: string | symbol, d: PropertyDescriptor) => PropertyDescriptor | void;
 
@@ -37,14 +38,7 @@ function permutations<T>(items: T[]): T[][] {
 }
 
 describe('client/decorators', () => {
-  const events: ZiggyEvent[] = [];
-
-  beforeEach(() => {
-    events.length = 0;
-    setRecorder((e) => events.push(e));
-  });
-
-  afterEach(() => setRecorder(null));
+  const events = recordedEvents();
 
   describe('metadata', () => {
     it('each decorator records what it was asked for on the method, under its key', () => {

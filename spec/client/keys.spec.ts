@@ -1,16 +1,6 @@
 import { expect } from 'chai';
-import { isZiggyError, type ErrorCode } from '../../src/errors';
 import { addDeep, appendDeep, getDeep, isPlainObject, mergeDeep, setDeep, splitKey, type Fields } from '../../src/client/keys';
-
-function codeOf(fn: () => unknown): ErrorCode | 'no error' {
-  try {
-    fn();
-  } catch (e) {
-    if (isZiggyError(e)) return e.code;
-    throw e;
-  }
-  return 'no error';
-}
+import { codeOf } from '../helpers/client';
 
 describe('client/keys', () => {
   describe('splitKey', () => {

@@ -3,12 +3,11 @@ import express from 'express';
 import { createServer } from 'node:http';
 import pino from 'pino';
 import { add, set } from '../../src/client/api';
-import { configure } from '../../src/client/configure';
 import { ziggyErrorHandler, ziggyMiddleware } from '../../src/integrations/express';
 import { instrumentHttpClient } from '../../src/integrations/http-client';
 import { ziggyDestination } from '../../src/integrations/pino';
 import type { RequestContextOptions } from '../../src/integrations/request-context';
-import { Captured, describeIncomingHttp, describeSampling, onLoopback, Routes, send, type TestServer } from './server-suite';
+import { describeIncomingHttp, describeSampling, eachTest, onLoopback, Routes, send, type TestServer } from './server-suite';
 
 /** An Express 5 app serving the shared routes, with Ziggy's middleware first and its error middleware last. */
 export async function startExpress(options?: RequestContextOptions, extra?: (app: express.Express) => void): Promise<TestServer> {
@@ -38,30 +37,22 @@ describeIncomingHttp('express', (options) => startExpress(options));
 describeSampling('express', (options) => startExpress(options));
 
 describe('express: specifics', () => {
-  const cap = new Captured();
-  let server: TestServer | undefined;
-
-  beforeEach(() => cap.start());
-  afterEach(async () => {
-    await server?.close();
-    server = undefined;
-    configure(null);
-  });
+  const t = eachTest<TestServer>();
 
   it('records the matched route pattern, with the router mount path', async () => {
-    server = await startExpress(undefined, (app) => {
+    t.server = await startExpress(undefined, (app) => {
       const router = express.Router();
       router.get('/items/:id', (_req, res) => void res.json({ ok: true }));
       app.use('/api', router);
     });
-    await send(`${server.url}/api/items/9?full=1`);
-    const [ev] = await cap.waitForType('request', 1);
+    await send(`${t.server.url}/api/items/9?full=1`);
+    const [ev] = await t.cap.waitForType('request', 1);
     expect(ev.body.route).to.equal('/api/items/:id');
     expect(ev.body.uri).to.equal('/api/items/9?full=1');
   });
 
   it('keeps the context in callback-style middleware driven by the request stream', async () => {
-    server = await startExpress(undefined, (app) => {
+    t.server = await startExpress(undefined, (app) => {
       app.post('/drain', (req, _res, next) => {
         req.on('data', () => add('chunks', 1));
         req.once('end', () => {
@@ -71,9 +62,9 @@ describe('express: specifics', () => {
       }, (_req, res) => void res.send('drained'));
     });
     // No content-type: express.json leaves the body to the middleware above.
-    const res = await send(`${server.url}/drain`, { method: 'POST', headers: { 'content-length': '200' }, body: 'b'.repeat(200), trickle: true });
+    const res = await send(`${t.server.url}/drain`, { method: 'POST', headers: { 'content-length': '200' }, body: 'b'.repeat(200), trickle: true });
     expect(res.body).to.equal('drained');
-    const [ev] = await cap.waitForType('request', 1);
+    const [ev] = await t.cap.waitForType('request', 1);
     expect(ev.body.drained).to.equal(true);
     expect(ev.body.chunks).to.be.at.least(2);
   });
@@ -85,7 +76,7 @@ describe('express: specifics', () => {
     try {
       upstream = await startExpress(undefined, (app) => app.get('/price', (_req, res) => void res.json({ price: 3 })));
       const upstreamUrl = upstream.url;
-      server = await startExpress(undefined, (app) => {
+      t.server = await startExpress(undefined, (app) => {
         app.get('/buy', async (_req, res) => {
           logger.info('buying');
           const { price } = (await (await fetch(`${upstreamUrl}/price`)).json()) as { price: number };
@@ -93,46 +84,46 @@ describe('express: specifics', () => {
           res.json({ price });
         });
       });
-      await send(`${server.url}/buy`);
-      await cap.waitForType('request', 2); // ours, and the upstream's own
+      await send(`${t.server.url}/buy`);
+      await t.cap.waitForType('request', 2); // ours, and the upstream's own
     } finally {
       off();
       await upstream?.close();
     }
-    const buy = cap.ofType('request').find((e) => e.body.uri === '/buy')!;
-    const price = cap.ofType('request').find((e) => e.body.uri === '/price')!;
+    const buy = t.cap.ofType('request').find((e) => e.body.uri === '/buy')!;
+    const price = t.cap.ofType('request').find((e) => e.body.uri === '/price')!;
     expect(buy.id).not.to.equal(price.id);
-    const logs = cap.ofType('request.log');
+    const logs = t.cap.ofType('request.log');
     expect(logs.map((e) => [e.id, e.body.msg])).to.deep.equal([
       [buy.id, 'buying'],
       [buy.id, 'priced'],
     ]);
-    const [out] = cap.ofType('request.httpclient');
+    const [out] = t.cap.ofType('request.httpclient');
     expect(out.id).to.equal(buy.id);
     expect(out.body).to.deep.include({ response: { code: 200, size: 11 } });
   });
 
   it('records a 404 with no route and no exception', async () => {
-    server = await startExpress();
-    const res = await send(`${server.url}/nowhere`);
+    t.server = await startExpress();
+    const res = await send(`${t.server.url}/nowhere`);
     expect(res.status).to.equal(404);
-    const [ev] = await cap.waitForType('request', 1);
+    const [ev] = await t.cap.waitForType('request', 1);
     expect(ev.body).to.deep.include({ uri: '/nowhere', response: { status: 404, size: Buffer.byteLength(res.body) } });
     expect(ev.body).not.to.have.property('route');
     expect(ev.body).not.to.have.property('exception');
   });
 
   it('a second ziggyMiddleware on the same request reuses the first context', async () => {
-    server = await startExpress(undefined, (app) => {
+    t.server = await startExpress(undefined, (app) => {
       const inner = express.Router();
       inner.use(ziggyMiddleware());
       inner.get('/twice', (_req, res) => void res.send('ok'));
       app.use(inner);
     });
-    await send(`${server.url}/twice`);
-    await cap.waitForType('request', 1);
+    await send(`${t.server.url}/twice`);
+    await t.cap.waitForType('request', 1);
     await new Promise((r) => setTimeout(r, 20));
-    expect(cap.ofType('request')).to.have.length(1);
+    expect(t.cap.ofType('request')).to.have.length(1);
   });
 
   it('rejects bad options when the middleware is made', () => {

@@ -1,10 +1,9 @@
 import { expect } from 'chai';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { configure } from '../../src/client/configure';
 import { ziggyFastify } from '../../src/integrations/fastify';
 import type { RequestContextOptions } from '../../src/integrations/request-context';
-import { Captured, describeIncomingHttp, Routes, send, type TestServer } from './server-suite';
+import { describeIncomingHttp, eachTest, Routes, send, type TestServer } from './server-suite';
 
 /** A Fastify 5 app serving the shared routes, with Ziggy's plugin registered at the root. */
 async function startFastify(options?: RequestContextOptions, extra?: (app: FastifyInstance) => void): Promise<TestServer> {
@@ -32,18 +31,10 @@ async function startFastify(options?: RequestContextOptions, extra?: (app: Fasti
 describeIncomingHttp('fastify', (options) => startFastify(options));
 
 describe('fastify: specifics', () => {
-  const cap = new Captured();
-  let server: TestServer | undefined;
-
-  beforeEach(() => cap.start());
-  afterEach(async () => {
-    await server?.close();
-    server = undefined;
-    configure(null);
-  });
+  const t = eachTest<TestServer>();
 
   it('is not encapsulated: registered at the root, it covers routes of child plugins', async () => {
-    server = await startFastify(undefined, (app) => {
+    t.server = await startFastify(undefined, (app) => {
       void app.register(
         async (child) => {
           child.get('/items/:id', async () => ({ ok: true }));
@@ -51,20 +42,20 @@ describe('fastify: specifics', () => {
         { prefix: '/api' },
       );
     });
-    await send(`${server.url}/api/items/3`);
-    const [ev] = await cap.waitForType('request', 1);
+    await send(`${t.server.url}/api/items/3`);
+    const [ev] = await t.cap.waitForType('request', 1);
     expect(ev.body.route).to.equal('/api/items/:id');
     expect(ev.body.uri).to.equal('/api/items/3');
     expect(ev.body).to.deep.include({ response: { status: 200, size: 11 } });
   });
 
   it('records an error thrown by a hook, with the status Fastify sends', async () => {
-    server = await startFastify(undefined, (app) => {
+    t.server = await startFastify(undefined, (app) => {
       app.get('/teapot', { preHandler: async () => Promise.reject(Object.assign(new Error('short and stout'), { statusCode: 418 })) }, async () => 'never');
     });
-    const res = await send(`${server.url}/teapot`);
+    const res = await send(`${t.server.url}/teapot`);
     expect(res.status).to.equal(418);
-    const [ev] = await cap.waitForType('request', 1);
+    const [ev] = await t.cap.waitForType('request', 1);
     expect(ev.body).to.deep.include({ exception: { name: 'Error', message: 'short and stout', stack: (ev.body.exception as { stack: string }).stack } });
     expect((ev.body.response as { status: number }).status).to.equal(418);
   });

@@ -2,10 +2,9 @@ import { expect } from 'chai';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { add } from '../../src/client/api';
-import { configure } from '../../src/client/configure';
 import { ziggyHandler, type HttpHandlerOptions } from '../../src/integrations/http';
 import { bodyLength, copyHeaders, requestContext } from '../../src/integrations/request-context';
-import { Captured, describeIncomingHttp, describeSampling, onLoopback, Routes, send, type TestServer } from './server-suite';
+import { describeIncomingHttp, describeSampling, eachTest, onLoopback, Routes, send, type TestServer } from './server-suite';
 
 function json(res: ServerResponse, value: unknown): void {
   const text = JSON.stringify(value);
@@ -53,15 +52,7 @@ describeIncomingHttp('node:http', (options) => startHttp(options));
 describeSampling('node:http', (options) => startHttp(options));
 
 describe('node:http: specifics', () => {
-  const cap = new Captured();
-  let server: TestServer | undefined;
-
-  beforeEach(() => cap.start());
-  afterEach(async () => {
-    await server?.close();
-    server = undefined;
-    configure(null);
-  });
+  const t = eachTest<TestServer>();
 
   it('turns a synchronous throw into a 500 and records it', async () => {
     const plain = ziggyHandler(() => {
@@ -73,7 +64,7 @@ describe('node:http: specifics', () => {
       const res = await send(`http://127.0.0.1:${(sync.address() as AddressInfo).port}/x`);
       expect(res.status).to.equal(500);
       expect(res.body).to.equal('Internal Server Error');
-      const [ev] = await cap.waitForType('request', 1);
+      const [ev] = await t.cap.waitForType('request', 1);
       expect(ev.body).to.deep.include({ response: { status: 500, size: 21 } });
       expect((ev.body.exception as { name: string; message: string }).message).to.equal('sync failure');
     } finally {
@@ -83,61 +74,61 @@ describe('node:http: specifics', () => {
   });
 
   it('keeps the context in request stream callbacks that run after the listener returned', async () => {
-    server = await startHttp();
+    t.server = await startHttp();
     const text = JSON.stringify({ n: 5, pad: 'p'.repeat(100) });
-    await send(`${server.url}/echo`, { method: 'POST', headers: { 'content-length': String(text.length) }, body: text, trickle: true });
-    const [ev] = await cap.waitForType('request', 1);
+    await send(`${t.server.url}/echo`, { method: 'POST', headers: { 'content-length': String(text.length) }, body: text, trickle: true });
+    const [ev] = await t.cap.waitForType('request', 1);
     expect(ev.body.echo).to.equal(5);
     expect(ev.body.body_chunks).to.be.at.least(2);
   });
 
   it('hands errors to onError after recording them', async () => {
     const seen: unknown[] = [];
-    server = await startHttp({
+    t.server = await startHttp({
       onError: (e, _req, res) => {
         seen.push(e);
         res.statusCode = 503;
         res.end('sorry');
       },
     });
-    const res = await send(`${server.url}/boom`);
+    const res = await send(`${t.server.url}/boom`);
     expect(res.status).to.equal(503);
     expect(res.body).to.equal('sorry');
     expect(seen).to.have.length(1);
     expect(seen[0]).to.be.instanceOf(RangeError);
-    const [ev] = await cap.waitForType('request', 1);
+    const [ev] = await t.cap.waitForType('request', 1);
     expect(ev.body).to.deep.include({ response: { status: 503, size: 5 } });
     expect((ev.body.exception as { name: string }).name).to.equal('RangeError');
   });
 
   it('closes the connection when the handler fails after the response started', async () => {
-    server = await startHttp({}, async (req, res) => {
+    t.server = await startHttp({}, async (req, res) => {
       if (req.url !== '/half') return false;
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('partial');
       await new Promise((r) => setTimeout(r, 5));
       throw new Error('late failure');
     });
-    const err = await send(`${server.url}/half`).then(
+    const err = await send(`${t.server.url}/half`).then(
       () => null,
       (e: NodeJS.ErrnoException) => e,
     );
     expect(err, 'the client sees a cut-off response').to.not.equal(null);
-    const [ev] = await cap.waitForType('request', 1);
+    const [ev] = await t.cap.waitForType('request', 1);
     expect(ev.body.aborted).to.equal(true);
     expect((ev.body.exception as { message: string }).message).to.equal('late failure');
   });
 
   it('exposes the open context of a request to custom integrations', async () => {
     let sawOpen = false;
-    server = await startHttp({}, (req, res) => {
+    t.server = await startHttp({}, (req, res) => {
       const ctx = requestContext(req);
       sawOpen = ctx !== undefined && !ctx.finished && ctx.name === 'request';
       res.end('ok');
       return true;
     });
-    await send(`${server.url}/ctx`);
-    await cap.waitForType('request', 1);
+    await send(`${t.server.url}/ctx`);
+    await t.cap.waitForType('request', 1);
     expect(sawOpen).to.equal(true);
   });
 

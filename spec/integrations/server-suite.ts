@@ -37,6 +37,24 @@ export async function onLoopback(server: Server): Promise<TestServer> {
   };
 }
 
+/**
+ * The per-test set-up every server describe block shares: events captured from the start
+ * of each test; afterwards the test's server (`t.server`, or `t.app`) closed and Ziggy
+ * unconfigured.
+ */
+export function eachTest<S extends { close(): Promise<void> } = TestServer>(): { cap: Captured; server?: S; app?: S } {
+  const t: { cap: Captured; server?: S; app?: S } = { cap: new Captured() };
+  beforeEach(() => t.cap.start());
+  afterEach(async () => {
+    await t.server?.close();
+    await t.app?.close();
+    t.server = undefined;
+    t.app = undefined;
+    configure(null);
+  });
+  return t;
+}
+
 /** Starts the framework's server with Ziggy's integration given `options`, serving Routes. */
 export type StartServer = (options?: RequestContextOptions) => Promise<TestServer>;
 
@@ -151,21 +169,13 @@ function body(e: ZiggyEvent): Record<string, any> {
 /** The shared behaviours, as a mocha describe block. */
 export function describeIncomingHttp(framework: string, start: StartServer): void {
   describe(`${framework}: incoming requests`, () => {
-    const cap = new Captured();
-    let server: TestServer | undefined;
-
-    beforeEach(() => cap.start());
-    afterEach(async () => {
-      await server?.close();
-      server = undefined;
-      configure(null);
-    });
+    const t = eachTest<TestServer>();
 
     it('records one request event with method, uri, headers, remote_addr, response and request_time', async () => {
-      server = await start();
-      const res = await send(`${server.url}/work/7?x=1`, { headers: { 'x-trace': 'abc' } });
+      t.server = await start();
+      const res = await send(`${t.server.url}/work/7?x=1`, { headers: { 'x-trace': 'abc' } });
       expect(res.status).to.equal(200);
-      const [ev] = await cap.waitForType('request', 1);
+      const [ev] = await t.cap.waitForType('request', 1);
       const b = body(ev);
       expect(b.method).to.equal('GET');
       expect(b.uri).to.equal('/work/7?x=1');
@@ -184,11 +194,11 @@ export function describeIncomingHttp(framework: string, start: StartServer): voi
     });
 
     it('keeps 50 concurrent requests apart across awaits: each event holds only its own fields and id', async () => {
-      server = await start();
-      const url = server.url;
+      t.server = await start();
+      const url = t.server.url;
       const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => send(`${url}/work/${i}`)));
-      const requests = await cap.waitForType('request', 50);
-      const sqls = await cap.waitForType('request.sql', 50);
+      const requests = await t.cap.waitForType('request', 50);
+      const sqls = await t.cap.waitForType('request.sql', 50);
       expect(requests).to.have.length(50);
       const ids = new Set(requests.map((e) => e.id));
       expect(ids.size).to.equal(50);
@@ -211,19 +221,19 @@ export function describeIncomingHttp(framework: string, start: StartServer): voi
         expect(b.query_time).to.be.a('number');
         expect(b).not.to.have.property('n');
       }
-      for (const mc of cap.ofType('request.memcache')) {
+      for (const mc of t.cap.ofType('request.memcache')) {
         expect(mc.id).to.equal(idOf.get(Number(String(body(mc).key).slice(2))));
       }
     });
 
     it('gives each request on one keep-alive connection its own context', async () => {
-      server = await start();
+      t.server = await start();
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });
       try {
         const replies: { n: number; id: string }[] = [];
         for (let i = 0; i < 5; i++) {
           const res = await new Promise<string>((resolve, reject) => {
-            httpRequest(`${server!.url}/work/${i}`, { agent }, (r) => {
+            httpRequest(`${t.server!.url}/work/${i}`, { agent }, (r) => {
               let text = '';
               r.setEncoding('utf8');
               r.on('data', (c: string) => (text += c));
@@ -232,7 +242,7 @@ export function describeIncomingHttp(framework: string, start: StartServer): voi
           });
           replies.push(JSON.parse(res) as { n: number; id: string });
         }
-        const events = await cap.waitForType('request', 5);
+        const events = await t.cap.waitForType('request', 5);
         expect(new Set(events.map((e) => e.id)).size).to.equal(5);
         for (const r of replies) {
           const ev = events.find((e) => e.id === r.id)!;
@@ -245,17 +255,17 @@ export function describeIncomingHttp(framework: string, start: StartServer): voi
     });
 
     it('keeps the context through the framework parsing a request body that arrives later', async () => {
-      server = await start();
+      t.server = await start();
       const text = JSON.stringify({ n: 41, pad: 'p'.repeat(100) });
-      const res = await send(`${server.url}/echo`, {
+      const res = await send(`${t.server.url}/echo`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'content-length': String(text.length) },
         body: text,
         trickle: true,
       });
       expect(res.status).to.equal(200);
-      const [ev] = await cap.waitForType('request', 1);
-      const [sql] = await cap.waitForType('request.sql', 1);
+      const [ev] = await t.cap.waitForType('request', 1);
+      const [sql] = await t.cap.waitForType('request.sql', 1);
       expect(body(ev).echo).to.equal(41);
       expect(body(ev).method).to.equal('POST');
       expect(sql.id).to.equal(ev.id);
@@ -263,9 +273,9 @@ export function describeIncomingHttp(framework: string, start: StartServer): voi
     });
 
     it('redacts authorization, cookie and set-cookie by default', async () => {
-      server = await start();
-      await send(`${server.url}/work/1`, { headers: { authorization: 'Bearer secret', cookie: 'sid=secret', 'set-cookie': 'a=b', 'x-ok': 'visible' } });
-      const [ev] = await cap.waitForType('request', 1);
+      t.server = await start();
+      await send(`${t.server.url}/work/1`, { headers: { authorization: 'Bearer secret', cookie: 'sid=secret', 'set-cookie': 'a=b', 'x-ok': 'visible' } });
+      const [ev] = await t.cap.waitForType('request', 1);
       const h = body(ev).headers;
       expect(h.authorization).to.equal('[redacted]');
       expect(h.cookie).to.equal('[redacted]');
@@ -275,20 +285,20 @@ export function describeIncomingHttp(framework: string, start: StartServer): voi
     });
 
     it('redacts the configured headers instead, in any case, and names the event as told', async () => {
-      server = await start({ name: 'api', redactHeaders: ['X-Api-Key'] });
-      await send(`${server.url}/work/2`, { headers: { authorization: 'Basic abc', 'x-api-key': 'k3y' } });
-      const [ev] = await cap.waitForType('api', 1);
+      t.server = await start({ name: 'api', redactHeaders: ['X-Api-Key'] });
+      await send(`${t.server.url}/work/2`, { headers: { authorization: 'Basic abc', 'x-api-key': 'k3y' } });
+      const [ev] = await t.cap.waitForType('api', 1);
       expect(body(ev).headers['x-api-key']).to.equal('[redacted]');
       expect(body(ev).headers.authorization).to.equal('Basic abc');
-      expect(cap.ofType('api.sql')).to.have.length(1);
-      expect(cap.ofType('request')).to.have.length(0);
+      expect(t.cap.ofType('api.sql')).to.have.length(1);
+      expect(t.cap.ofType('request')).to.have.length(0);
     });
 
     it('records an error that reaches the error handling as exception, and the error response is still sent', async () => {
-      server = await start();
-      const res = await send(`${server.url}/boom`);
+      t.server = await start();
+      const res = await send(`${t.server.url}/boom`);
       expect(res.status).to.equal(500);
-      const [ev] = await cap.waitForType('request', 1);
+      const [ev] = await t.cap.waitForType('request', 1);
       const b = body(ev);
       expect(b.exception.name).to.equal('RangeError');
       expect(b.exception.message).to.equal('boom');
@@ -298,9 +308,9 @@ export function describeIncomingHttp(framework: string, start: StartServer): voi
     });
 
     it('finishes an aborted request (client destroys the socket mid-response) with aborted: true', async () => {
-      server = await start();
+      t.server = await start();
       await new Promise<void>((resolve, reject) => {
-        const req = httpRequest(`${server!.url}/stream`, { agent: false }, (res) => {
+        const req = httpRequest(`${t.server!.url}/stream`, { agent: false }, (res) => {
           res.once('data', () => {
             req.destroy();
             resolve();
@@ -309,7 +319,7 @@ export function describeIncomingHttp(framework: string, start: StartServer): voi
         req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? undefined : reject(e)));
         req.end();
       });
-      const [ev] = await cap.waitForType('request', 1);
+      const [ev] = await t.cap.waitForType('request', 1);
       const b = body(ev);
       expect(b.aborted).to.equal(true);
       expect(b.response.status).to.equal(200); // the headers had gone out
@@ -319,35 +329,35 @@ export function describeIncomingHttp(framework: string, start: StartServer): voi
 
     it('records nothing, and serves as usual, while Ziggy is unconfigured', async () => {
       configure(null);
-      server = await start();
+      t.server = await start();
       const before = stats().rejectedCalls;
-      const ok = await send(`${server.url}/work/3`);
-      const err = await send(`${server.url}/boom`);
+      const ok = await send(`${t.server.url}/work/3`);
+      const err = await send(`${t.server.url}/boom`);
       expect(ok.status).to.equal(200);
       expect(JSON.parse(ok.body)).to.deep.equal({ n: 3 }); // no context, so no id
       expect(err.status).to.equal(500);
-      expect(cap.events).to.have.length(0);
+      expect(t.cap.events).to.have.length(0);
       expect(stats().rejectedCalls).to.equal(before);
     });
 
     it('samples request contexts with the sample option, dropping their sub-events too', async () => {
-      server = await start({ sample: ['request', 0.5] });
-      const url = server.url;
+      t.server = await start({ sample: ['request', 0.5] });
+      const url = t.server.url;
       const total = 200;
       for (let i = 0; i < total; i += 50) {
         await Promise.all(Array.from({ length: 50 }, (_, j) => send(`${url}/work/${i + j}`)));
       }
       // A request's event follows its sub-events, once its response has finished.
       const parentsIn = (): boolean => {
-        const ids = new Set(cap.ofType('request').map((e) => e.id));
-        return cap.events.every((e) => e.type === 'request' || ids.has(e.id));
+        const ids = new Set(t.cap.ofType('request').map((e) => e.id));
+        return t.cap.events.every((e) => e.type === 'request' || ids.has(e.id));
       };
       await waitFor(parentsIn, 5000, 'a request event for every sub-event (none from a dropped request)');
-      const kept = cap.ofType('request');
+      const kept = t.cap.ofType('request');
       // Binomial(200, 0.5): sigma ~ 7.1; 5 sigma either side cannot flake.
       expect(kept.length).to.be.within(100 - 36, 100 + 36);
       const keptIds = new Set(kept.map((e) => e.id));
-      const subs = cap.events.filter((e) => e.type !== 'request');
+      const subs = t.cap.events.filter((e) => e.type !== 'request');
       expect(subs.length).to.be.at.least(kept.length); // every kept request has its .sql
       for (const s of subs) expect(keptIds.has(s.id), 'no sub-event of a dropped request').to.equal(true);
     });
@@ -360,29 +370,21 @@ export function describeIncomingHttp(framework: string, start: StartServer): voi
  */
 export function describeSampling(framework: string, start: StartServer): void {
   describe(`${framework}: sampled sub-events`, () => {
-    const cap = new Captured();
-    let server: TestServer | undefined;
-
-    beforeEach(() => cap.start());
-    afterEach(async () => {
-      await server?.close();
-      server = undefined;
-      configure(null);
-    });
+    const t = eachTest<TestServer>();
 
     it("keeps about a quarter of the requests' .memcache sub-events (400 requests, 5 sigma)", async function () {
       this.timeout(20_000);
-      server = await start();
-      const url = server.url;
+      t.server = await start();
+      const url = t.server.url;
       for (let i = 0; i < 400; i += 50) {
         await Promise.all(Array.from({ length: 50 }, (_, j) => send(`${url}/work/${i + j}`)));
       }
-      const requests = await cap.waitForType('request', 400);
-      const withMemcache = new Set(cap.ofType('request.memcache').map((e) => e.id));
+      const requests = await t.cap.waitForType('request', 400);
+      const withMemcache = new Set(t.cap.ofType('request.memcache').map((e) => e.id));
       const ids = new Set(requests.map((e) => e.id));
       for (const id of withMemcache) expect(ids.has(id)).to.equal(true);
       expect(withMemcache.size).to.be.within(100 - 44, 100 + 44);
-      expect(cap.ofType('request.sql')).to.have.length(400);
+      expect(t.cap.ofType('request.sql')).to.have.length(400);
     });
   });
 }
