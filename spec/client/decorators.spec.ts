@@ -3,7 +3,6 @@ import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { isZiggyError } from '../../src/errors';
-import type { ZiggyEvent } from '../../src/protocol/event';
 import { context, currentContext, set } from '../../src/client/api';
 import { Context } from '../../src/client/context';
 import { clientCounters } from '../../src/client/counters';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Forwarder } from '../../src/daemon/forwarder';
-import { freePort, waitFor } from '../helpers/net';
+import { freePort } from '../helpers/net';
 import { event, listFiles, Pusher, startDaemon, status, waitForStatus, type TestDaemon } from './harness';
 
 describe('daemon Forwarder', () => {

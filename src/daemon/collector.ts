@@ -66,12 +66,7 @@ export class Collector {
         started.push(sink);
       }
       const socket = new Pull({ maxMessageSize: cfg.maxMessageBytes, receiveTimeout: Math.min(IDLE_WAKE_MS, cfg.drainQuietMs), linger: 0 });
-      try {
-        this.boundPort = await bindSocket(socket, cfg.collect, 'collect');
-      } catch (e) {
-        closeQuietly(socket);
-        throw e;
-      }
+      this.boundPort = await bindSocket(socket, cfg.collect, 'collect');
       this.socket = socket;
     } catch (e) {
       await Promise.all(started.map((s) => s.stop()));

@@ -63,12 +63,7 @@ export class ControlServer {
     const cfg = this.settings.value;
     this.startedAt = this.clock.now();
     const socket = new Router({ maxMessageSize: MAX_REQUEST_BYTES, linger: CLOSE_LINGER_MS, sendTimeout: 0 });
-    try {
-      this.boundPort = await bindSocket(socket, cfg.control, 'control');
-    } catch (e) {
-      closeQuietly(socket);
-      throw e;
-    }
+    this.boundPort = await bindSocket(socket, cfg.control, 'control');
     this.socket = socket;
     this.log.info(`control on ${showEndpoint({ ...cfg.control, port: this.boundPort })}, stream on port ${this.streamer.port}`);
     this.loop = this.run(socket);

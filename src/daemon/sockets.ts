@@ -11,7 +11,8 @@ export function showEndpoint(ep: Endpoint): string {
 /**
  * Binds `socket` to `ep` and returns the port actually bound (useful with port `*`).
  * ZeroMQ's errors become ZiggyErrors whose message names the role: `ADDRESS_IN_USE` for
- * a taken port, `BAD_ENDPOINT` for an address that is not local.
+ * a taken port, `BAD_ENDPOINT` for an address that is not local. On failure the socket is
+ * closed, so a daemon that cannot start holds nothing open.
  */
 export async function bindSocket(socket: Socket, ep: Endpoint, role: string): Promise<number> {
   // An IPv6 literal needs the socket's IPv6 mode; `*` stays IPv4, as the original did.
@@ -19,6 +20,7 @@ export async function bindSocket(socket: Socket, ep: Endpoint, role: string): Pr
   try {
     await socket.bind(ep.url);
   } catch (e) {
+    closeQuietly(socket);
     const code = (e as { code?: string }).code;
     const where = `${role}: cannot bind ${showEndpoint(ep)}`;
     if (code === 'EADDRINUSE') {
@@ -33,7 +35,10 @@ export async function bindSocket(socket: Socket, ep: Endpoint, role: string): Pr
     throw new ZiggyError('BAD_ENDPOINT', `${where}: ${(e as Error).message}`, { cause: e });
   }
   const bound = socket.lastEndpoint;
-  if (bound === null) throw new ZiggyError('BAD_ENDPOINT', `${role}: bound ${showEndpoint(ep)} but ZeroMQ reports no endpoint`);
+  if (bound === null) {
+    closeQuietly(socket);
+    throw new ZiggyError('BAD_ENDPOINT', `${role}: bound ${showEndpoint(ep)} but ZeroMQ reports no endpoint`);
+  }
   return portOf(bound);
 }
 

@@ -66,12 +66,7 @@ export class Streamer implements EventSink {
     // sendTimeout 0: an XPUB never blocks, so send() completes synchronously and the
     // receive loop never waits on it.
     const socket = new XPublisher({ sendTimeout: 0, linger: 0, sendHighWaterMark: 10_000 });
-    try {
-      this.boundPort = await bindSocket(socket, parseEndpoint(`${host.includes(':') ? `[${host}]` : host}:*`, 0), 'stream');
-    } catch (e) {
-      closeQuietly(socket);
-      throw e;
-    }
+    this.boundPort = await bindSocket(socket, parseEndpoint(`${host.includes(':') ? `[${host}]` : host}:*`, 0), 'stream');
     this.socket = socket;
     this.listening = this.listen(socket);
   }

@@ -72,8 +72,3 @@ export const MAX_TYPE_LENGTH = 200;
 export function isValidEventType(type: unknown): type is string {
   return typeof type === 'string' && type.length <= MAX_TYPE_LENGTH && TYPE_PATTERN.test(type);
 }
-
-/** Seconds since the epoch, fractional, as events store time. */
-export function nowSeconds(): number {
-  return Date.now() / 1000;
-}
