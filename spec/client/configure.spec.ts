@@ -19,7 +19,7 @@ function event(seq: number): ZiggyEvent {
 function record(ev: ZiggyEvent): void {
   const r = activeRecorder();
   if (!r) throw new Error('nothing configured');
-  r(ev);
+  r(ev, true); // frozen, as a context whose fields are all primitives hands it over
 }
 
 /** A bound Pull socket collecting decoded documents. */
@@ -93,6 +93,29 @@ describe('client/configure', () => {
       expect(coll.docs.map((d) => (d.body as { seq: number }).seq)).to.deep.equal([1, 2]);
       expect(coll.docs[0]).to.deep.include({ type: 'spec', host: 'spec-host', pid: 9 });
       expect(stats().sent - before).to.equal(2);
+    });
+
+    it('sends an object value as it was when its context finished, whatever the application does with it after', async () => {
+      const ep = await freeEndpoint();
+      const coll = await collector(ep);
+      stops.push(coll.stop);
+      configure(ep);
+      const row = { id: 1, tags: ['a'] };
+      for (let i = 0; i < 3; i++) {
+        context('import', () => {
+          set('seq', i);
+          set('row', row);
+        });
+        row.id++; // the application reuses its object for the next row
+        row.tags.push('b');
+      }
+      await flush(2000);
+      await waitFor(() => coll.docs.length >= 3, 5000, 'three events');
+      expect(coll.docs.map((d) => (d.body as { row: unknown }).row)).to.deep.equal([
+        { id: 1, tags: ['a'] },
+        { id: 2, tags: ['a', 'b'] },
+        { id: 3, tags: ['a', 'b', 'b'] },
+      ]);
     });
 
     it('configure(host, port), configure({ host, port }) and IPv6 hosts name the same kind of endpoint', () => {

@@ -7,6 +7,7 @@ import { clientCounters } from '../../src/client/counters';
 import { setRandomSource, type RandomSource } from '../../src/client/sampling';
 import { current } from '../../src/client/scope';
 import { setRecorder } from '../../src/client/sink';
+import { add, append, context, merge, set, timeit } from '../../src/client/api';
 import { codeOf, recordedEvents } from '../helpers/client';
 
 /** Cycles through the given draws forever. */
@@ -429,6 +430,42 @@ describe('client/context', () => {
       expect(ctx.run(() => (ctx.set('a', 1), 'ok'))).to.equal('ok');
       expect(ctx.data).to.deep.equal({ a: 1 });
       expect(events).to.have.length(0);
+    });
+
+    it('hands an event over frozen only when nothing in it can change any more', () => {
+      const frozen: Record<string, boolean> = {};
+      setRecorder((e, f) => (frozen[e.type] = f));
+      const imports = { format: 'csv' };
+      new Context('primitives').run(() => {
+        set('a', 1);
+        set('b.c', 'text');
+        append('list', 2);
+        add('n', 3);
+        timeit('t', () => undefined);
+      });
+      new Context('failed').run(() => {
+        try {
+          context('.inner', () => {
+            throw new Error('boom');
+          });
+        } catch {
+          // recorded as the sub-event's exception, which the context made itself
+        }
+      });
+      new Context('object_value').run(() => set('import', imports));
+      new Context('appended_object').run(() => append('imports', imports));
+      new Context('merged').run(() => merge('import', imports));
+      const exposed = new Context('exposed');
+      exposed.run(() => void exposed.data);
+      expect(frozen).to.deep.equal({
+        primitives: true,
+        'failed.inner': true,
+        failed: true,
+        object_value: false,
+        appended_object: false,
+        merged: false,
+        exposed: false,
+      });
     });
 
     it('swallows and counts a recorder that throws', () => {

@@ -193,6 +193,44 @@ describe('client/transport', () => {
     });
   });
 
+  describe('frozen events', () => {
+    it('are held, counted as queued, and sent in the order events finished, among events encoded at once', async () => {
+      const ep = await freeEndpoint();
+      const coll = await collector(ep);
+      const c = counters();
+      const t = transport(ep, c);
+      for (let i = 0; i < 10; i++) t.record(event(i), true);
+      t.record(event(10), false);
+      for (let i = 11; i < 200; i++) t.record(event(i), i % 7 !== 0);
+      expect(t.queued).to.equal(200);
+      await t.flush(2000);
+      await coll.waitForDocs(200);
+      expect(coll.seqs()).to.deep.equal(Array.from({ length: 200 }, (_, i) => i));
+      expect(c).to.include({ sent: 200, dropped: 0 });
+    });
+
+    it('go out without flush() once the synchronous run that recorded them ends', async () => {
+      const ep = await freeEndpoint();
+      const coll = await collector(ep);
+      const t = transport(ep, counters());
+      t.record(event(1), true);
+      t.record(event(2), true);
+      await coll.waitForDocs(2);
+      expect(coll.seqs()).to.deep.equal([1, 2]);
+    });
+
+    it('count towards highWaterMark, and close() counts the ones it could not send as dropped', async () => {
+      const ep = await freeEndpoint(); // nothing listens
+      const c = counters();
+      const t = transport(ep, c, { highWaterMark: 5, linger: 50 });
+      for (let i = 0; i < 8; i++) t.record(event(i), true);
+      expect(t.queued).to.equal(5);
+      expect(c.dropped).to.equal(3);
+      await t.close();
+      expect(c).to.include({ sent: 0, dropped: 8 });
+    });
+  });
+
   describe('with the collector down', () => {
     it('queues up to highWaterMark events, drops and counts the rest, with one warning per burst', async () => {
       const ep = await freeEndpoint();

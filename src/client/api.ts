@@ -1,6 +1,6 @@
 import { Context, type ContextOptions } from './context';
 import { noteRejected } from './counters';
-import { addDeep, appendDeep, mergeDeep, setDeep, type Fields } from './keys';
+import { addDeep, type Fields } from './keys';
 import { current, runIn } from './scope';
 import { activeRecorder } from './sink';
 import { newTimer, timeInto, type TimerHandle } from './timing';
@@ -31,7 +31,7 @@ export function set(key: string, value: unknown): void {
   const c = writable();
   if (c === undefined) return;
   try {
-    setDeep(c.data, key, value);
+    c._set(key, value);
   } catch (e) {
     noteRejected('set', e);
   }
@@ -45,7 +45,7 @@ export function append(key: string, value: unknown): void {
   const c = writable();
   if (c === undefined) return;
   try {
-    appendDeep(c.data, key, value);
+    c._append(key, value);
   } catch (e) {
     noteRejected('append', e);
   }
@@ -60,7 +60,7 @@ export function add(key: string, amount = 1): void {
   const c = writable();
   if (c === undefined) return;
   try {
-    addDeep(c.data, key, amount);
+    addDeep(c._body(), key, amount);
   } catch (e) {
     noteRejected('add', e);
   }
@@ -77,8 +77,7 @@ export function merge(keyOrFields: string | Fields, fields?: Fields): void {
   const c = writable();
   if (c === undefined) return;
   try {
-    if (typeof keyOrFields === 'string') mergeDeep(c.data, keyOrFields, fields as Fields);
-    else mergeDeep(c.data, null, keyOrFields);
+    c._merge(keyOrFields, fields);
   } catch (e) {
     noteRejected('merge', e);
   }

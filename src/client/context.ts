@@ -108,6 +108,10 @@ export class Context implements SampleNode, Scoped {
   private readonly _enabled: boolean;
   private _id: string | undefined;
   private _data: Fields | undefined = undefined;
+  // True once the body may hold something the application can still change: an object
+  // it passed in as a value, or the body itself handed out by `data`. Such an event is
+  // encoded the moment it finishes; any other may be encoded a little later, in a batch.
+  private _shared = false;
   private _state: State = NEW;
   // Wall-clock start in ms, and the monotonic reading it was taken from.
   private _startMs = 0;
@@ -172,10 +176,13 @@ export class Context implements SampleNode, Scoped {
     return this._parent;
   }
 
-  /** The fields set so far (the event's body). */
+  /**
+   * The fields set so far (the event's body). Changing it directly is allowed until the
+   * context is done; the event carries whatever it holds then.
+   */
   get data(): Fields {
-    if (this._data === undefined) this._data = {};
-    return this._data;
+    this._shared = true;
+    return this._body();
   }
 
   /** True once done() ran or run() finished (its event, if enabled and configured, was recorded). */
@@ -242,19 +249,19 @@ export class Context implements SampleNode, Scoped {
 
   /** Sets the field at a deep key (`'response.status'`). @throws ZiggyError `BAD_KEY`, `BAD_STATE`. */
   set(key: string, value: unknown): this {
-    if (this._writable()) setDeep(this.data, key, value);
+    if (this._writable()) this._set(key, value);
     return this;
   }
 
   /** Appends to the array at a deep key, creating it. @throws ZiggyError `BAD_KEY`, `BAD_STATE`. */
   append(key: string, value: unknown): this {
-    if (this._writable()) appendDeep(this.data, key, value);
+    if (this._writable()) this._append(key, value);
     return this;
   }
 
   /** Adds to the number at a deep key (unset counts as 0). @throws ZiggyError `BAD_KEY`, `BAD_VALUE`, `BAD_STATE`. */
   add(key: string, amount = 1): this {
-    if (this._writable()) addDeep(this.data, key, amount);
+    if (this._writable()) addDeep(this._body(), key, amount);
     return this;
   }
 
@@ -266,10 +273,7 @@ export class Context implements SampleNode, Scoped {
   merge(fields: Fields): this;
   merge(key: string, fields: Fields): this;
   merge(keyOrFields: string | Fields, fields?: Fields): this {
-    if (this._writable()) {
-      if (typeof keyOrFields === 'string') mergeDeep(this.data, keyOrFields, fields as Fields);
-      else mergeDeep(this.data, null, keyOrFields);
-    }
+    if (this._writable()) this._merge(keyOrFields, fields);
     return this;
   }
 
@@ -333,6 +337,39 @@ export class Context implements SampleNode, Scoped {
     else this._finish(now);
   }
 
+  /** @internal The body, made on first use; unlike `data`, it is not handed out. */
+  _body(): Fields {
+    if (this._data === undefined) this._data = {};
+    return this._data;
+  }
+
+  /** @internal setDeep into the body, noting a value the application still holds. */
+  _set(key: string, value: unknown): void {
+    setDeep(this._body(), key, value);
+    if (typeof value === 'object' && value !== null) this._shared = true;
+  }
+
+  /** @internal appendDeep into the body, noting a value the application still holds. */
+  _append(key: string, value: unknown): void {
+    appendDeep(this._body(), key, value);
+    if (typeof value === 'object' && value !== null) this._shared = true;
+  }
+
+  /**
+   * @internal mergeDeep into the body. Plain objects are copied as they merge, but other
+   * objects (arrays, dates) are stored as they are, so the event counts as shared.
+   */
+  _merge(keyOrFields: string | Fields, fields?: Fields): void {
+    if (typeof keyOrFields === 'string') mergeDeep(this._body(), keyOrFields, fields as Fields);
+    else mergeDeep(this._body(), null, keyOrFields);
+    this._shared = true;
+  }
+
+  /** @internal Notes that the body holds objects the caller may still change. */
+  _share(): void {
+    this._shared = true;
+  }
+
   /** @internal Whether module-level calls may write: enabled and not finished. */
   _open(): boolean {
     return this._enabled && this._state !== DONE;
@@ -352,7 +389,7 @@ export class Context implements SampleNode, Scoped {
 
   private _fail(error: unknown, now: number = monotonicMs()): void {
     if (this._state === DONE) return;
-    if (this._enabled) this.data.exception = describeError(error);
+    if (this._enabled) this._body().exception = describeError(error);
     this._finish(now);
   }
 
@@ -371,10 +408,10 @@ export class Context implements SampleNode, Scoped {
       pid: PID,
       start: this._startMs / 1000,
       end,
-      body: this.data,
+      body: this._body(),
     };
     try {
-      record(event);
+      record(event, !this._shared);
     } catch (e) {
       noteRecorderError(e);
     }

@@ -3,16 +3,25 @@ import type { ZiggyEvent } from '../protocol/event';
 /** Receives each finished, enabled event, synchronously, on the application's thread. */
 export type EventRecorder = (event: ZiggyEvent) => void;
 
+/**
+ * What contexts hand finished events to. `frozen` is true when nothing reachable from
+ * the event can change any more: every value in its body is a primitive or a container
+ * the context made itself, and the body was never handed out. Such an event may be
+ * encoded a little later (the transport batches them); any other one must be read now.
+ * A public EventRecorder simply ignores the flag.
+ */
+export type Sink = (event: ZiggyEvent, frozen: boolean) => void;
+
 // The one place that says whether Ziggy is on. null = unconfigured: contexts record
 // nothing and decorators call straight through.
-let recorder: EventRecorder | null = null;
+let recorder: Sink | null = null;
 
-/** The active recorder, or null when Ziggy is not configured. */
-export function activeRecorder(): EventRecorder | null {
+/** The active sink, or null when Ziggy is not configured. */
+export function activeRecorder(): Sink | null {
   return recorder;
 }
 
-/** Installs (or, with null, removes) the recorder. Used by configure(). */
-export function setRecorder(next: EventRecorder | null): void {
+/** Installs (or, with null, removes) the sink. Used by configure(). */
+export function setRecorder(next: Sink | null): void {
   recorder = next;
 }

@@ -1,6 +1,5 @@
 import { monotonicMs, secondsSince } from './clock';
 import { noteRejected } from './counters';
-import { setDeep, type Fields } from './keys';
 import { isThenable, whenSettled } from './thenable';
 
 /**
@@ -17,7 +16,8 @@ export interface TimerHandle {
 export interface Timed {
   /** Enabled and not finished. */
   _open(): boolean;
-  readonly data: Fields;
+  /** Sets a field (a deep key); throws ZiggyError for a key that clashes. */
+  _set(key: string, value: unknown): void;
 }
 
 const NO_ARGS: readonly unknown[] = [];
@@ -66,7 +66,7 @@ function recordTimes(ctx: Timed, keys: string | readonly string[], t0: number): 
 
 export function recordTime(ctx: Timed, key: string, seconds: number): void {
   try {
-    setDeep(ctx.data, key, seconds);
+    ctx._set(key, seconds);
   } catch (e) {
     // A timing must never fail the timed call; a clash with a field the application
     // set is counted instead.

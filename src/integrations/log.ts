@@ -39,8 +39,12 @@ export function recordLog(record: LogRecord): void {
   try {
     const ctx = new Context(current() === undefined ? TOP_LEVEL_LOG : LOG_CONTEXT);
     if (ctx.enabled) {
-      const data = ctx.data;
-      if (record.fields !== undefined) Object.assign(data, record.fields);
+      const data = ctx._body();
+      if (record.fields !== undefined) {
+        Object.assign(data, record.fields);
+        // The fields' own objects stay the caller's: the event is encoded at once.
+        for (const k in data) if (typeof data[k] === 'object' && data[k] !== null) ctx._share();
+      }
       if (record.name !== undefined) data.name = record.name;
       data.level = record.level;
       if (record.msg !== undefined) data.msg = record.msg;

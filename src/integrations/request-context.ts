@@ -102,7 +102,7 @@ export function beginRequest(req: IncomingMessage, res: ServerResponse, settings
   watchResponse(ctx, res, performance.now(), details?.route);
   if (ctx.enabled) {
     try {
-      const data = ctx.data;
+      const data = ctx._body();
       data.method = req.method;
       data.uri = details?.uri ?? req.url;
       data.headers = copyHeaders(req.headers, settings.redact);
@@ -122,7 +122,8 @@ export function recordRequestError(req: IncomingMessage, error: unknown): void {
   const ctx = contexts.get(req);
   if (ctx === undefined || !ctx.enabled || ctx.finished) return;
   try {
-    if (ctx.data.exception === undefined) ctx.data.exception = describeError(error);
+    const data = ctx._body();
+    if (data.exception === undefined) data.exception = describeError(error);
   } catch (e) {
     noteRejected('request error', e);
   }
@@ -155,7 +156,7 @@ function watchResponse(ctx: Context, res: ServerResponse, t0: number, route: (()
 }
 
 function describeResponse(ctx: Context, res: ServerResponse, t0: number, aborted: boolean, route: (() => string | undefined) | undefined): void {
-  const data = ctx.data;
+  const data = ctx._body();
   data.request_time = (performance.now() - t0) / 1000;
   if (aborted) data.aborted = true;
   const r = route?.();
@@ -187,7 +188,8 @@ export function copyHeaders(headers: IncomingMessage['headers'], redact: Readonl
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
-    out[name] = redact.has(name) ? REDACTED : value;
+    // Arrays are copied: the event must not change if the application edits its headers.
+    out[name] = redact.has(name) ? REDACTED : Array.isArray(value) ? value.slice() : value;
   }
   return out;
 }
