@@ -93,6 +93,25 @@ describe('client/serializer', () => {
       expect(Object.is((body.e as Double).value, -0)).to.equal(true);
     });
 
+    it('writes the same bytes as BSON.serialize for a run of events through one writer, whatever changes between them', () => {
+      const w = new EventWriter();
+      const ids = ['0123456789abcdef0123456789abcdef', 'fedcba9876543210fedcba987654321é', 'with\u0000nul-0123456789abcdef0123', 'short', 'ffffffffffffffffffffffffffffffff'];
+      const types = ['request', 'request.sql', 'request.memcache', 'tÿpe', 'request'];
+      const hosts = ['web-1.example', 'web-1.example', 'other', 'web-1.example'];
+      for (let i = 0; i < 60; i++) {
+        const ev = event(i % 3 === 0 ? {} : { seq: i, path: `/x/${i}` }, {
+          id: ids[i % ids.length],
+          type: types[i % types.length],
+          host: hosts[i % hosts.length],
+          pid: i % 7 === 0 ? 99 : 4242,
+          start: 1700000000.125 + i,
+          end: 1700000000.625 + i * 2, // fractional: bson would write whole seconds as int32
+        });
+        const expected = Buffer.from(BSON.serialize(ev));
+        expect(serializeEvent(ev, w).equals(expected), `event ${i}`).to.equal(true);
+      }
+    });
+
     it('encodes host and pid per event, even when they change between events', () => {
       const w = new EventWriter();
       const a = decode(serializeEvent(event({}, { host: 'alpha', pid: 1 }), w));
@@ -249,16 +268,22 @@ describe('client/serializer', () => {
       expect(decode(serializeEvent(event({ ok: 1 }), w)).body).to.deep.equal({ ok: 1 });
     });
 
-    it('never writes past the limit, wherever the limit falls', () => {
-      const w = new EventWriter();
-      const ev = event({ a: 'x'.repeat(40), b: { c: 1.5, d: [true, null] } }, { id: 'i'.repeat(50), type: 't'.repeat(20) });
-      const size = serializeEvent(ev).length;
-      for (let limit = 0; limit < size; limit++) {
-        const buf = Buffer.alloc(size + 16, 0xaa);
-        expect(() => w.write(ev, buf, 0, limit), `limit ${limit}`).to.throw().that.equals(OVERFLOW);
-        expect(buf.subarray(limit).every((b) => b === 0xaa), `bytes past limit ${limit}`).to.equal(true);
-      }
-    });
+    for (const [what, id] of [
+      ['a generated-length id', 'i'.repeat(32)],
+      ['any other id', 'i'.repeat(50)],
+    ]) {
+      it(`never writes past the limit, wherever the limit falls (${what})`, () => {
+        const w = new EventWriter();
+        const ev = event({ a: 'x'.repeat(40), b: { c: 1.5, d: [true, null] } }, { id, type: 't'.repeat(20) });
+        const size = serializeEvent(ev, w).length; // and the writer has seen this kind of event
+        for (let limit = 0; limit < size; limit++) {
+          const buf = Buffer.alloc(size + 16, 0xaa);
+          expect(() => w.write(ev, buf, 0, limit), `limit ${limit}`).to.throw().that.equals(OVERFLOW);
+          expect(buf.subarray(limit).every((b) => b === 0xaa), `bytes past limit ${limit}`).to.equal(true);
+        }
+        expect(Buffer.from(BSON.serialize(ev)).equals(serializeEvent(ev, w))).to.equal(true);
+      });
+    }
 
     it('fits every kind of string exactly: short and long, ASCII or not, flat or rope', () => {
       const w = new EventWriter();

@@ -41,6 +41,10 @@ export class EventWriter {
   private hostCache: Uint8Array = NO_BYTES;
   private cachedHost: string | undefined;
   private cachedPid: number | undefined;
+  // Encoded envelopes by event type (see envelope()), and the last one used.
+  private readonly envelopes = new Map<string, Uint8Array>();
+  private lastType: string | undefined;
+  private lastEnvelope: Uint8Array = NO_BYTES;
 
   /**
    * Writes `ev` as one BSON document at `buf[pos]`, never past `limit`.
@@ -55,20 +59,23 @@ export class EventWriter {
     this.repairs = 0;
     this.depth = 0;
     const start = pos;
-    this.ensure(4 + H_ID.length);
-    this.pos = pos + 4;
-    this.fixed(H_ID);
-    this.str(typeof ev.id === 'string' ? ev.id : String(ev.id));
-    this.ensure(H_TYPE.length);
-    this.fixed(H_TYPE);
-    this.str(typeof ev.type === 'string' ? ev.type : String(ev.type));
-    this.hostAndPid(ev.host, ev.pid);
-    this.ensure(H_START.length + 8 + H_END.length + 8 + H_BODY.length);
-    this.fixed(H_START);
-    this.f64(+ev.start);
-    this.fixed(H_END);
-    this.f64(+ev.end);
-    this.fixed(H_BODY);
+    if (!this.envelope(ev)) {
+      this.pos = pos;
+      this.ensure(4 + H_ID.length);
+      this.pos = pos + 4;
+      this.fixed(H_ID);
+      this.str(typeof ev.id === 'string' ? ev.id : String(ev.id));
+      this.ensure(H_TYPE.length);
+      this.fixed(H_TYPE);
+      this.str(typeof ev.type === 'string' ? ev.type : String(ev.type));
+      this.hostAndPid(ev.host, ev.pid);
+      this.ensure(H_START.length + 8 + H_END.length + 8 + H_BODY.length);
+      this.fixed(H_START);
+      this.f64(+ev.start);
+      this.fixed(H_END);
+      this.f64(+ev.end);
+      this.fixed(H_BODY);
+    }
     const body = ev.body;
     this.doc(body !== null && typeof body === 'object' ? body : {});
     this.ensure(1);
@@ -78,6 +85,70 @@ export class EventWriter {
     writeInt32(this.buf, start, size);
     this.buf = EMPTY; // do not keep the arena alive
     return this.pos;
+  }
+
+  /**
+   * The common envelope, everything up to the body's own bytes, in one copy: an event of
+   * a type seen recently, from this process, with a 32-character ASCII id (as generated).
+   * Everything but the id and the two times is the same from one such event to the next,
+   * so it is kept encoded per type and copied, and those three are written over it.
+   * Returns false, having written nothing that counts, when the event does not qualify.
+   */
+  private envelope(ev: ZiggyEvent): boolean {
+    const id = ev.id;
+    const type = ev.type;
+    if (typeof id !== 'string' || id.length !== ID_CHARS || typeof type !== 'string') return false;
+    if (ev.host !== this.cachedHost || ev.pid !== this.cachedPid) return false;
+    let tpl = this.lastEnvelope;
+    if (type !== this.lastType) {
+      const found = this.envelopes.get(type) ?? this.newEnvelope(type);
+      if (found === undefined) return false;
+      tpl = this.lastEnvelope = found;
+      this.lastType = type;
+    }
+    const buf = this.buf;
+    const p = this.pos;
+    const n = tpl.length;
+    if (p + n + 5 > this.limit) return false; // the generic path throws OVERFLOW
+    buf.set(tpl, p);
+    const idAt = p + ENVELOPE_ID_AT;
+    for (let i = 0; i < ID_CHARS; i++) {
+      const c = id.charCodeAt(i);
+      if (c === 0 || c >= 0x80) return false;
+      buf[idAt + i] = c;
+    }
+    this.pos = p + n - ENVELOPE_START_FROM_END;
+    this.f64(+ev.start);
+    this.pos = p + n - ENVELOPE_END_FROM_END;
+    this.f64(+ev.end);
+    this.pos = p + n;
+    return true;
+  }
+
+  /** Encodes the envelope of `type` (with a placeholder id) for envelope() to copy. */
+  private newEnvelope(type: string): Uint8Array | undefined {
+    if (this.cachedHost === undefined) return undefined; // the generic path caches host and pid first
+    const bytes = Uint8Array.from([
+      0, 0, 0, 0,
+      ...H_ID, ID_CHARS + 1, 0, 0, 0, ...new Uint8Array(ID_CHARS), 0,
+      ...H_TYPE, ...this.lengthPrefixed(type),
+      ...this.hostCache,
+      ...H_START, 0, 0, 0, 0, 0, 0, 0, 0,
+      ...H_END, 0, 0, 0, 0, 0, 0, 0, 0,
+      ...H_BODY,
+    ]);
+    if (this.envelopes.size >= MAX_ENVELOPES) this.envelopes.clear();
+    this.envelopes.set(type, bytes);
+    return bytes;
+  }
+
+  /** A BSON string's bytes: int32 length (NUL included), UTF-8, NUL. */
+  private lengthPrefixed(s: string): Uint8Array {
+    const utf8 = Buffer.from(s, 'utf8');
+    const out = new Uint8Array(utf8.length + 5);
+    writeInt32(out, 0, utf8.length + 1);
+    out.set(utf8, 4);
+    return out;
   }
 
   private ensure(n: number): void {
@@ -505,6 +576,14 @@ const H_TYPE = header(0x02, 'type');
 const H_START = header(0x01, 'start');
 const H_END = header(0x01, 'end');
 const H_BODY = header(0x03, 'body');
+const ID_CHARS = 32;
+// Where the id's characters start in an envelope (after the document's size, the id's
+// element header and its length), and where the two times sit, counted back from the
+// envelope's end: the body's element header, the end time, the end's element header.
+const ENVELOPE_ID_AT = 4 + H_ID.length + 4;
+const ENVELOPE_END_FROM_END = H_BODY.length + 8;
+const ENVELOPE_START_FROM_END = ENVELOPE_END_FROM_END + H_END.length + 8;
+const MAX_ENVELOPES = 256;
 const INDEX_KEYS = Array.from({ length: 256 }, (_, i) => String(i));
 
 // Doubles go through a shared 8-byte view. BSON is little-endian, like nearly every
