@@ -1,6 +1,6 @@
 import { Context, type ContextOptions } from './context';
 import { noteRejected } from './counters';
-import { addDeep, type Fields } from './keys';
+import type { Fields } from './keys';
 import { current, runIn } from './scope';
 import { activeRecorder } from './sink';
 import { newTimer, timeInto, type TimerHandle } from './timing';
@@ -60,7 +60,7 @@ export function add(key: string, amount = 1): void {
   const c = writable();
   if (c === undefined) return;
   try {
-    addDeep(c._body(), key, amount);
+    c._add(key, amount);
   } catch (e) {
     noteRejected('add', e);
   }

@@ -1,7 +1,7 @@
 import { ZiggyError } from '../errors';
 import { DEFAULT_COLLECT_PORT, DEFAULT_HOST, parseEndpoint } from '../protocol/endpoint';
 import { clientCounters } from './counters';
-import { setRecorder, type EventRecorder, type Sink } from './sink';
+import { setOutgoingSink, setRecorder, type EventRecorder, type Sink } from './sink';
 import { Transport, type TransportCounters } from './transport';
 
 /** Options of {@link configure}. Every one is optional. */
@@ -152,7 +152,7 @@ export function configure(
     },
     counters,
   );
-  switchTo('transport', (ev, frozen) => next.record(ev, frozen), next);
+  switchTo('transport', null, next);
 }
 
 /**
@@ -193,7 +193,8 @@ export function stats(): ClientStats {
 }
 
 function switchTo(next: ClientStats['mode'], recorder: Sink | null, nextTransport: Transport | null): void {
-  setRecorder(recorder);
+  if (nextTransport !== null) setOutgoingSink((ev, frozen) => nextTransport.record(ev, frozen));
+  else setRecorder(recorder);
   const previous = transport;
   transport = nextTransport;
   mode = next;

@@ -6,7 +6,8 @@ import { noteRecorderError } from './counters';
 import { addDeep, appendDeep, mergeDeep, setDeep, splitKey, type Fields } from './keys';
 import { checkSampleSpec, decideEnabled, randomSource, type SampleNode, type SampleSpec } from './sampling';
 import { current, enter, runIn, type Scoped } from './scope';
-import { activeRecorder } from './sink';
+import { FieldList } from './field-list';
+import { activeOutgoingSink, activeRecorder } from './sink';
 import { isThenable, whenSettled } from './thenable';
 import { newTimer, recordTime, timeInto, type TimerHandle } from './timing';
 
@@ -28,6 +29,7 @@ export interface ContextOptions {
 const HOST = hostname();
 const PID = process.pid;
 const NO_ARGS: readonly unknown[] = [];
+const NO_FIELDS: Fields = Object.freeze({});
 
 // Lifecycle states (plain numbers: the hot path compares them on every call).
 const NEW = 0;
@@ -107,6 +109,9 @@ export class Context implements SampleNode, Scoped {
   private readonly _parent: Context | null;
   private readonly _enabled: boolean;
   private _id: string | undefined;
+  // The fields: a FieldList while their shape allows and the transport is what will
+  // read them (the usual case), else objects.
+  private _list: FieldList | null = null;
   private _data: Fields | undefined = undefined;
   // True once the body may hold something the application can still change: an object
   // it passed in as a value, or the body itself handed out by `data`. Such an event is
@@ -261,7 +266,7 @@ export class Context implements SampleNode, Scoped {
 
   /** Adds to the number at a deep key (unset counts as 0). @throws ZiggyError `BAD_KEY`, `BAD_VALUE`, `BAD_STATE`. */
   add(key: string, amount = 1): this {
-    if (this._writable()) addDeep(this._body(), key, amount);
+    if (this._writable()) this._add(key, amount);
     return this;
   }
 
@@ -337,22 +342,49 @@ export class Context implements SampleNode, Scoped {
     else this._finish(now);
   }
 
-  /** @internal The body, made on first use; unlike `data`, it is not handed out. */
+  /**
+   * @internal The body as objects, made on first use (from the field list, which it then
+   * replaces); unlike `data`, it is not handed out.
+   */
   _body(): Fields {
-    if (this._data === undefined) this._data = {};
+    if (this._data === undefined) {
+      this._data = this._list === null ? {} : this._list.toObject();
+      this._list = null;
+    }
     return this._data;
   }
 
-  /** @internal setDeep into the body, noting a value the application still holds. */
+  /** @internal Sets a field (setDeep semantics), noting a value the application still holds. */
   _set(key: string, value: unknown): void {
-    setDeep(this._body(), key, value);
+    this._setOwned(key, value);
     if (typeof value === 'object' && value !== null) this._shared = true;
+  }
+
+  /** @internal Sets a field to a value the context owns (nothing else holds it). */
+  _setOwned(key: string, value: unknown): void {
+    if (this._data === undefined && activeOutgoingSink() !== null) {
+      const list = this._list ?? (this._list = new FieldList());
+      if (list.set(key, value)) return;
+    }
+    setDeep(this._body(), key, value);
   }
 
   /** @internal appendDeep into the body, noting a value the application still holds. */
   _append(key: string, value: unknown): void {
-    appendDeep(this._body(), key, value);
+    if (this._data !== undefined || activeOutgoingSink() === null || !(this._list ?? (this._list = new FieldList())).append(key, value)) {
+      appendDeep(this._body(), key, value);
+    }
     if (typeof value === 'object' && value !== null) this._shared = true;
+  }
+
+  /** @internal addDeep into the body. */
+  _add(key: string, amount: number): void {
+    // A bad amount is refused by addDeep, before the key is looked at.
+    if (this._data === undefined && activeOutgoingSink() !== null && typeof amount === 'number' && Number.isFinite(amount)) {
+      const list = this._list ?? (this._list = new FieldList());
+      if (list.addTo(key, amount)) return;
+    }
+    addDeep(this._body(), key, amount);
   }
 
   /**
@@ -389,7 +421,7 @@ export class Context implements SampleNode, Scoped {
 
   private _fail(error: unknown, now: number = monotonicMs()): void {
     if (this._state === DONE) return;
-    if (this._enabled) this._body().exception = describeError(error);
+    if (this._enabled) this._setOwned('exception', describeError(error));
     this._finish(now);
   }
 
@@ -401,17 +433,14 @@ export class Context implements SampleNode, Scoped {
     if (!this._enabled) return;
     const record = activeRecorder();
     if (record === null) return;
-    const event: ZiggyEvent = {
-      id: this.id,
-      type: this._name,
-      host: HOST,
-      pid: PID,
-      start: this._startMs / 1000,
-      end,
-      body: this._body(),
-    };
     try {
-      record(event, !this._shared);
+      // The transport's encoder reads a field list as it is; anyone else gets objects.
+      const outgoing = activeOutgoingSink();
+      if (outgoing !== null && this._data === undefined) {
+        outgoing({ id: this.id, type: this._name, host: HOST, pid: PID, start: this._startMs / 1000, end, body: this._list ?? NO_FIELDS }, !this._shared);
+      } else {
+        record({ id: this.id, type: this._name, host: HOST, pid: PID, start: this._startMs / 1000, end, body: this._body() }, !this._shared);
+      }
     } catch (e) {
       noteRecorderError(e);
     }

@@ -154,10 +154,15 @@ function isSingleSegment(key: unknown): key is string {
   return true;
 }
 
+/** Whether `key` is a plain field name: one segment, and not a reserved one. */
+export function isFieldName(key: unknown): key is string {
+  return isSingleSegment(key) && key !== '__proto__' && key !== 'constructor' && key !== 'prototype';
+}
+
 /** Sets the value at a deep key, creating nested objects on the way. */
 export function setDeep(root: Fields, key: string, value: unknown): void {
   // The common case, a plain field name, skips the walk entirely.
-  if (isSingleSegment(key) && key !== '__proto__' && key !== 'constructor' && key !== 'prototype') {
+  if (isFieldName(key)) {
     root[key] = value;
     return;
   }

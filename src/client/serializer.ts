@@ -1,6 +1,6 @@
 import { BSON } from 'bson';
 import { MAX_DOC_SIZE } from '../protocol/codec';
-import type { ZiggyEvent } from '../protocol/event';
+import { FieldList, type OutgoingEvent } from './field-list';
 
 /**
  * A BSON writer specialised for ZiggyEvent documents, writing straight into a caller's
@@ -52,7 +52,7 @@ export class EventWriter {
    * (nothing before `pos` is touched; retry with a bigger buffer), `TOO_LARGE` past the
    * 16 MiB document limit, and anything else only for a body that cannot even be read.
    */
-  write(ev: ZiggyEvent, buf: Buffer, pos: number, limit: number): number {
+  write(ev: OutgoingEvent, buf: Buffer, pos: number, limit: number): number {
     this.buf = buf;
     this.pos = pos;
     this.limit = limit;
@@ -77,7 +77,8 @@ export class EventWriter {
       this.fixed(H_BODY);
     }
     const body = ev.body;
-    this.doc(body !== null && typeof body === 'object' ? body : {});
+    if (body instanceof FieldList) this.fieldList(body);
+    else this.doc(body !== null && typeof body === 'object' ? body : {});
     this.ensure(1);
     this.buf[this.pos++] = 0;
     const size = this.pos - start;
@@ -94,7 +95,7 @@ export class EventWriter {
    * so it is kept encoded per type and copied, and those three are written over it.
    * Returns false, having written nothing that counts, when the event does not qualify.
    */
-  private envelope(ev: ZiggyEvent): boolean {
+  private envelope(ev: OutgoingEvent): boolean {
     const id = ev.id;
     const type = ev.type;
     if (typeof id !== 'string' || id.length !== ID_CHARS || typeof type !== 'string') return false;
@@ -294,6 +295,43 @@ export class EventWriter {
         continue;
       }
       if (v !== undefined) this.elem(k, v);
+    }
+    this.close(at);
+  }
+
+  /**
+   * A body held as a FieldList, as the same document its objects would make: fields in
+   * list order, each group written whole where its first field is.
+   */
+  private fieldList(list: FieldList): void {
+    this.enter(list);
+    const at = this.pos;
+    this.ensure(5);
+    this.pos += 4;
+    const s = list.slots;
+    const n = s.length;
+    for (let i = 0; i < n; i += 3) {
+      const inner = s[i + 1];
+      if (inner === undefined) {
+        const v = s[i + 2];
+        if (v !== undefined) this.elem(s[i] as string, v);
+        continue;
+      }
+      const name = s[i];
+      let seen = false;
+      for (let j = i - 3; j >= 0 && !seen; j -= 3) seen = s[j] === name;
+      if (seen) continue; // written with the group's first field
+      this.head(0x03, name as string, 5);
+      this.enter(GROUP);
+      const group = this.pos;
+      this.ensure(5);
+      this.pos += 4;
+      for (let j = i; j < n; j += 3) {
+        if (s[j] !== name) continue;
+        const v = s[j + 2];
+        if (v !== undefined) this.elem(s[j + 1] as string, v);
+      }
+      this.close(group);
     }
     this.close(at);
   }
@@ -526,7 +564,7 @@ export const TOO_LARGE: unique symbol = Symbol('ziggy.serializer.too-large');
  * Serializes one event into a new Buffer. The transport writes into its batch arena
  * instead; this is for tests and custom recorders.
  */
-export function serializeEvent(ev: ZiggyEvent, writer: EventWriter = new EventWriter()): Buffer {
+export function serializeEvent(ev: OutgoingEvent, writer: EventWriter = new EventWriter()): Buffer {
   for (let size = 4096; ; size *= 4) {
     const buf = Buffer.allocUnsafe(Math.min(size, MAX_DOC_SIZE + 1));
     try {
@@ -565,6 +603,9 @@ function header(kind: number, name: string): Uint8Array {
 const utf8Write = (Buffer.prototype as unknown as { utf8Write(this: Uint8Array, s: string, offset: number, length: number): number }).utf8Write;
 
 const EMPTY = Buffer.alloc(0);
+// Stands on the path of objects being written for a group of a FieldList (which has no
+// object of its own), so nesting depth counts the same as for the objects it stands for.
+const GROUP = {};
 const NO_BYTES = new Uint8Array(0);
 const hasOwn = Object.prototype.hasOwnProperty;
 const NUL_RE = /\0/g;

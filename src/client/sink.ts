@@ -1,4 +1,5 @@
 import type { ZiggyEvent } from '../protocol/event';
+import type { OutgoingEvent } from './field-list';
 
 /** Receives each finished, enabled event, synchronously, on the application's thread. */
 export type EventRecorder = (event: ZiggyEvent) => void;
@@ -12,16 +13,32 @@ export type EventRecorder = (event: ZiggyEvent) => void;
  */
 export type Sink = (event: ZiggyEvent, frozen: boolean) => void;
 
+/** A sink that also takes bodies still held as a FieldList (the transport's encoder does). */
+export type OutgoingSink = (event: OutgoingEvent, frozen: boolean) => void;
+
 // The one place that says whether Ziggy is on. null = unconfigured: contexts record
 // nothing and decorators call straight through.
 let recorder: Sink | null = null;
+let outgoing: OutgoingSink | null = null;
 
 /** The active sink, or null when Ziggy is not configured. */
 export function activeRecorder(): Sink | null {
   return recorder;
 }
 
+/** The active sink when it takes FieldList bodies, else null. */
+export function activeOutgoingSink(): OutgoingSink | null {
+  return outgoing;
+}
+
 /** Installs (or, with null, removes) the sink. Used by configure(). */
 export function setRecorder(next: Sink | null): void {
   recorder = next;
+  outgoing = null;
+}
+
+/** Installs a sink that takes FieldList bodies (the transport). */
+export function setOutgoingSink(next: OutgoingSink): void {
+  recorder = next as Sink;
+  outgoing = next;
 }

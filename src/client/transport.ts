@@ -1,6 +1,6 @@
 import { Push } from 'zeromq';
 import { MAX_DOC_SIZE } from '../protocol/codec';
-import type { ZiggyEvent } from '../protocol/event';
+import type { OutgoingEvent } from './field-list';
 import { monotonicMs } from './clock';
 import { EventWriter, OVERFLOW, TOO_LARGE } from './serializer';
 
@@ -107,7 +107,7 @@ export class Transport {
   private exitDeadline = 0;
   // Frozen events not yet encoded (counted in queuedCount), and whether a microtask
   // will encode them: no event waits past the end of the current synchronous run.
-  private held: ZiggyEvent[] = [];
+  private held: OutgoingEvent[] = [];
   private encodeScheduled = false;
   private readonly onMicrotask = (): void => {
     this.encodeScheduled = false;
@@ -164,7 +164,7 @@ export class Transport {
    * (nothing in it can change any more) is held and encoded with the others held in the
    * same synchronous run, at the latest when that run ends; any other is encoded now.
    */
-  record(ev: ZiggyEvent, frozen = false): void {
+  record(ev: OutgoingEvent, frozen = false): void {
     if (this.closed) {
       this.counters.dropped++;
       return;
@@ -202,7 +202,7 @@ export class Transport {
    * sealing and sending the batch when it is full. An event that cannot be serialized is
    * dropped and counted; nothing is thrown.
    */
-  private encode(ev: ZiggyEvent): void {
+  private encode(ev: OutgoingEvent): void {
     try {
       const writer = this.writer;
       let end: number;
@@ -268,7 +268,7 @@ export class Transport {
   }
 
   /** Writes `ev` at the start of a new arena big enough for it; the old batch is sealed. */
-  private writeInFreshArena(ev: ZiggyEvent): number {
+  private writeInFreshArena(ev: OutgoingEvent): number {
     this.seal();
     for (let size = this.arenaSize; ; size *= 4) {
       this.arena = Buffer.allocUnsafe(Math.min(size, MAX_DOC_SIZE + 64));
@@ -406,7 +406,7 @@ export class Transport {
     this.warn(`ziggy: ${why}`);
   }
 
-  private warnTooLarge(ev: ZiggyEvent): void {
+  private warnTooLarge(ev: OutgoingEvent): void {
     if (this.warnedTooLarge) return;
     this.warnedTooLarge = true;
     this.warn(`ziggy: an event of type '${String(ev.type)}' exceeds the 16 MiB BSON limit and was dropped (counted in stats().dropped)`);

@@ -50,7 +50,7 @@ function begin(request: object, method: unknown, uri: string, size: number | und
   if (!ctx.enabled) return;
   const req: Record<string, unknown> = { uri, method: typeof method === 'string' ? method : undefined };
   if (size !== undefined) req.size = size;
-  ctx._body().request = req;
+  ctx._setOwned('request', req);
 }
 
 function respond(request: object, code: unknown, size: number | undefined): void {
@@ -58,7 +58,7 @@ function respond(request: object, code: unknown, size: number | undefined): void
   if (p === undefined || !p.ctx.enabled || p.ctx.finished) return;
   const res: Record<string, unknown> = { code };
   if (size !== undefined) res.size = size;
-  p.ctx._body().response = res;
+  p.ctx._setOwned('response', res);
 }
 
 function end(request: object, error?: unknown): void {
@@ -67,9 +67,8 @@ function end(request: object, error?: unknown): void {
   pending.delete(request);
   if (p.ctx.finished) return;
   if (p.ctx.enabled) {
-    const data = p.ctx._body();
-    data.elapsed = (performance.now() - p.t0) / 1000;
-    if (error !== undefined) data.error = errorFields(error);
+    p.ctx._setOwned('elapsed', (performance.now() - p.t0) / 1000);
+    if (error !== undefined) p.ctx._setOwned('error', errorFields(error));
   }
   p.ctx.done();
 }

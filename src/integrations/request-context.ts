@@ -102,11 +102,11 @@ export function beginRequest(req: IncomingMessage, res: ServerResponse, settings
   watchResponse(ctx, res, performance.now(), details?.route);
   if (ctx.enabled) {
     try {
-      const data = ctx._body();
-      data.method = req.method;
-      data.uri = details?.uri ?? req.url;
-      data.headers = copyHeaders(req.headers, settings.redact);
-      data.remote_addr = details?.remoteAddr ?? req.socket?.remoteAddress;
+      // Values made here (the headers are copied): nothing else holds them.
+      ctx._setOwned('method', req.method);
+      ctx._setOwned('uri', details?.uri ?? req.url);
+      ctx._setOwned('headers', copyHeaders(req.headers, settings.redact));
+      ctx._setOwned('remote_addr', details?.remoteAddr ?? req.socket?.remoteAddress);
     } catch (e) {
       noteRejected('request context', e);
     }
@@ -156,11 +156,10 @@ function watchResponse(ctx: Context, res: ServerResponse, t0: number, route: (()
 }
 
 function describeResponse(ctx: Context, res: ServerResponse, t0: number, aborted: boolean, route: (() => string | undefined) | undefined): void {
-  const data = ctx._body();
-  data.request_time = (performance.now() - t0) / 1000;
-  if (aborted) data.aborted = true;
+  ctx._setOwned('request_time', (performance.now() - t0) / 1000);
+  if (aborted) ctx._setOwned('aborted', true);
   const r = route?.();
-  if (typeof r === 'string' && r !== '') data.route = r;
+  if (typeof r === 'string' && r !== '') ctx._setOwned('route', r);
   // Last, as they can clash with a `response` field the application set to a non-object.
   // Before the headers went out the status code is only a default, not what was sent.
   if (!aborted || res.headersSent) ctx.set('response.status', res.statusCode);
