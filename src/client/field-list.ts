@@ -19,8 +19,14 @@ import { isFieldName, splitKey, type Fields } from './keys';
  * keeps its place.
  */
 export class FieldList {
-  /** Three slots per field: the name or group, the name inside the group (or undefined), the value. */
-  readonly slots: unknown[] = [];
+  /**
+   * Three slots per field: the name or group, the name inside the group (or undefined),
+   * the value. Made with room for 8 fields and doubled as needed: growing by push()
+   * would allocate twice the memory for a typical event.
+   */
+  slots: unknown[] = new Array(INITIAL_SLOTS);
+  /** Slots in use. */
+  length = 0;
 
   // The key being worked on, as parse() split it.
   private name = '';
@@ -66,7 +72,7 @@ export class FieldList {
   toObject(): Fields {
     const body: Fields = {};
     const s = this.slots;
-    for (let i = 0; i < s.length; i += 3) {
+    for (let i = 0; i < this.length; i += 3) {
       const name = s[i] as string;
       const inner = s[i + 1] as string | undefined;
       if (inner === undefined) {
@@ -98,7 +104,7 @@ export class FieldList {
     }
     const { name, inner } = this;
     const s = this.slots;
-    for (let i = 0; i < s.length; i += 3) {
+    for (let i = 0; i < this.length; i += 3) {
       if (s[i] !== name) continue;
       const other = s[i + 1];
       if (other === inner) return i;
@@ -110,9 +116,18 @@ export class FieldList {
 
   /** A new field for the key find() last looked for. */
   private push(value: unknown): boolean {
-    const s = this.slots;
-    if (s.length >= MAX_FIELDS * 3) return false;
-    s.push(this.name, this.inner, value);
+    const n = this.length;
+    if (n >= MAX_FIELDS * 3) return false;
+    let s = this.slots;
+    if (n === s.length) {
+      const bigger = new Array(2 * n);
+      for (let i = 0; i < n; i++) bigger[i] = s[i];
+      this.slots = s = bigger;
+    }
+    s[n] = this.name;
+    s[n + 1] = this.inner;
+    s[n + 2] = value;
+    this.length = n + 3;
     return true;
   }
 }
@@ -125,3 +140,4 @@ const NOT_SET = -1;
 const BEYOND = -2;
 /** Past this many fields, scanning the list costs more than objects do. */
 export const MAX_FIELDS = 32;
+const INITIAL_SLOTS = 3 * 8;

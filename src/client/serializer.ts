@@ -309,7 +309,7 @@ export class EventWriter {
     this.ensure(5);
     this.pos += 4;
     const s = list.slots;
-    const n = s.length;
+    const n = list.length;
     for (let i = 0; i < n; i += 3) {
       const inner = s[i + 1];
       if (inner === undefined) {
