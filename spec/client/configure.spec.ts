@@ -8,7 +8,7 @@ import { close, configure, flush, stats } from '../../src/client/configure';
 
 const ZIGGY_HOST_ENV = 'ZIGGY_HOST';
 import { activeRecorder } from '../../src/client/sink';
-import { context, set } from '../../src/index';
+import { Context, context, set } from '../../src/index';
 import { freeEndpoint, waitFor } from '../helpers/net';
 
 function event(seq: number): ZiggyEvent {
@@ -116,6 +116,29 @@ describe('client/configure', () => {
         { id: 2, tags: ['a', 'b'] },
         { id: 3, tags: ['a', 'b', 'b'] },
       ]);
+    });
+
+    it('sends the ids contexts report: generated, shared by sub-contexts, or given', async () => {
+      const ep = await freeEndpoint();
+      const coll = await collector(ep);
+      stops.push(coll.stop);
+      configure(ep);
+      const parents: Context[] = [];
+      for (let i = 0; i < 300; i++) {
+        // enough to take ids from more than one pool
+        const parent = new Context('request', i === 7 ? { id: 'given-id' } : undefined);
+        parent.run(() => context('.sql', () => set('seq', i)));
+        parents.push(parent);
+      }
+      await flush(2000);
+      await waitFor(() => coll.docs.length >= 600, 5000, '600 events');
+      const ids = (type: string) => coll.docs.filter((d) => d.type === type).map((d) => d.id);
+      const expected = parents.map((p) => p.id); // asked for only now, after the events went out
+      expect(ids('request')).to.deep.equal(expected);
+      expect(ids('request.sql')).to.deep.equal(expected);
+      expect(expected[7]).to.equal('given-id');
+      expect(new Set(expected).size).to.equal(300);
+      expect(expected.filter((id) => /^[0-9a-f]{32}$/.test(id))).to.have.length(299);
     });
 
     it('configure(host, port), configure({ host, port }) and IPv6 hosts name the same kind of endpoint', () => {

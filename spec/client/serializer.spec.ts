@@ -112,6 +112,16 @@ describe('client/serializer', () => {
       }
     });
 
+    it('writes an id held as a place in the id pool as the same bytes as the id string', () => {
+      const w = new EventWriter();
+      const bytes = Buffer.from(`xx${'0123456789abcdef'.repeat(2)}yy`, 'latin1');
+      for (const host of ['web-1.example', 'web-1.example', 'other-host']) {
+        const asString = event({ a: 1 }, { host, id: '0123456789abcdef'.repeat(2) });
+        const asPlace = { ...asString, id: '', idBytes: bytes, idAt: 2 };
+        expect(serializeEvent(asPlace, w).equals(serializeEvent(asString, w)), host).to.equal(true);
+      }
+    });
+
     it('encodes host and pid per event, even when they change between events', () => {
       const w = new EventWriter();
       const a = decode(serializeEvent(event({}, { host: 'alpha', pid: 1 }), w));

@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
 import { ZiggyError } from '../errors';
-import { MAX_TYPE_LENGTH, newEventId, type ZiggyEvent } from '../protocol/event';
+import { idPool, idString, MAX_TYPE_LENGTH, takeId } from '../protocol/event';
 import { monotonicMs, wallClockMs } from './clock';
 import { noteRecorderError } from './counters';
 import { addDeep, appendDeep, mergeDeep, setDeep, splitKey, type Fields } from './keys';
 import { checkSampleSpec, decideEnabled, randomSource, type SampleNode, type SampleSpec } from './sampling';
 import { current, enter, runIn, type Scoped } from './scope';
-import { FieldList } from './field-list';
+import { FieldList, type OutgoingEvent } from './field-list';
 import { activeOutgoingSink, activeRecorder } from './sink';
 import { isThenable, whenSettled } from './thenable';
 import { newTimer, recordTime, timeInto, type TimerHandle } from './timing';
@@ -108,7 +108,11 @@ export class Context implements SampleNode, Scoped {
   private readonly _name: string;
   private readonly _parent: Context | null;
   private readonly _enabled: boolean;
+  // The id: a string when given or asked for; a generated one is first only a place in
+  // the id pool's hex bytes (see takeId), which the encoder copies without a string.
   private _id: string | undefined;
+  private _idBytes: Uint8Array | null = null;
+  private _idAt = 0;
   // The fields: a FieldList while their shape allows and the transport is what will
   // read them (the usual case), else objects.
   private _list: FieldList | null = null;
@@ -165,10 +169,28 @@ export class Context implements SampleNode, Scoped {
   /** The event id; a sub-context's is its parent's. */
   get id(): string {
     if (this._id === undefined) {
-      // Generated on first use: a context sampled out and never asked for its id skips it.
-      this._id = this._parent !== null ? this._parent.id : newEventId(this._state === NEW ? Date.now() : this._startMs);
+      this._takeId();
+      if (this._id === undefined) this._id = idString(this._idBytes as Uint8Array, this._idAt);
     }
     return this._id;
+  }
+
+  /**
+   * Gives the context its id, unless it has one: its parent's, or a new one. Generated on
+   * first use, so a context sampled out and never asked for its id skips it.
+   */
+  private _takeId(): void {
+    if (this._id !== undefined || this._idBytes !== null) return;
+    const parent = this._parent;
+    if (parent !== null) {
+      parent._takeId();
+      this._id = parent._id;
+      this._idBytes = parent._idBytes;
+      this._idAt = parent._idAt;
+    } else {
+      this._idAt = takeId(this._state === NEW ? Date.now() : this._startMs);
+      this._idBytes = idPool();
+    }
   }
 
   /** False when sampling dropped this context (or one of its parents): it records nothing. */
@@ -437,7 +459,19 @@ export class Context implements SampleNode, Scoped {
       // The transport's encoder reads a field list as it is; anyone else gets objects.
       const outgoing = activeOutgoingSink();
       if (outgoing !== null && this._data === undefined) {
-        outgoing({ id: this.id, type: this._name, host: HOST, pid: PID, start: this._startMs / 1000, end, body: this._list ?? NO_FIELDS }, !this._shared);
+        this._takeId();
+        const ev: OutgoingEvent = {
+          id: this._id ?? '',
+          idBytes: this._idBytes,
+          idAt: this._idAt,
+          type: this._name,
+          host: HOST,
+          pid: PID,
+          start: this._startMs / 1000,
+          end,
+          body: this._list ?? NO_FIELDS,
+        };
+        outgoing(ev, !this._shared);
       } else {
         record({ id: this.id, type: this._name, host: HOST, pid: PID, start: this._startMs / 1000, end, body: this._body() }, !this._shared);
       }

@@ -132,8 +132,11 @@ export class FieldList {
   }
 }
 
-/** An event on its way to the transport, whose body may still be a FieldList. */
-export type OutgoingEvent = Omit<ZiggyEvent, 'body'> & { body: Fields | FieldList };
+/**
+ * An event on its way to the transport: its body may still be a FieldList, and its id
+ * may still be a place in the id pool (`idBytes[idAt, idAt + 32)`, and `id` is then '').
+ */
+export type OutgoingEvent = Omit<ZiggyEvent, 'body'> & { body: Fields | FieldList; idBytes?: Uint8Array | null; idAt?: number };
 
 const hasOwn = Object.prototype.hasOwnProperty;
 const NOT_SET = -1;

@@ -1,5 +1,6 @@
 import { BSON } from 'bson';
 import { MAX_DOC_SIZE } from '../protocol/codec';
+import { ID_CHARS, idString } from '../protocol/event';
 import { FieldList, type OutgoingEvent } from './field-list';
 
 /**
@@ -64,7 +65,7 @@ export class EventWriter {
       this.ensure(4 + H_ID.length);
       this.pos = pos + 4;
       this.fixed(H_ID);
-      this.str(typeof ev.id === 'string' ? ev.id : String(ev.id));
+      this.str(ev.idBytes != null ? idString(ev.idBytes, ev.idAt ?? 0) : typeof ev.id === 'string' ? ev.id : String(ev.id));
       this.ensure(H_TYPE.length);
       this.fixed(H_TYPE);
       this.str(typeof ev.type === 'string' ? ev.type : String(ev.type));
@@ -97,8 +98,10 @@ export class EventWriter {
    */
   private envelope(ev: OutgoingEvent): boolean {
     const id = ev.id;
+    const idBytes = ev.idBytes;
     const type = ev.type;
-    if (typeof id !== 'string' || id.length !== ID_CHARS || typeof type !== 'string') return false;
+    if (typeof type !== 'string') return false;
+    if (idBytes == null && (typeof id !== 'string' || id.length !== ID_CHARS)) return false;
     if (ev.host !== this.cachedHost || ev.pid !== this.cachedPid) return false;
     let tpl = this.lastEnvelope;
     if (type !== this.lastType) {
@@ -113,10 +116,16 @@ export class EventWriter {
     if (p + n + 5 > this.limit) return false; // the generic path throws OVERFLOW
     buf.set(tpl, p);
     const idAt = p + ENVELOPE_ID_AT;
-    for (let i = 0; i < ID_CHARS; i++) {
-      const c = id.charCodeAt(i);
-      if (c === 0 || c >= 0x80) return false;
-      buf[idAt + i] = c;
+    if (idBytes != null) {
+      // A generated id, still a place in the id pool: hex characters, copied as they are.
+      const from = ev.idAt ?? 0;
+      for (let i = 0; i < ID_CHARS; i++) buf[idAt + i] = idBytes[from + i];
+    } else {
+      for (let i = 0; i < ID_CHARS; i++) {
+        const c = id.charCodeAt(i);
+        if (c === 0 || c >= 0x80) return false;
+        buf[idAt + i] = c;
+      }
     }
     this.pos = p + n - ENVELOPE_START_FROM_END;
     this.f64(+ev.start);
@@ -174,6 +183,9 @@ export class EventWriter {
       this.hostCache = Uint8Array.from(doc.subarray(4, doc.length - 1));
       this.cachedHost = host as string;
       this.cachedPid = pid as number;
+      // The envelopes embed the host and pid: those made for the old ones are stale.
+      this.envelopes.clear();
+      this.lastType = undefined;
     }
     this.ensure(this.hostCache.length);
     this.fixed(this.hostCache);
@@ -617,7 +629,6 @@ const H_TYPE = header(0x02, 'type');
 const H_START = header(0x01, 'start');
 const H_END = header(0x01, 'end');
 const H_BODY = header(0x03, 'body');
-const ID_CHARS = 32;
 // Where the id's characters start in an envelope (after the document's size, the id's
 // element header and its length), and where the two times sit, counted back from the
 // envelope's end: the body's element header, the end time, the end's element header.
