@@ -18,10 +18,11 @@
 // ziggyd with no log path, which shows the daemon's own cost without the disk.
 //
 // Environment: BENCH_EVENTS (per client, default 1,500,000), BENCH_CLIENTS (2),
-// BENCH_ROUNDS (3), BENCH_BATCH_BYTES (65536).
+// BENCH_ROUNDS (3), BENCH_BATCH_BYTES (65536); BENCH_THREADS=1 prints the CPU time of
+// each of ziggyd's threads per scenario, BENCH_PROFILE=<dir> writes its CPU profiles.
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync, writev } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync, writev } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { container } from 'tsyringe';
@@ -205,6 +206,7 @@ async function daemonMain(logPath: string): Promise<void> {
     const expected = m.expect;
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
+    const threads0 = threadCpu();
     const writer = c.resolve(FileWriter);
     const timer = setInterval(() => {
       const { totals } = daemon.status();
@@ -214,12 +216,39 @@ async function daemonMain(logPath: string): Promise<void> {
       clearInterval(timer);
       const ms = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
+      if (process.env.BENCH_THREADS) console.log(`    ziggyd threads (CPU ms): ${threadCpuSince(threads0)}`);
       const note = [totals.published > 0 ? `${totals.published} published` : '', totals.dropped > 0 ? `${totals.dropped} dropped` : ''].filter(Boolean).join(', ') || undefined;
       process.send!({ events: done, ms, user: cpu.user, system: cpu.system, note } satisfies Result);
       void daemon.stop().then(() => process.disconnect());
     }, 2);
   });
   process.send!({ port: daemon.ports.collect, stream: daemon.ports.stream });
+}
+
+/** CPU time (ms) of each thread of this process, by thread id and name (Linux). */
+function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(`${name}[${tid}]`, ((Number(fields[11]) + Number(fields[12])) * 1000) / 100); // utime + stime, at 100 ticks/s
+    }
+  } catch {
+    // not Linux: nothing to show
+  }
+  return out;
+}
+
+/** What each thread spent since `before`, busiest first (BENCH_THREADS=1 prints it). */
+function threadCpuSince(before: Map<string, number>): string {
+  return [...threadCpu()]
+    .map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const)
+    .filter(([, v]) => v > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
 }
 
 /**

@@ -150,6 +150,25 @@ describe('daemon FileWriter', () => {
       expect((await readFile(join(t.logPath, '20120313/blob-20120313.bson'))).equals(Buffer.concat([small, big, small]))).to.equal(true);
     });
 
+    it('writes every byte of interleaved types exactly, whether a message is staged in the slab or too big to be', async () => {
+      await start();
+      const types = ['request', 'request.sql', 'request.memcache'];
+      const expected = new Map<string, Buffer[]>(types.map((ty) => [ty, []]));
+      // 3,000 events of ~200-700 bytes: over 1 MiB, more than the staging area holds.
+      const docs = Array.from({ length: 3000 }, (_, i) => event(types[i % 3], { n: i, pad: 'x'.repeat((i * 37) % 500) }));
+      const big = Buffer.concat(docs);
+      expect(big.length).to.be.above(1024 * 1024);
+      const small = Buffer.concat(docs.slice(0, 200));
+      for (const i of [...docs.keys(), ...docs.slice(0, 200).keys()]) expected.get(types[i % 3])!.push(docs[i]);
+      await push.send(big);
+      await push.send(small);
+      await waitForStatus(t.daemon, (st) => st.totals.written === 3200, 'written');
+      for (const ty of types) {
+        const file = await readFile(join(t.logPath, `20120313/${ty}-20120313.bson`));
+        expect(file.equals(Buffer.concat(expected.get(ty)!)), ty).to.equal(true);
+      }
+    });
+
     it('asks the collector to pause past half its buffer budget, and releases it once written', async () => {
       const dir = await tempDir('ziggyd-fw-');
       const c = container.createChildContainer();

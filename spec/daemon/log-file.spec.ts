@@ -70,15 +70,25 @@ describe('daemon log file', () => {
   });
 
   describe('ChunkPool', () => {
-    it('recycles chunks it is given back, keeping at most `keep`', () => {
-      const pool = new ChunkPool(1024, 1);
-      const [x, y] = [pool.take(), pool.take()];
-      expect(x.length).to.equal(1024);
-      expect(x).to.not.equal(y);
-      pool.give(x);
+    it('hands out the slab chunks lowest first and recycles them; chunks beyond it are made and dropped', () => {
+      const pool = new ChunkPool(1024, 2, 4096);
+      const [x, y, z] = [pool.take(), pool.take(), pool.take()];
+      expect([x.at, y.at, z.at]).to.deep.equal([4096, 4096 + 1024, -1]);
+      for (const c of [x, y, z]) expect(c.bytes.length).to.equal(1024);
+      expect(x.bytes.buffer).to.equal(pool.slab.buffer);
+      pool.give(z);
       pool.give(y);
+      pool.give(x);
       expect(pool.take()).to.equal(x);
-      expect(pool.take()).to.not.equal(y);
+      expect(pool.take()).to.equal(y);
+      expect(pool.take().at).to.equal(-1);
+    });
+
+    it('stages a message that fits, and says so', () => {
+      const pool = new ChunkPool(1024, 1, 16);
+      expect(pool.stage(Buffer.from('0123456789'))).to.equal(0);
+      expect(Buffer.from(pool.slab.subarray(0, 10)).toString()).to.equal('0123456789');
+      expect(pool.stage(Buffer.alloc(17))).to.equal(-1);
     });
   });
 });

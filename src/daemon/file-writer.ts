@@ -13,6 +13,9 @@ import { Stats, type Tally } from './stats';
 // Events are copied into chunks this big; a write hands the kernel one buffer per chunk,
 // and each buffer in a writev costs Node microseconds, so chunks are not small.
 const CHUNK_SIZE = 256 * 1024;
+// Messages up to this size are staged in the chunk pool's slab (see ChunkPool); client
+// batches are 64 KiB.
+const STAGING_SIZE = 1024 * 1024;
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** The file an event of `type` arriving on UTC day `day` (YYYYMMDD) is appended to. */
@@ -50,6 +53,8 @@ export class FileWriter implements EventSink {
   /** A plain Uint8Array over the frame being routed (one per message, not per event). */
   private view: Uint8Array = EMPTY;
   private viewOf: Buffer | null = null;
+  /** Where the frame being routed sits in the pool's slab (-1: not staged). */
+  private staged = -1;
   private relief: Promise<void> | null = null;
   private relieve: () => void = () => undefined;
   private timer: NodeJS.Timeout | null = null;
@@ -95,7 +100,7 @@ export class FileWriter implements EventSink {
       throw new ZiggyError('IO', `log path '${this.root}' is not writable: ${(e as Error).message}`, { cause: e });
     }
     this.ctx = {
-      pool: new ChunkPool(CHUNK_SIZE, Math.min(64, Math.ceil(cfg.maxBufferedBytes / CHUNK_SIZE))),
+      pool: new ChunkPool(CHUNK_SIZE, Math.min(64, Math.ceil(cfg.maxBufferedBytes / CHUNK_SIZE)), STAGING_SIZE),
       stats: this.stats,
       log: this.log,
       recheckMs: Math.min(1000, cfg.flushIntervalMs),
@@ -133,8 +138,9 @@ export class FileWriter implements EventSink {
     if (this.viewOf !== frame) {
       view = this.view = new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
       this.viewOf = frame;
+      this.staged = this.ctx.pool.stage(view);
     }
-    file.append(frame, view, offset, length, host);
+    file.append(frame, view, this.staged, offset, length, host);
     this.buffered += length;
     if (file.pendingBytes >= this.flushBytes) void file.flush();
   }
@@ -143,6 +149,7 @@ export class FileWriter implements EventSink {
     // Writes are started by size in write(), by time in tick() and by a pause in idle().
     this.viewOf = null; // do not pin the message
     this.view = EMPTY;
+    this.staged = -1;
   }
 
   /**

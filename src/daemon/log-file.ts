@@ -3,24 +3,63 @@ import { dirname } from 'node:path';
 import type { DaemonLogger } from './logger';
 import type { Stats, Tally } from './stats';
 
+/** A buffer events are copied into; `at` is where it starts in its pool's slab, or -1. */
+export interface Chunk {
+  readonly bytes: Buffer;
+  readonly at: number;
+}
+
 /**
- * Fixed-size buffers that events are copied into, recycled once written, so steady-state
+ * Fixed-size chunks that events are copied into, recycled once written, so steady-state
  * file buffering allocates nothing per event (and never calls Buffer.concat).
+ *
+ * The first `slabChunks` chunks are cut from one slab, an ArrayBuffer that also holds a
+ * staging area for the message being routed. A message is copied there once; each of its
+ * events then moves to its file's chunk with copyWithin inside the slab, where a copy
+ * between two buffers would need a view of the event, an object made per event (and the
+ * garbage collections that follow, which also carry received messages into the old
+ * generation). Chunks beyond the slab are buffers of their own, made when needed and
+ * dropped when given back.
  */
 export class ChunkPool {
-  private readonly free: Buffer[] = [];
+  /** The slab: the staging area, then the chunks. */
+  readonly slab: Uint8Array;
+  /** Bytes of the staging area, at the start of the slab. */
+  readonly stagingSize: number;
+  private readonly free: Chunk[] = [];
 
   constructor(
     readonly chunkSize: number,
-    private readonly keep: number,
-  ) {}
-
-  take(): Buffer {
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.chunkSize);
+    slabChunks: number,
+    stagingSize = 0,
+  ) {
+    this.stagingSize = stagingSize;
+    // Untouched pages of a fresh ArrayBuffer cost no memory: the slab fills as it is used.
+    const buffer = new ArrayBuffer(stagingSize + slabChunks * chunkSize);
+    this.slab = new Uint8Array(buffer);
+    // Taken lowest first, so a light load keeps reusing the same few chunks.
+    for (let i = slabChunks - 1; i >= 0; i--) {
+      const at = stagingSize + i * chunkSize;
+      this.free.push({ bytes: Buffer.from(buffer, at, chunkSize), at });
+    }
   }
 
-  give(chunk: Buffer): void {
-    if (this.free.length < this.keep) this.free.push(chunk);
+  take(): Chunk {
+    return this.free.pop() ?? { bytes: Buffer.allocUnsafeSlow(this.chunkSize), at: -1 };
+  }
+
+  give(chunk: Chunk): void {
+    if (chunk.at >= 0) this.free.push(chunk);
+  }
+
+  /**
+   * Copies `frame` into the staging area and returns where it starts in the slab, or -1
+   * when it does not fit (the events are then copied from the frame itself).
+   */
+  stage(frame: Uint8Array): number {
+    if (frame.length > this.stagingSize) return -1;
+    this.slab.set(frame, 0);
+    return 0;
   }
 }
 
@@ -56,10 +95,10 @@ export class LogFile {
   private ino = 0;
   private checkedAt = 0;
   private parts: Buffer[] = [];
-  private owned: Buffer[] = [];
+  private owned: Chunk[] = [];
   // The buffered documents' hosts, run-length encoded (a batch usually has one sender).
   private hosts: HostRuns = new HostRuns();
-  private cur: Buffer | null = null;
+  private cur: Chunk | null = null;
   private pos = 0;
   private inFlight: Promise<void> | null = null;
 
@@ -78,11 +117,12 @@ export class LogFile {
   }
 
   /**
-   * Buffers one document, `frame[offset, offset + length)`; `view` is a plain Uint8Array
-   * over the same bytes (its subarrays are cheaper to make than a Buffer's). `host` is
-   * credited when the document is written.
+   * Buffers one document, `frame[offset, offset + length)`. `staged` is where the frame
+   * was copied in the pool's slab (-1 if it was not); `view` is a plain Uint8Array over
+   * the frame (its subarrays are cheaper to make than a Buffer's). `host` is credited
+   * when the document is written.
    */
-  append(frame: Buffer, view: Uint8Array, offset: number, length: number, host: Tally): void {
+  append(frame: Buffer, view: Uint8Array, staged: number, offset: number, length: number, host: Tally): void {
     const pool = this.ctx.pool;
     if (length > pool.chunkSize >>> 2) {
       // Big documents are not copied: the frame is immutable, keep a view of it.
@@ -90,11 +130,12 @@ export class LogFile {
       this.parts.push(frame.subarray(offset, offset + length));
     } else {
       let cur = this.cur;
-      if (cur === null || this.pos + length > cur.length) {
+      if (cur === null || this.pos + length > pool.chunkSize) {
         this.seal();
         cur = this.cur = pool.take();
       }
-      cur.set(view.subarray(offset, offset + length), this.pos);
+      if (staged >= 0 && cur.at >= 0) pool.slab.copyWithin(cur.at + this.pos, staged + offset, staged + offset + length);
+      else cur.bytes.set(view.subarray(offset, offset + length), this.pos);
       this.pos += length;
     }
     this.pendingDocs++;
@@ -125,7 +166,7 @@ export class LogFile {
   private seal(): void {
     const cur = this.cur;
     if (cur === null) return;
-    if (this.pos > 0) this.parts.push(cur.subarray(0, this.pos));
+    if (this.pos > 0) this.parts.push(cur.bytes.subarray(0, this.pos));
     this.owned.push(cur);
     this.cur = null;
     this.pos = 0;
