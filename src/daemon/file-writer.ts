@@ -16,6 +16,8 @@ const CHUNK_SIZE = 256 * 1024;
 // Messages up to this size are staged in the chunk pool's slab (see ChunkPool); client
 // batches are 64 KiB.
 const STAGING_SIZE = 1024 * 1024;
+// 256 MiB: with a larger buffer budget, the chunks beyond are buffers of their own.
+const MAX_SLAB_CHUNKS = 1024;
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** The file an event of `type` arriving on UTC day `day` (YYYYMMDD) is appended to. */
@@ -100,7 +102,9 @@ export class FileWriter implements EventSink {
       throw new ZiggyError('IO', `log path '${this.root}' is not writable: ${(e as Error).message}`, { cause: e });
     }
     this.ctx = {
-      pool: new ChunkPool(CHUNK_SIZE, Math.min(64, Math.ceil(cfg.maxBufferedBytes / CHUNK_SIZE)), STAGING_SIZE),
+      // Room in the slab for everything that may be buffered, and the part-filled chunk
+      // of some open files besides (pages of the slab cost memory only once touched).
+      pool: new ChunkPool(CHUNK_SIZE, Math.min(MAX_SLAB_CHUNKS, Math.ceil(cfg.maxBufferedBytes / CHUNK_SIZE) + 16), STAGING_SIZE),
       stats: this.stats,
       log: this.log,
       recheckMs: Math.min(1000, cfg.flushIntervalMs),
