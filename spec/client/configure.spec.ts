@@ -8,7 +8,7 @@ import { close, configure, flush, stats } from '../../src/client/configure';
 
 const ZIGGY_HOST_ENV = 'ZIGGY_HOST';
 import { activeRecorder } from '../../src/client/sink';
-import { Context, context, set } from '../../src/index';
+import { append, Context, context, set } from '../../src/index';
 import { freeEndpoint, waitFor } from '../helpers/net';
 
 function event(seq: number): ZiggyEvent {
@@ -116,6 +116,23 @@ describe('client/configure', () => {
         { id: 2, tags: ['a', 'b'] },
         { id: 3, tags: ['a', 'b', 'b'] },
       ]);
+    });
+
+    it('sends a finished context as it was, even when its data is changed right after', async () => {
+      const ep = await freeEndpoint();
+      const coll = await collector(ep);
+      stops.push(coll.stop);
+      configure(ep);
+      const ctx = new Context('request');
+      ctx.run(() => {
+        append('list', 1);
+        set('group.n', 1);
+      });
+      (ctx.data.list as number[]).push(2); // the event is still held, unencoded, at this point
+      (ctx.data.group as Record<string, number>).n = 2;
+      await flush(2000);
+      await waitFor(() => coll.docs.length >= 1, 5000, 'the event');
+      expect(coll.docs[0].body).to.deep.equal({ list: [1], group: { n: 1 } });
     });
 
     it('sends the ids contexts report: generated, shared by sub-contexts, or given', async () => {

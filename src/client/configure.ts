@@ -193,7 +193,7 @@ export function stats(): ClientStats {
 }
 
 function switchTo(next: ClientStats['mode'], recorder: Sink | null, nextTransport: Transport | null): void {
-  if (nextTransport !== null) setOutgoingSink((ev, frozen) => nextTransport.record(ev, frozen));
+  if (nextTransport !== null) setOutgoingSink((ev, frozen) => nextTransport.record(ev, frozen), () => nextTransport.encodeHeld());
   else setRecorder(recorder);
   const previous = transport;
   transport = nextTransport;

@@ -7,7 +7,7 @@ import { addDeep, appendDeep, mergeDeep, setDeep, splitKey, type Fields } from '
 import { checkSampleSpec, decideEnabled, randomSource, type SampleNode, type SampleSpec } from './sampling';
 import { current, enter, runIn, type Scoped } from './scope';
 import { FieldList, type OutgoingEvent } from './field-list';
-import { activeOutgoingSink, activeRecorder } from './sink';
+import { activeOutgoingSink, activeRecorder, encodeHeldEvents } from './sink';
 import { isThenable, whenSettled } from './thenable';
 import { newTimer, recordTime, timeInto, type TimerHandle } from './timing';
 
@@ -209,6 +209,8 @@ export class Context implements SampleNode, Scoped {
    */
   get data(): Fields {
     this._shared = true;
+    // Its event may be held, unencoded, with containers it shares with this body.
+    if (this._state === DONE) encodeHeldEvents();
     return this._body();
   }
 

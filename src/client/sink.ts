@@ -31,14 +31,28 @@ export function activeOutgoingSink(): OutgoingSink | null {
   return outgoing;
 }
 
+// What encodes the events the active sink holds unencoded (frozen ones, see Sink).
+let encodeHeld: (() => void) | null = null;
+
 /** Installs (or, with null, removes) the sink. Used by configure(). */
 export function setRecorder(next: Sink | null): void {
   recorder = next;
   outgoing = null;
+  encodeHeld = null;
 }
 
-/** Installs a sink that takes FieldList bodies (the transport). */
-export function setOutgoingSink(next: OutgoingSink): void {
+/** Installs a sink that takes FieldList bodies (the transport), and what encodes the events it holds. */
+export function setOutgoingSink(next: OutgoingSink, encodeHeldNow: (() => void) | null = null): void {
   recorder = next as Sink;
   outgoing = next;
+  encodeHeld = encodeHeldNow;
+}
+
+/**
+ * Encodes the events the sink holds now. Called before the body of a finished context
+ * is handed out: what the application then does with it must not reach an event
+ * recorded as frozen.
+ */
+export function encodeHeldEvents(): void {
+  if (encodeHeld !== null) encodeHeld();
 }

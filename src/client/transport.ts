@@ -190,7 +190,7 @@ export class Transport {
   }
 
   /** Encodes the held events, oldest first. */
-  private encodeHeld(): void {
+  encodeHeld(): void {
     const held = this.held;
     if (held.length === 0) return;
     this.held = [];
