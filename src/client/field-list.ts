@@ -28,7 +28,7 @@ export class FieldList {
   /** Slots in use. */
   length = 0;
 
-  // The key being worked on, as parse() split it.
+  // The key being worked on, as find() split it.
   private name = '';
   private inner: string | undefined;
 
@@ -134,7 +134,8 @@ export class FieldList {
 
 /**
  * An event on its way to the transport: its body may still be a FieldList, and its id
- * may still be a place in the id pool (`idBytes[idAt, idAt + 32)`, and `id` is then '').
+ * may still be a place in the id pool, `idBytes[idAt, idAt + 32)`, which the encoder then
+ * reads instead of `id` (empty unless the string was made).
  */
 export type OutgoingEvent = Omit<ZiggyEvent, 'body'> & { body: Fields | FieldList; idBytes?: Uint8Array | null; idAt?: number };
 
