@@ -384,31 +384,33 @@ export class Context implements SampleNode, Scoped {
     if (typeof value === 'object' && value !== null) this._shared = true;
   }
 
+  /**
+   * The field list, made on first use, while the fields are kept as one: they are not
+   * objects yet and the transport is what will read them. Null otherwise.
+   */
+  private _fieldList(): FieldList | null {
+    if (this._data !== undefined || activeOutgoingSink() === null) return null;
+    return this._list ?? (this._list = new FieldList());
+  }
+
   /** @internal Sets a field to a value the context owns (nothing else holds it). */
   _setOwned(key: string, value: unknown): void {
-    if (this._data === undefined && activeOutgoingSink() !== null) {
-      const list = this._list ?? (this._list = new FieldList());
-      if (list.set(key, value)) return;
-    }
-    setDeep(this._body(), key, value);
+    const list = this._fieldList();
+    if (list === null || !list.set(key, value)) setDeep(this._body(), key, value);
   }
 
   /** @internal appendDeep into the body, noting a value the application still holds. */
   _append(key: string, value: unknown): void {
-    if (this._data !== undefined || activeOutgoingSink() === null || !(this._list ?? (this._list = new FieldList())).append(key, value)) {
-      appendDeep(this._body(), key, value);
-    }
+    const list = this._fieldList();
+    if (list === null || !list.append(key, value)) appendDeep(this._body(), key, value);
     if (typeof value === 'object' && value !== null) this._shared = true;
   }
 
   /** @internal addDeep into the body. */
   _add(key: string, amount: number): void {
     // A bad amount is refused by addDeep, before the key is looked at.
-    if (this._data === undefined && activeOutgoingSink() !== null && typeof amount === 'number' && Number.isFinite(amount)) {
-      const list = this._list ?? (this._list = new FieldList());
-      if (list.addTo(key, amount)) return;
-    }
-    addDeep(this._body(), key, amount);
+    const list = typeof amount === 'number' && Number.isFinite(amount) ? this._fieldList() : null;
+    if (list === null || !list.addTo(key, amount)) addDeep(this._body(), key, amount);
   }
 
   /**

@@ -141,7 +141,7 @@ export class EventWriter {
     const bytes = Uint8Array.from([
       0, 0, 0, 0,
       ...H_ID, ID_CHARS + 1, 0, 0, 0, ...new Uint8Array(ID_CHARS), 0,
-      ...H_TYPE, ...this.lengthPrefixed(type),
+      ...H_TYPE, ...lengthPrefixed(type),
       ...this.hostCache,
       ...H_START, 0, 0, 0, 0, 0, 0, 0, 0,
       ...H_END, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -150,15 +150,6 @@ export class EventWriter {
     if (this.envelopes.size >= MAX_ENVELOPES) this.envelopes.clear();
     this.envelopes.set(type, bytes);
     return bytes;
-  }
-
-  /** A BSON string's bytes: int32 length (NUL included), UTF-8, NUL. */
-  private lengthPrefixed(s: string): Uint8Array {
-    const utf8 = Buffer.from(s, 'utf8');
-    const out = new Uint8Array(utf8.length + 5);
-    writeInt32(out, 0, utf8.length + 1);
-    out.set(utf8, 4);
-    return out;
   }
 
   private ensure(n: number): void {
@@ -603,6 +594,15 @@ function writeInt32(buf: Uint8Array, p: number, v: number): void {
   buf[p + 1] = v >>> 8;
   buf[p + 2] = v >>> 16;
   buf[p + 3] = v >>> 24;
+}
+
+/** A BSON string's bytes: int32 length (NUL included), UTF-8, NUL. */
+function lengthPrefixed(s: string): Uint8Array {
+  const utf8 = Buffer.from(s, 'utf8');
+  const out = new Uint8Array(utf8.length + 5);
+  writeInt32(out, 0, utf8.length + 1);
+  out.set(utf8, 4);
+  return out;
 }
 
 function header(kind: number, name: string): Uint8Array {

@@ -24,16 +24,14 @@ export interface Chunk {
 export class ChunkPool {
   /** The slab: the staging area, then the chunks. */
   readonly slab: Uint8Array;
-  /** Bytes of the staging area, at the start of the slab. */
-  readonly stagingSize: number;
   private readonly free: Chunk[] = [];
 
+  /** `stagingSize`: bytes of the staging area, at the start of the slab. */
   constructor(
     readonly chunkSize: number,
     slabChunks: number,
-    stagingSize = 0,
+    readonly stagingSize = 0,
   ) {
-    this.stagingSize = stagingSize;
     // Untouched pages of a fresh ArrayBuffer cost no memory: the slab fills as it is used.
     const buffer = new ArrayBuffer(stagingSize + slabChunks * chunkSize);
     this.slab = new Uint8Array(buffer);

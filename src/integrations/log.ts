@@ -42,8 +42,8 @@ export function recordLog(record: LogRecord): void {
       const data = ctx._body();
       if (record.fields !== undefined) {
         Object.assign(data, record.fields);
-        // The fields' own objects stay the caller's: the event is encoded at once.
-        for (const k in data) if (typeof data[k] === 'object' && data[k] !== null) ctx._share();
+        // The fields' own objects stay the caller's: the event is then encoded at once.
+        if (Object.values(record.fields).some((v) => typeof v === 'object' && v !== null)) ctx._share();
       }
       if (record.name !== undefined) data.name = record.name;
       data.level = record.level;
