@@ -108,6 +108,21 @@ describe('daemon FileWriter', () => {
       expect((await readDocs(join(t.logPath, '20120313/type0-20120313.bson'))).map((d) => d.n)).to.deep.equal([0, 4]);
       expect((await readDocs(join(t.logPath, '20120313/type1-20120313.bson'))).map((d) => d.n)).to.deep.equal([1, 5]);
     });
+
+    it('keeps each file in arrival order when a file is closed for room and opened again at once', async () => {
+      // With one open file, every event below closes the other type's file while its
+      // events are still being written, then opens it again for the next one.
+      await start({ maxOpenFiles: 1 });
+      const n = 400;
+      const docs: Buffer[] = [];
+      for (let i = 0; i < n; i++) docs.push(event(i % 2 === 0 ? 'even' : 'odd', { n: i }));
+      await push.send(Buffer.concat(docs.slice(0, n / 2)));
+      await push.send(Buffer.concat(docs.slice(n / 2)));
+      await waitForStatus(t.daemon, (s) => s.totals.written === n, 'all written');
+      const ns = (k: number) => Array.from({ length: n / 2 }, (_, i) => 2 * i + k);
+      expect((await readDocs(join(t.logPath, '20120313/even-20120313.bson'))).map((d) => d.n)).to.deep.equal(ns(0));
+      expect((await readDocs(join(t.logPath, '20120313/odd-20120313.bson'))).map((d) => d.n)).to.deep.equal(ns(1));
+    });
   });
 
   describe('failures', () => {

@@ -49,8 +49,11 @@ export class FileWriter implements EventSink {
   private byId: (LogFile | undefined)[] = [];
   /** ... and by type (every open file, including types past the cap). */
   private readonly files = new Map<string, LogFile>();
-  /** Files being flushed and closed after leaving `files`. */
-  private readonly retiring = new Set<Promise<void>>();
+  /**
+   * Files being flushed and closed after leaving `files`, by path: a file opened again
+   * before its old self is closed waits for it, so its events stay in arrival order.
+   */
+  private readonly retiring = new Map<string, Promise<void>>();
   private buffered = 0;
   /** A plain Uint8Array over the frame being routed (one per message, not per event). */
   private view: Uint8Array = EMPTY;
@@ -182,7 +185,7 @@ export class FileWriter implements EventSink {
     const files = [...this.files.values()];
     this.files.clear();
     this.byId = [];
-    await Promise.all([...files.map((f) => f.close()), ...this.retiring]);
+    await Promise.all([...files.map((f) => f.close()), ...this.retiring.values()]);
   }
 
   private open(route: TypeRoute): LogFile | undefined {
@@ -195,7 +198,7 @@ export class FileWriter implements EventSink {
       return undefined;
     }
     if (this.files.size >= this.maxOpen) this.retire(this.leastRecentlyActive());
-    const file = new LogFile(path, join(this.root, day), route.id, route.tally, this.ctx);
+    const file = new LogFile(path, join(this.root, day), route.id, route.tally, this.ctx, this.retiring.get(path));
     this.files.set(route.type, file);
     if (route.id >= 0) this.byId[route.id] = file;
     return file;
@@ -211,8 +214,14 @@ export class FileWriter implements EventSink {
       }
     }
     if (file.routeId >= 0 && this.byId[file.routeId] === file) this.byId[file.routeId] = undefined;
-    const done: Promise<void> = file.close().finally(() => this.retiring.delete(done));
-    this.retiring.add(done);
+    this.closeInBackground(file);
+  }
+
+  private closeInBackground(file: LogFile): void {
+    const done: Promise<void> = file.close().finally(() => {
+      if (this.retiring.get(file.path) === done) this.retiring.delete(file.path);
+    });
+    this.retiring.set(file.path, done);
   }
 
   private leastRecentlyActive(): LogFile | undefined {
@@ -226,10 +235,7 @@ export class FileWriter implements EventSink {
     const old = [...this.files.values()];
     this.files.clear();
     this.byId = [];
-    for (const f of old) {
-      const done: Promise<void> = f.close().finally(() => this.retiring.delete(done));
-      this.retiring.add(done);
-    }
+    for (const f of old) this.closeInBackground(f);
     this.log.info(`new day ${this.day.day}: closing ${old.length} file(s) of the previous day`);
   }
 

@@ -107,6 +107,8 @@ export class LogFile {
     readonly routeId: number,
     private readonly tally: Tally,
     private readonly ctx: LogFileContext,
+    /** The closing of an earlier LogFile of the same path: this one writes only after it. */
+    private predecessor?: Promise<void>,
   ) {}
 
   /** True while bytes are buffered or being written. */
@@ -155,10 +157,11 @@ export class LogFile {
     return this.inFlight;
   }
 
-  /** Writes everything, then closes the file. */
+  /** Writes everything, then closes the file (done once the file's earlier self is closed too). */
   async close(): Promise<void> {
     while (this.busy) await this.flush();
     await this.closeHandle();
+    if (this.predecessor !== undefined) await this.predecessor;
   }
 
   private seal(): void {
@@ -235,6 +238,11 @@ export class LogFile {
       }
     }
     if (this.handle === null) {
+      if (this.predecessor !== undefined) {
+        const before = this.predecessor;
+        this.predecessor = undefined;
+        await before;
+      }
       await ensureDir(this.dir);
       const handle = await open(this.path, 'a');
       try {
