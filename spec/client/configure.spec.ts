@@ -205,6 +205,10 @@ describe('client/configure', () => {
       expectZiggyError(() => configure('127.0.0.1', 70000), 'BAD_ENDPOINT');
       expectZiggyError(() => configure('127.0.0.1', 1.5), 'BAD_ENDPOINT');
       expectZiggyError(() => configure('udp://h:1'), 'BAD_ENDPOINT');
+      // names ZeroMQ would refuse to connect to
+      expectZiggyError(() => configure('_ziggyd:3514'), 'BAD_ENDPOINT');
+      expectZiggyError(() => configure('-ziggyd:3514'), 'BAD_ENDPOINT');
+      expectZiggyError(() => configure('...:3514'), 'BAD_ENDPOINT');
       expectZiggyError(() => configure('127.0.0.1:3514', { hwm: 5 } as never), 'BAD_CONFIG');
       expectZiggyError(() => configure('127.0.0.1:3514', { highWaterMark: 0 }), 'BAD_CONFIG');
       expectZiggyError(() => configure('127.0.0.1:3514', { linger: -1 }), 'BAD_CONFIG');
@@ -297,6 +301,47 @@ describe('client/configure', () => {
       const doc = coll.docs[0];
       expect(Object.keys(doc)).to.deep.equal(['id', 'type', 'host', 'pid', 'start', 'end', 'body']);
       expect(doc).to.deep.include({ type: 'request', pid: process.pid, body: { response: { status: 200 }, path: '/x' } });
+    });
+
+    it('an event finished while another is being encoded (by a getter or toJSON) goes out whole, after it', async () => {
+      const ep = await freeEndpoint();
+      const coll = await collector(ep);
+      stops.push(coll.stop);
+      configure(ep);
+      const before = stats();
+      const value = {
+        a: 'before',
+        get b() {
+          // an event holding an object: encoded as it finishes, were nothing being encoded
+          context('inner', () => set('o', { k: 1 }));
+          return 'bee';
+        },
+        c: 'after',
+      };
+      class Item {
+        toJSON(): unknown {
+          // events of primitives only, more than the transport holds at once
+          for (let i = 0; i < 70; i++) context('many', () => set('i', i));
+          return { item: 1 };
+        }
+      }
+      const item = new Item();
+      context('outer', () => {
+        set('value', value);
+        set('tail', 'short');
+      });
+      context('outer2', () => set('item', item));
+      context('next', () => set('n', 1));
+      await flush(3000);
+      await waitFor(() => coll.docs.length >= 74, 5000, "every event");
+      const types = coll.docs.map((d) => d.type);
+      expect(types).to.deep.equal(['outer', 'inner', 'outer2', ...Array<string>(70).fill('many'), 'next']);
+      expect(coll.docs[0].body).to.deep.equal({ value: { a: 'before', b: 'bee', c: 'after' }, tail: 'short' });
+      expect(coll.docs[1].body).to.deep.equal({ o: { k: 1 } });
+      expect(coll.docs[2].body).to.deep.equal({ item: { item: 1 } });
+      expect(coll.docs.slice(3, 73).map((d) => (d.body as { i: number }).i)).to.deep.equal(Array.from({ length: 70 }, (_, i) => i));
+      const after = stats();
+      expect([after.dropped - before.dropped, after.encodeErrors - before.encodeErrors], 'dropped, encode errors').to.deep.equal([0, 0]);
     });
   });
 });

@@ -151,6 +151,27 @@ describe('client/decorators', () => {
       ]);
     });
 
+    it('returns a value whose `then` cannot be read as it is, recording the event', () => {
+      // A strict proxy (config objects that throw on unknown keys) is not a promise.
+      const strict = new Proxy({ ok: 1 }, {
+        get(target, p) {
+          if (p in target) return (target as Record<string | symbol, unknown>)[p];
+          throw new ReferenceError(`no property ${String(p)}`);
+        },
+      });
+      class Config {
+        @ZiggyContext('config')
+        @Timeit('load_time')
+        load(): object {
+          return strict;
+        }
+      }
+      expect(new Config().load()).to.equal(strict);
+      expect(context('outer', () => strict)).to.equal(strict);
+      expect(events.map((e) => e.type)).to.deep.equal(['config', 'outer']);
+      expect(events[0].body.load_time).to.be.a('number');
+    });
+
     it('chains a lazy thenable once, never starting it twice', async () => {
       let starts = 0;
       class Query {

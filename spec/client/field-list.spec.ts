@@ -8,7 +8,7 @@ import { codeOf } from '../helpers/client';
 
 type Op = ['set' | 'append' | 'add', string, unknown] | ['merge', string, Record<string, unknown>];
 
-const KEYS = ['a', 'b', 'a.x', 'a.y', 'b.x', 'b.y', 'c.d.e', 'c.d', 'toString', 'toString.x', 'n', 'list', 'rows.0', 'rows.0.id', 'exception', '__proto__', '', 'a..b'];
+const KEYS = ['a', 'b', 'a.x', 'a.y', 'b.x', 'b.y', '7', 'a.0', 'b.12', 'c.d.e', 'c.d', 'toString', 'toString.x', 'n', 'list', 'rows.0', 'rows.0.id', 'exception', '__proto__', '', 'a..b'];
 
 /** A small deterministic generator, so a failure names a trial that can be replayed. */
 function rng(seed: number): () => number {
@@ -72,8 +72,8 @@ describe('client/field-list', () => {
       if (list.event.body instanceof FieldList) listBodies++;
       expect(list.ctx.data, what).to.deep.equal(objects.ctx.data);
     }
-    // Most trials stay within what a list holds; the others exercise the switch to objects.
-    expect(listBodies).to.be.within(200, 1400);
+    // Enough trials stay within what a list holds; the others exercise the switch to objects.
+    expect(listBodies).to.be.within(100, 1400);
   });
 
   it('keeps a group where its first field was set, and a field set again in its place', () => {
@@ -88,6 +88,9 @@ describe('client/field-list', () => {
     expect(l.set('a', 1)).to.equal(true);
     expect(l.set('a.b', 1)).to.equal(false);
     expect(l.append('a', 2)).to.equal(false); // holds a number, not an array
+    // Objects put integer-like names first, so their order is the objects' to decide.
+    expect(l.set('7', 1)).to.equal(false);
+    expect(l.set('g.0', 1)).to.equal(false);
     const full = new FieldList();
     for (let i = 0; i < MAX_FIELDS; i++) expect(full.set(`f${i}`, i)).to.equal(true);
     expect(full.set('one_more', 1)).to.equal(false);

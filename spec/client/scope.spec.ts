@@ -217,5 +217,25 @@ describe('client/scope', () => {
       await timer;
       expect(later).to.equal(a);
     });
+
+    it('inside runIn of the context already current, ends when runIn returns, for what is scheduled too', async () => {
+      // Node's AsyncLocalStorage.run() neither switches nor restores a store already in force.
+      const a = scoped('a');
+      const sub = scoped('a.sub', a);
+      let scheduled: Scoped | undefined;
+      let timer: Promise<void> = Promise.resolve();
+      runIn(
+        a,
+        () => {
+          runIn(a, () => enter(sub), undefined, []);
+          expect(current()).to.equal(a);
+          timer = new Promise<void>((resolve) => setTimeout(() => ((scheduled = current()), resolve()), 1));
+        },
+        undefined,
+        [],
+      );
+      await timer;
+      expect(scheduled).to.equal(a);
+    });
   });
 });

@@ -8,6 +8,7 @@ describe('protocol/endpoint', () => {
       ['127.0.0.1:3514', 'tcp://127.0.0.1:3514', '127.0.0.1', 3514],
       ['*:3514', 'tcp://*:3514', '*', 3514],
       ['master:4000', 'tcp://master:4000', 'master', 4000],
+      ['ziggy_collector-1.internal:4000', 'tcp://ziggy_collector-1.internal:4000', 'ziggy_collector-1.internal', 4000],
       ['localhost', 'tcp://localhost:3514', 'localhost', DEFAULT_COLLECT_PORT],
       [':5000', 'tcp://127.0.0.1:5000', '127.0.0.1', 5000],
       ['5000', 'tcp://127.0.0.1:5000', '127.0.0.1', 5000],
@@ -24,7 +25,7 @@ describe('protocol/endpoint', () => {
       });
     }
 
-    const bad = ['', 'host:port', 'host:70000', '::1:3514', '[::1', '[::1]x', 'udp://h:1', 'a b:1', 'h:-1', 'h:1.5'];
+    const bad = ['', 'host:port', 'host:70000', '::1:3514', '[::1', '[::1]x', 'udp://h:1', 'a b:1', 'h:-1', 'h:1.5', '_h:1', '-h:1', '.h:1'];
     for (const input of bad) {
       it(`rejects '${input}' with BAD_ENDPOINT`, () => {
         let err: unknown;

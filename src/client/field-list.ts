@@ -103,6 +103,9 @@ export class FieldList {
       this.inner = parts[1];
     }
     const { name, inner } = this;
+    // JavaScript objects put integer-like names first, whatever order they were set in;
+    // the objects decide the order of such fields.
+    if (startsWithDigit(name) || (inner !== undefined && startsWithDigit(inner))) return BEYOND;
     const s = this.slots;
     for (let i = 0; i < this.length; i += 3) {
       if (s[i] !== name) continue;
@@ -140,6 +143,11 @@ export class FieldList {
 export type OutgoingEvent = Omit<ZiggyEvent, 'body'> & { body: Fields | FieldList; idBytes?: Uint8Array | null; idAt?: number };
 
 const hasOwn = Object.prototype.hasOwnProperty;
+
+function startsWithDigit(name: string): boolean {
+  const c = name.charCodeAt(0);
+  return c >= 48 && c <= 57;
+}
 const NOT_SET = -1;
 const BEYOND = -2;
 /** Past this many fields, scanning the list costs more than objects do. */

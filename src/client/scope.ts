@@ -52,6 +52,7 @@ export function find<T extends Scoped>(name: string): T | undefined {
  */
 export function runIn<R>(ctx: Scoped, fn: (...a: never[]) => R, thisArg: unknown, args: ArrayLike<unknown>): R {
   const id = executionAsyncId();
+  if ((cachedId === id ? cachedStore : storage.getStore()) === ctx) return runInCurrent(ctx, id, fn, thisArg, args);
   // The entry in force before is still true after, but only for this same run.
   const restoreId = cachedId === id ? id : -1;
   const restoreStore = cachedStore;
@@ -67,11 +68,33 @@ export function runIn<R>(ctx: Scoped, fn: (...a: never[]) => R, thisArg: unknown
 }
 
 /**
+ * runIn() when `ctx` is current already. AsyncLocalStorage.run() then neither switches
+ * nor restores the store (Node 20), so an enter() inside `fn` (a start() of a
+ * sub-context) would outlast the call; it is undone here instead.
+ */
+function runInCurrent<R>(ctx: Scoped, id: number, fn: (...a: never[]) => R, thisArg: unknown, args: ArrayLike<unknown>): R {
+  const before = enters;
+  try {
+    return Reflect.apply(fn, thisArg, args) as R;
+  } finally {
+    if (enters !== before) {
+      storage.enterWith(ctx);
+      cachedId = id;
+      cachedStore = ctx;
+    }
+  }
+}
+
+// Calls of enter(), so runInCurrent() can tell whether the store changed under it.
+let enters = 0;
+
+/**
  * Makes `ctx` current for the rest of the current synchronous run and whatever it
  * schedules, without a callback: how start() works for callback-style code. Inside
  * runIn() the change ends when runIn returns.
  */
 export function enter(ctx: Scoped | undefined): void {
+  enters++;
   storage.enterWith(ctx);
   cachedId = executionAsyncId();
   cachedStore = ctx;

@@ -2,7 +2,12 @@
 
 /** Whether `v` looks like a promise: detected from the value, so lazy thenables count. */
 export function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as PromiseLike<unknown>).then === 'function';
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return false;
+  try {
+    return typeof (v as PromiseLike<unknown>).then === 'function';
+  } catch {
+    return false; // a strict proxy or a throwing getter: not a promise, whatever else it is
+  }
 }
 
 /**

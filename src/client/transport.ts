@@ -1,4 +1,5 @@
 import { Push } from 'zeromq';
+import { ZiggyError } from '../errors';
 import { MAX_DOC_SIZE } from '../protocol/codec';
 import type { OutgoingEvent } from './field-list';
 import { monotonicMs } from './clock';
@@ -109,6 +110,12 @@ export class Transport {
   // will encode them: no event waits past the end of the current synchronous run.
   private held: OutgoingEvent[] = [];
   private encodeScheduled = false;
+  /**
+   * True while an event is being written. A getter, toJSON or toBSON of a value in it
+   * may finish another event: that one is held, whatever it holds, and encoded once the
+   * write is over (the writer and the batch are the running write's until then).
+   */
+  private encoding = false;
   private readonly onMicrotask = (): void => {
     this.encodeScheduled = false;
     this.encodeHeld();
@@ -124,7 +131,12 @@ export class Transport {
       linger: options.linger,
       sendHighWaterMark: options.sendHighWaterMark,
     });
-    this.socket.connect(options.url);
+    try {
+      this.socket.connect(options.url);
+    } catch (e) {
+      this.socket.close();
+      throw new ZiggyError('BAD_ENDPOINT', `cannot connect to ${options.url}: ${(e as Error).message}`, { cause: e });
+    }
     this.arenaSize = Math.max(2 * options.batchBytes, 256 * 1024);
     this.arena = Buffer.allocUnsafe(this.arenaSize);
     watchExit(this);
@@ -175,7 +187,7 @@ export class Transport {
       return;
     }
     this.queuedCount++;
-    if (frozen) {
+    if (frozen || this.encoding) {
       const held = this.held;
       held.push(ev);
       if (held.length >= HOLD_MAX) this.encodeHeld();
@@ -187,14 +199,17 @@ export class Transport {
     }
     if (this.held.length > 0) this.encodeHeld(); // keep the order events finished in
     this.encode(ev);
+    if (this.held.length > 0) this.encodeHeld(); // events finished while it was encoded
   }
 
-  /** Encodes the held events, oldest first. */
+  /** Encodes the held events, oldest first (unless an encode is running: see `encoding`). */
   encodeHeld(): void {
-    const held = this.held;
-    if (held.length === 0) return;
-    this.held = [];
-    for (let i = 0; i < held.length; i++) this.encode(held[i]);
+    if (this.encoding) return;
+    while (this.held.length > 0) {
+      const held = this.held;
+      this.held = [];
+      for (let i = 0; i < held.length; i++) this.encode(held[i]);
+    }
   }
 
   /**
@@ -203,6 +218,7 @@ export class Transport {
    * dropped and counted; nothing is thrown.
    */
   private encode(ev: OutgoingEvent): void {
+    this.encoding = true;
     try {
       const writer = this.writer;
       let end: number;
@@ -226,6 +242,8 @@ export class Transport {
       this.counters.dropped++;
       if (e === TOO_LARGE) this.warnTooLarge(ev);
       else if (!this.dropping) this.startBurst(`an event could not be serialized and was dropped (${e instanceof Error ? e.message : String(e)}); see stats().dropped`);
+    } finally {
+      this.encoding = false;
     }
   }
 

@@ -1,5 +1,6 @@
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { Push } from 'zeromq';
+import { ZiggyError } from '../errors';
 import { DaemonSettings } from './config';
 import { FORWARD_QUEUE, MemoryForwardQueue, type ForwardBatch, type ForwardQueue } from './forward-queue';
 import { DaemonLog, ThrottledWarning } from './logger';
@@ -59,7 +60,12 @@ export class Forwarder implements EventSink {
     this.queue = this.injectedQueue ?? new MemoryForwardQueue(cfg.forwardHwm, cfg.forwardMaxBytes);
     const socket = new Push({ immediate: true, sendHighWaterMark: SOCKET_HWM, linger: CLOSE_LINGER_MS });
     if (cfg.forward!.host.includes(':')) socket.ipv6 = true;
-    socket.connect(cfg.forward!.url);
+    try {
+      socket.connect(cfg.forward!.url);
+    } catch (e) {
+      socket.close();
+      throw new ZiggyError('BAD_ENDPOINT', `cannot forward to ${this.upstream}: ${(e as Error).message}`, { cause: e });
+    }
     this.socket = socket;
     this.log.info(`forwarding to ${this.upstream}`);
   }

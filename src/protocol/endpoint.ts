@@ -51,6 +51,8 @@ export function parseEndpoint(spec: string, defaultPort: number): Endpoint {
     if (host === '') host = DEFAULT_HOST;
   }
   if (host !== '*' && !/^[A-Za-z0-9.\-_:%]+$/.test(host)) fail(`bad host '${host}'`);
+  // ZeroMQ refuses to connect to a name that does not start with a letter or digit.
+  if (!host.includes(':') && host !== '*' && !/^[A-Za-z0-9]/.test(host)) fail(`bad host '${host}': a host name starts with a letter or digit`);
 
   let port = defaultPort;
   if (portText !== undefined) {
