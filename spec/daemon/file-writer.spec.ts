@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { mkdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { container } from 'tsyringe';
+import { Collector } from '../../src/daemon/collector';
 import { DAEMON_CONFIG } from '../../src/daemon/config';
 import { DAEMON_LOGGER } from '../../src/daemon/logger';
 import { FileWriter, logFilePath } from '../../src/daemon/file-writer';
@@ -9,7 +10,7 @@ import { Stats, Tally } from '../../src/daemon/stats';
 import type { TypeRoute } from '../../src/daemon/sink';
 import { encode } from '../../src/protocol/codec';
 import { tempDir, waitFor } from '../helpers/net';
-import { event, listFiles, ManualClock, MemoryLogger, Pusher, readDocs, startDaemon, waitForStatus, type TestDaemon } from './harness';
+import { event, hangingFile, listFiles, ManualClock, MemoryLogger, Pusher, readDocs, startDaemon, waitForStatus, type TestDaemon } from './harness';
 
 const DAY1 = Date.UTC(2012, 2, 13, 23, 59, 59, 500);
 const DAY2 = Date.UTC(2012, 2, 14, 0, 0, 0, 500);
@@ -152,6 +153,70 @@ describe('daemon FileWriter', () => {
       expect(t.daemon.status().totals.written).to.equal(50);
       expect((await readDocs(join(t.logPath, '20120313/a-20120313.bson'))).length).to.equal(25);
       expect((await readDocs(join(t.logPath, '20120313/b-20120313.bson'))).length).to.equal(25);
+    });
+
+    it('gives up on a file that never finishes after fileDrainMs, counting its events as dropped', async () => {
+      await start({ fileDrainMs: 200 });
+      const stuck = await hangingFile(join(t.logPath, '20120313/stuck-20120313.bson'));
+      try {
+        await push.send(Buffer.concat([event('stuck', { n: 1 }), event('stuck', { n: 2 }), event('fine', { n: 3 })]));
+        await waitForStatus(t.daemon, (s) => s.totals.received === 3, 'received');
+        const t0 = performance.now();
+        await t.daemon.stop();
+        expect(performance.now() - t0).to.be.below(3000);
+        const s = t.daemon.status();
+        expect(s.events.stuck).to.include({ written: 0, dropped: 2 });
+        expect(s.events.fine).to.include({ written: 1, dropped: 0 });
+        expect(s.hosts['spec-host']).to.include({ written: 1, dropped: 2 });
+        expect(t.logger.has('warn', 'not written within 200 ms; 2 event(s) dropped')).to.equal(true);
+      } finally {
+        await stuck.release();
+      }
+    });
+
+    it('routes what is still queued in the collection socket when draining ends, so every event taken is counted', async () => {
+      // The disk hangs: past half its small budget the writer pauses the collector, and
+      // the rest waits in ZeroMQ's queue, already taken from the client.
+      await start({ drainMaxMs: 300, fileDrainMs: 100, maxBufferedBytes: 200 });
+      const stuck = await hangingFile(join(t.logPath, '20120313/slow-20120313.bson'));
+      try {
+        await push.send(event('slow'));
+        await waitForStatus(t.daemon, (s) => s.totals.received === 1, 'the first event');
+        for (let i = 0; i < 300; i++) await push.send(event('other', { n: i }));
+        await new Promise((r) => setTimeout(r, 100));
+        expect(t.daemon.status().totals.received, 'the collector is paused').to.equal(1);
+        await t.daemon.stop();
+        const s = t.daemon.status();
+        expect(s.totals.received).to.equal(301);
+        expect(s.totals.written + s.totals.dropped).to.equal(301);
+      } finally {
+        await stuck.release();
+      }
+    });
+  });
+
+  describe('many types', () => {
+    it('pushes back while as many files are closing as may be open, and lets go once they are closed', async () => {
+      await start({ maxOpenFiles: 4 });
+      const writer = t.container.resolve(FileWriter);
+      const collector = t.container.resolve(Collector);
+      collector.ingest([Buffer.concat(Array.from({ length: 12 }, (_, i) => event(`type${i}`, { n: i })))]);
+      const wait = writer.pressure();
+      expect(wait, 'eight files closing, four open').to.not.equal(null);
+      await wait;
+      await waitForStatus(t.daemon, (s) => s.totals.written === 12, 'all written');
+      expect(writer.pressure()).to.equal(null);
+    });
+
+    it('drops (and counts) events of new types once over a thousand files are still closing', async () => {
+      await start({ maxOpenFiles: 1, maxTypes: 10 });
+      const collector = t.container.resolve(Collector);
+      const n = 1500;
+      collector.ingest([Buffer.concat(Array.from({ length: n }, (_, i) => event(`t${i}`, { n: i })))]);
+      const s = await waitForStatus(t.daemon, (x) => x.totals.written + x.totals.dropped === n, 'every event written or dropped', 20_000);
+      expect(s.totals.dropped).to.be.within(1, n - 1024);
+      expect(t.logger.has('warn', 'files still closing')).to.equal(true);
+      expect((await listFiles(t.logPath)).length).to.equal(s.totals.written);
     });
   });
 

@@ -1,8 +1,10 @@
 // Shared by the daemon specs: a daemon in its own child container on free ports with a
 // temp log path, and small clients for its three sockets. Not a spec itself.
 import 'reflect-metadata';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { container, type DependencyContainer } from 'tsyringe';
 import { Pull, Push, Request } from 'zeromq';
 import { Daemon } from '../../src/daemon/daemon';
@@ -207,4 +209,20 @@ export async function portFreed(url: string): Promise<void> {
     3000,
     `${url} to be released`,
   );
+}
+
+/**
+ * Puts a FIFO nobody reads at `path`: a file whose open for writing never returns, as on
+ * a hung disk. release() lets such an open (waiting in libuv's thread pool) go on.
+ */
+export async function hangingFile(path: string): Promise<{ release: () => Promise<void> }> {
+  await mkdir(dirname(path), { recursive: true });
+  execFileSync('mkfifo', [path]);
+  return {
+    release: async () => {
+      const reader = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      await new Promise((r) => setTimeout(r, 300)); // the writer's open and write, then
+      closeSync(reader);
+    },
+  };
 }

@@ -83,6 +83,22 @@ describe('daemon Streamer', () => {
     expect(t.daemon.status().totals.published).to.equal(2);
   });
 
+  it('takes prefixes as long as the longest type, and cuts off a peer subscribing to anything longer', async () => {
+    const streamer = t.container.resolve(Streamer);
+    const longest = `t${'x'.repeat(199)}`; // MAX_TYPE_LENGTH
+    const ok = await subscribe(longest);
+    const hostile = new Subscriber({ linger: 0 });
+    subs.push(hostile);
+    hostile.connect(t.streamUrl);
+    hostile.subscribe('y'.repeat(64 * 1024));
+    hostile.subscribe('z'); // never heard: the peer is gone
+    await new Promise((r) => setTimeout(r, 200));
+    expect(streamer.subscriptions).to.equal(1);
+    await push.send(Buffer.concat([event('z'), event(longest, { n: 1 })]));
+    const [topic] = await ok.receive();
+    expect(topic.toString()).to.equal(longest);
+  });
+
   it('skips events past streamMaxRate per second, counting them as dropped', async () => {
     await t.cleanup();
     t = await startDaemon({ files: false, config: { streamMaxRate: 3 } });

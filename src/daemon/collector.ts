@@ -11,6 +11,8 @@ import { bindSocket, closeQuietly, isTimeout, showEndpoint } from './sockets';
 import { Stats } from './stats';
 
 const KIND_STRING = 0x02;
+/** Longest stop() spends routing what is still queued in the socket once draining ends. */
+const QUEUED_AT_STOP_MS = 200;
 /** How often an idle receive loop wakes to see whether it should stop. */
 const IDLE_WAKE_MS = 100;
 
@@ -92,6 +94,7 @@ export class Collector {
     if (socket !== null && !socket.closed) socket.receiveTimeout = cfg.drainQuietMs;
     await this.loop;
     this.loop = null;
+    if (socket !== null && !socket.closed) await this.routeQueued(socket);
     closeQuietly(this.socket);
     this.socket = null;
     await Promise.all(this.active.map((s) => s.stop()));
@@ -128,6 +131,30 @@ export class Collector {
         this.ingest(msg);
       } catch (e) {
         // A sink broke its promise not to throw: keep collecting, but say so.
+        this.log.error(`routing a message failed: ${(e as Error).stack ?? String(e)}`);
+      }
+    }
+  }
+
+  /**
+   * Draining ended at its deadline, maybe with messages still in the socket's queue:
+   * ZeroMQ took them from their senders, so they are routed rather than thrown away
+   * uncounted (a sink past its budget drops them, counted). Bounded in time, as clients
+   * may still be sending.
+   */
+  private async routeQueued(socket: Pull): Promise<void> {
+    const until = performance.now() + QUEUED_AT_STOP_MS;
+    socket.receiveTimeout = 0;
+    while (performance.now() < until) {
+      let msg: Buffer[];
+      try {
+        msg = await socket.receive();
+      } catch {
+        return; // nothing left (EAGAIN), or closed
+      }
+      try {
+        this.ingest(msg);
+      } catch (e) {
         this.log.error(`routing a message failed: ${(e as Error).stack ?? String(e)}`);
       }
     }

@@ -28,6 +28,8 @@ export interface DaemonConfig {
   forwardMaxBytes?: number;
   /** How long stop() keeps trying to hand queued documents to the upstream. Default 500 ms. */
   forwardDrainMs?: number;
+  /** How long stop() waits for files to be written and closed; what is left is counted as dropped. Default 500 ms. */
+  fileDrainMs?: number;
   /** Buffered file data is written at least this often. Default 1000 ms. */
   flushIntervalMs?: number;
   /** A file is also written as soon as this many bytes wait for it. Default 1 MiB. */
@@ -67,6 +69,7 @@ export interface ResolvedDaemonConfig {
   readonly forwardHwm: number;
   readonly forwardMaxBytes: number;
   readonly forwardDrainMs: number;
+  readonly fileDrainMs: number;
   readonly flushIntervalMs: number;
   readonly flushBytes: number;
   readonly idleCloseMs: number;
@@ -132,6 +135,7 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
     forwardHwm: count('forwardHwm', 100_000),
     forwardMaxBytes: count('forwardMaxBytes', 64 * MiB),
     forwardDrainMs: count('forwardDrainMs', 500, 0),
+    fileDrainMs: count('fileDrainMs', 500, 0),
     flushIntervalMs: count('flushIntervalMs', 1000),
     flushBytes: count('flushBytes', MiB),
     idleCloseMs: count('idleCloseMs', 60_000),

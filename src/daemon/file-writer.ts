@@ -18,6 +18,9 @@ const CHUNK_SIZE = 256 * 1024;
 const STAGING_SIZE = 1024 * 1024;
 // 256 MiB: with a larger buffer budget, the chunks beyond are buffers of their own.
 const MAX_SLAB_CHUNKS = 1024;
+/** Files closing at once (at least, or per `maxOpenFiles`) before a new file's events are dropped. */
+const MIN_MAX_CLOSING = 1024;
+const MAX_CLOSING_PER_OPEN = 4;
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** The file an event of `type` arriving on UTC day `day` (YYYYMMDD) is appended to. */
@@ -50,10 +53,12 @@ export class FileWriter implements EventSink {
   /** ... and by type (every open file, including types past the cap). */
   private readonly files = new Map<string, LogFile>();
   /**
-   * Files being flushed and closed after leaving `files`, by path: a file opened again
-   * before its old self is closed waits for it, so its events stay in arrival order.
+   * Files being flushed and closed after leaving `files`, and the latest closing per
+   * path: a file opened again before its old self is closed waits for it, so its events
+   * stay in arrival order.
    */
-  private readonly retiring = new Map<string, Promise<void>>();
+  private readonly retiring = new Set<LogFile>();
+  private readonly retiringByPath = new Map<string, Promise<void>>();
   private buffered = 0;
   /** A plain Uint8Array over the frame being routed (one per message, not per event). */
   private view: Uint8Array = EMPTY;
@@ -70,6 +75,7 @@ export class FileWriter implements EventSink {
   private maxOpen = 0;
 
   private readonly dropWarning = new ThrottledWarning();
+  private readonly churnWarning = new ThrottledWarning();
 
   constructor(
     @inject(DaemonSettings) private readonly settings: DaemonSettings,
@@ -113,10 +119,7 @@ export class FileWriter implements EventSink {
       recheckMs: Math.min(1000, cfg.flushIntervalMs),
       released: (bytes) => {
         this.buffered -= bytes;
-        if (this.relief !== null && this.buffered <= this.maxBuffered / 4) {
-          this.relief = null;
-          this.relieve();
-        }
+        this.maybeRelieve();
       },
     };
     this.day.update(this.clock.now());
@@ -137,7 +140,7 @@ export class FileWriter implements EventSink {
     if (file === undefined) {
       file = this.open(route);
       if (file === undefined) {
-        this.drop(route, host);
+        this.stats.drop(route.tally, host);
         return;
       }
     }
@@ -166,7 +169,9 @@ export class FileWriter implements EventSink {
    * within one huge message.
    */
   pressure(): Promise<void> | null {
-    if (this.buffered < this.maxBuffered / 2) return null;
+    // Files closing also count: each holds a chunk until it is closed, and a sender
+    // inventing a type per event could otherwise retire files faster than they close.
+    if (this.buffered < this.maxBuffered / 2 && this.retiring.size < this.maxOpen) return null;
     if (this.relief === null) {
       this.relief = new Promise((resolve) => (this.relieve = resolve));
       for (const f of this.files.values()) if (f.pendingDocs > 0) void f.flush();
@@ -174,18 +179,38 @@ export class FileWriter implements EventSink {
     return this.relief;
   }
 
+  /** Ends a pressure() wait once a quarter of the buffer budget, and half the closing files, are left. */
+  private maybeRelieve(): void {
+    if (this.relief !== null && this.buffered <= this.maxBuffered / 4 && this.retiring.size <= this.maxOpen / 2) {
+      this.relief = null;
+      this.relieve();
+    }
+  }
+
   /** The input paused: write what is buffered now, so a burst's tail reaches the disk promptly. */
   idle(): void {
     for (const f of this.files.values()) if (f.pendingDocs > 0) void f.flush();
   }
 
+  /**
+   * Writes and closes every file, waiting at most `fileDrainMs`: a disk that hangs must
+   * not hang the daemon's exit. What is not on disk by then is counted as dropped.
+   */
   async stop(): Promise<void> {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    const files = [...this.files.values()];
+    for (const f of [...this.files.values()]) this.closeInBackground(f);
     this.files.clear();
     this.byId = [];
-    await Promise.all([...files.map((f) => f.close()), ...this.retiring.values()]);
+    const all = Promise.all(this.retiringByPath.values());
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, this.settings.value.fileDrainMs, 'late')));
+    const outcome = await Promise.race([all, late]);
+    clearTimeout(timer);
+    if (outcome !== 'late') return;
+    let lost = 0;
+    for (const f of this.retiring) lost += f.abandon();
+    this.log.warn(`stopping: files not written within ${this.settings.value.fileDrainMs} ms; ${lost} event(s) dropped`);
   }
 
   private open(route: TypeRoute): LogFile | undefined {
@@ -197,8 +222,17 @@ export class FileWriter implements EventSink {
       this.log.error(`refusing type '${route.type}': its file would be outside ${this.root}`);
       return undefined;
     }
-    if (this.files.size >= this.maxOpen) this.retire(this.leastRecentlyActive());
-    const file = new LogFile(path, join(this.root, day), route.id, route.tally, this.ctx, this.retiring.get(path));
+    if (this.files.size >= this.maxOpen) {
+      // Types are the senders' to choose: one per event would open and close files
+      // faster than the disk does, without end. pressure() pushes back between
+      // messages; within one, past this many files closing, the event is dropped.
+      if (this.retiring.size >= Math.max(MIN_MAX_CLOSING, MAX_CLOSING_PER_OPEN * this.maxOpen)) {
+        this.churnWarning.warn(this.log, () => `${this.retiring.size} files still closing: dropping events of types with no open file`);
+        return undefined;
+      }
+      this.retire(this.leastRecentlyActive());
+    }
+    const file = new LogFile(path, join(this.root, day), route.id, route.tally, this.ctx, this.retiringByPath.get(path));
     this.files.set(route.type, file);
     if (route.id >= 0) this.byId[route.id] = file;
     return file;
@@ -218,10 +252,13 @@ export class FileWriter implements EventSink {
   }
 
   private closeInBackground(file: LogFile): void {
+    this.retiring.add(file);
     const done: Promise<void> = file.close().finally(() => {
-      if (this.retiring.get(file.path) === done) this.retiring.delete(file.path);
+      this.retiring.delete(file);
+      if (this.retiringByPath.get(file.path) === done) this.retiringByPath.delete(file.path);
+      this.maybeRelieve();
     });
-    this.retiring.set(file.path, done);
+    this.retiringByPath.set(file.path, done);
   }
 
   private leastRecentlyActive(): LogFile | undefined {

@@ -99,6 +99,10 @@ export class LogFile {
   private cur: Chunk | null = null;
   private pos = 0;
   private inFlight: Promise<void> | null = null;
+  // The documents of the write under way, and their hosts.
+  private writingDocs = 0;
+  private writingHosts: HostRuns | null = null;
+  private abandoned = false;
 
   constructor(
     readonly path: string,
@@ -125,9 +129,17 @@ export class LogFile {
   append(frame: Buffer, view: Uint8Array, staged: number, offset: number, length: number, host: Tally): void {
     const pool = this.ctx.pool;
     if (length > pool.chunkSize >>> 2) {
-      // Big documents are not copied: the frame is immutable, keep a view of it.
+      // Big documents are not copied into chunks. A view of the (immutable) frame will
+      // do while the document is most of it; otherwise it gets a buffer of its own, as
+      // a view would keep the whole message, unaccounted for, until the write.
       this.seal();
-      this.parts.push(frame.subarray(offset, offset + length));
+      if (2 * length >= frame.length) {
+        this.parts.push(frame.subarray(offset, offset + length));
+      } else {
+        const copy = Buffer.allocUnsafeSlow(length);
+        copy.set(view.subarray(offset, offset + length));
+        this.parts.push(copy);
+      }
     } else {
       let cur = this.cur;
       if (cur === null || this.pos + length > pool.chunkSize) {
@@ -157,11 +169,58 @@ export class LogFile {
     return this.inFlight;
   }
 
+  /**
+   * Gives up on what is not yet on disk: the documents buffered and those of a write
+   * still under way (which may never finish, on a hung disk) are counted as dropped, and
+   * nothing more is written. Returns how many documents that was.
+   */
+  abandon(): number {
+    if (this.abandoned) return 0;
+    this.abandoned = true;
+    let lost = 0;
+    if (this.writingHosts !== null) {
+      this.credit(this.writingDocs, this.writingHosts, 0, 'dropped');
+      lost += this.writingDocs;
+    }
+    if (this.pendingDocs > 0) {
+      this.seal();
+      this.credit(this.pendingDocs, this.hosts, 0, 'dropped');
+      lost += this.pendingDocs;
+      for (const chunk of this.owned) this.ctx.pool.give(chunk);
+      this.ctx.released(this.pendingBytes);
+      this.parts = [];
+      this.owned = [];
+      this.hosts = new HostRuns();
+      this.pendingDocs = 0;
+      this.pendingBytes = 0;
+    }
+    return lost;
+  }
+
   /** Writes everything, then closes the file (done once the file's earlier self is closed too). */
   async close(): Promise<void> {
+    this.sealCompact();
     while (this.busy) await this.flush();
     await this.closeHandle();
     if (this.predecessor !== undefined) await this.predecessor;
+  }
+
+  /**
+   * seal(), but the bytes of a part-filled chunk move to a buffer of their size and the
+   * chunk goes back to the pool: a closing file often holds a few events, and many may
+   * be closing at once, each holding its chunk until its write is done.
+   */
+  private sealCompact(): void {
+    const cur = this.cur;
+    if (cur === null || this.pos >= this.ctx.pool.chunkSize >>> 1) return this.seal();
+    if (this.pos > 0) {
+      const copy = Buffer.allocUnsafeSlow(this.pos);
+      cur.bytes.copy(copy, 0, 0, this.pos);
+      this.parts.push(copy);
+    }
+    this.ctx.pool.give(cur);
+    this.cur = null;
+    this.pos = 0;
   }
 
   private seal(): void {
@@ -183,6 +242,8 @@ export class LogFile {
       this.pendingDocs = 0;
       this.pendingBytes = 0;
       let written = 0;
+      this.writingDocs = docs;
+      this.writingHosts = hosts;
       try {
         const handle = await this.open();
         written = await this.writeAll(handle, parts, bytes, docs);
@@ -191,8 +252,12 @@ export class LogFile {
         this.ctx.log.warn(`cannot write ${this.path}: ${(e as Error).message}; ${docs - written} event(s) dropped`);
         await this.closeHandle();
       } finally {
-        this.credit(written, hosts, 0, 'written');
-        this.credit(docs - written, hosts, written, 'dropped');
+        this.writingHosts = null;
+        // Once abandoned, these documents were counted as dropped then.
+        if (!this.abandoned) {
+          this.credit(written, hosts, 0, 'written');
+          this.credit(docs - written, hosts, written, 'dropped');
+        }
         for (const chunk of owned) this.ctx.pool.give(chunk);
         this.ctx.released(bytes);
       }

@@ -1,6 +1,7 @@
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { XPublisher } from 'zeromq';
 import { parseEndpoint } from '../protocol/endpoint';
+import { MAX_TYPE_LENGTH } from '../protocol/event';
 import { DaemonSettings } from './config';
 import { DaemonLog, ThrottledWarning } from './logger';
 import type { EventSink, TypeRoute } from './sink';
@@ -65,7 +66,10 @@ export class Streamer implements EventSink {
     this.maxRate = this.settings.value.streamMaxRate;
     // sendTimeout 0: an XPUB never blocks, so send() completes synchronously and the
     // receive loop never waits on it.
-    const socket = new XPublisher({ sendTimeout: 0, linger: 0, sendHighWaterMark: 10_000 });
+    // A subscription is a type prefix, no longer than MAX_TYPE_LENGTH, and a few bytes
+    // of framing (a flag byte, or ZMTP 3.1's SUBSCRIBE command name). ZeroMQ disconnects
+    // a peer sending a bigger message.
+    const socket = new XPublisher({ sendTimeout: 0, linger: 0, sendHighWaterMark: 10_000, maxMessageSize: MAX_TYPE_LENGTH + 32 });
     this.boundPort = await bindSocket(socket, parseEndpoint(`${host.includes(':') ? `[${host}]` : host}:*`, 0), 'stream');
     this.socket = socket;
     this.listening = this.listen(socket);
@@ -91,7 +95,7 @@ export class Streamer implements EventSink {
       return;
     }
     try {
-      socket.send([route.topic, frame.subarray(offset, offset + length)]).catch(this.onSendError);
+      socket.send([route.topic, ownCopy(frame, offset, length)]).catch(this.onSendError);
     } catch (e) {
       this.onSendError(e);
       return;
@@ -173,4 +177,16 @@ export class Streamer implements EventSink {
       this.log.debug(`stream ${m[0] === 1 ? 'subscribe' : 'unsubscribe'} '${key}' (${this.prefixes.size} prefix(es) wanted)`);
     }
   }
+}
+
+/**
+ * The event as a buffer for ZeroMQ to keep until a subscriber has read it. ZeroMQ copies
+ * a message of up to 128 bytes itself; a bigger one it keeps, and a view would keep the
+ * whole received message alive for as long as a slow subscriber leaves it queued.
+ */
+function ownCopy(frame: Buffer, offset: number, length: number): Buffer {
+  if (length <= 128) return frame.subarray(offset, offset + length);
+  const copy = Buffer.allocUnsafeSlow(length);
+  frame.copy(copy, 0, offset, offset + length);
+  return copy;
 }
