@@ -83,6 +83,14 @@ describe('ziggyview (the built CLI)', function () {
       expect(r.stderr.trim().split('\n')).to.have.length(1);
       expect(r.stderr).to.include('missing.bson: ENOENT');
     });
+
+    it('reports a missing file after others on one line too, and exits 1', async () => {
+      const good = await writeBson(dir.path, 'good.bson', [event('request', 1)]);
+      const r = await view([good, join(dir.path, 'missing.bson')]);
+      expect(r.code).to.equal(1);
+      expect(r.stderr.trim().split('\n')).to.have.length(1);
+      expect(r.stderr).to.include('missing.bson: ENOENT');
+    });
   });
 
   describe('--log-path', () => {

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { add } from '../../src/client/api';
 import { ziggyHandler, type HttpHandlerOptions } from '../../src/integrations/http';
+import { log } from '../../src/integrations/log';
 import { bodyLength, copyHeaders, requestContext } from '../../src/integrations/request-context';
 import { describeIncomingHttp, describeSampling, eachTest, onLoopback, Routes, send, type TestServer } from './server-suite';
 
@@ -130,6 +131,22 @@ describe('node:http: specifics', () => {
     await send(`${t.server.url}/ctx`);
     await t.cap.waitForType('request', 1);
     expect(sawOpen).to.equal(true);
+  });
+
+  it('a log record made before the handler, on a keep-alive connection, is not credited to the previous request', async () => {
+    const server = createServer();
+    server.on('request', () => log('info', 'arrived')); // a listener ahead of Ziggy's
+    server.on('request', ziggyHandler((_req, res) => void res.end('ok')));
+    t.server = await onLoopback(server);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 3; i++) await send(`${t.server.url}/${i}`, { agent });
+    } finally {
+      agent.destroy();
+    }
+    await t.cap.waitForType('request', 3);
+    expect(t.cap.ofType('request.log')).to.have.length(0);
+    expect(t.cap.ofType('log').map((e) => e.body.msg)).to.deep.equal(['arrived', 'arrived', 'arrived']);
   });
 
   it('bodyLength reads Content-Length, else the length node:http computed, else nothing', () => {

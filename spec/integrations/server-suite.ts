@@ -5,6 +5,8 @@ import { expect } from 'chai';
 import { Agent, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { configure, stats } from '../../src/client/configure';
 import { currentContext, set } from '../../src/client/api';
 import { Sample } from '../../src/client/decorators/sample.decorator';
@@ -13,6 +15,9 @@ import { ZiggyContext } from '../../src/client/decorators/ziggy-context.decorato
 import type { ZiggyEvent } from '../../src/protocol/event';
 import type { RequestContextOptions } from '../../src/integrations/request-context';
 import { waitFor } from '../helpers/net';
+
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 /** A server under test, listening on 127.0.0.1. */
 export interface TestServer {
@@ -93,8 +98,12 @@ export const Routes = {
     await store.cached(n);
     await new Promise((r) => setImmediate(r));
     set('after', n);
-    return { n, id: currentContext()?.id };
+    const ctx = currentContext();
+    if (ctx !== undefined) Routes.seen.push(new WeakRef(ctx));
+    return { n, id: ctx?.id };
   },
+  /** The request contexts /work ran in, as weak references (a spec empties it). */
+  seen: [] as WeakRef<object>[],
   /** POST /echo with a JSON body `{ n }` — fields set after the framework parsed the body. */
   async echo(body: { n: number }): Promise<{ n: number; id: string | undefined }> {
     set('echo', body.n);
@@ -137,10 +146,10 @@ export class Captured {
  */
 export function send(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string; trickle?: boolean } = {},
+  options: { method?: string; headers?: Record<string, string>; body?: string; trickle?: boolean; agent?: Agent } = {},
 ): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -191,6 +200,27 @@ export function describeIncomingHttp(framework: string, start: StartServer): voi
       expect(b).not.to.have.property('exception');
       expect(ev.end).to.be.at.least(ev.start);
       expect(JSON.parse(res.body).id).to.equal(ev.id);
+    });
+
+    it('on a keep-alive connection, lets each request context go once its request is over', async () => {
+      // A request's context is made current on the connection, which outlives it.
+      t.server = await start();
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      Routes.seen.length = 0;
+      try {
+        for (let i = 0; i < 20; i++) expect((await send(`${t.server.url}/work/${i}`, { agent })).status).to.equal(200);
+        await t.cap.waitForType('request', 20);
+        expect(new Set(t.cap.ofType('request').map((e) => e.id)).size).to.equal(20);
+        collectGarbage();
+        await new Promise((r) => setImmediate(r));
+        collectGarbage();
+        const kept = Routes.seen.slice(0, 15).filter((r) => r.deref() !== undefined).length;
+        // Held in a chain, all 15 would be; the collector may leave the odd one for later.
+        expect(kept, 'contexts of the first 15 requests still reachable').to.be.below(4);
+      } finally {
+        agent.destroy();
+        Routes.seen.length = 0;
+      }
     });
 
     it('keeps 50 concurrent requests apart across awaits: each event holds only its own fields and id', async () => {

@@ -116,7 +116,7 @@ describe('ControlClient', () => {
     }
   });
 
-  it('reports a reply that is not BSON as BAD_BSON, and a port reply without a port as BAD_REQUEST', async () => {
+  it('reports a reply that is not BSON as BAD_BSON, and a port or SHUTDOWN reply that is not one as BAD_REQUEST', async () => {
     const srv = await repServer((cmd) => (cmd === 'STATUS' ? Buffer.from('not bson') : { nope: 1 }));
     try {
       const client = new ControlClient(srv.endpoint, { timeoutMs: 2000 });
@@ -124,6 +124,10 @@ describe('ControlClient', () => {
       const e = await rejection(client.streamPort());
       expect(isZiggyError(e, 'BAD_REQUEST')).to.equal(true);
       expect(e.message).to.include('unexpected reply to SOCK_STREAM');
+      // Only {ok: true} agrees to shut down.
+      const s = await rejection(client.shutdown());
+      expect(isZiggyError(s, 'BAD_REQUEST')).to.equal(true);
+      expect(s.message).to.include('unexpected reply to SHUTDOWN: {"nope":1}');
     } finally {
       srv.close();
     }

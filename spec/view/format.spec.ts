@@ -60,6 +60,18 @@ describe('EventFormatter', () => {
     expect((JSON.parse(text) as unknown[]).length).to.equal(2);
   });
 
+  it('--pretty prints an event nested too deep to indent compact, on one line, and carries on', () => {
+    const deep = deepEvent(20_000);
+    const { text, errors } = format([deep, a], { pretty: true });
+    expect(errors).to.deep.equal([]);
+    const [first, ...rest] = text.split('\n');
+    expect(first.startsWith('{"type":"deep","body":{"a":{"a":')).to.equal(true);
+    expect(rest.join('\n')).to.equal(JSON.stringify(JSON.parse(JSON.stringify({ ...a })), null, 2) + '\n');
+    const grouped = format([a, deep, aParent], { group: true, pretty: true });
+    expect(grouped.errors).to.deep.equal([]);
+    expect(grouped.text.split('\n').filter(Boolean).map((l) => l.slice(0, 12))).to.include('[{"type":"de');
+  });
+
   it('--group-max bounds the ids held', () => {
     const docs = [0, 1, 2, 3].map((i) => event('r.sql', i, { id: `id${i}` }));
     const out = new JsonBuffer();
@@ -85,3 +97,16 @@ describe('prettyJson', () => {
     expect(text.replace(/\x1b\[[0-9;]*m/g, '')).to.equal(JSON.stringify({ k: 's', n: 1.5, t: true, z: null, list: [], obj: {} }, null, 2));
   });
 });
+
+/** `{type: 'deep', body: {a: {a: ... {}}}}`, `depth` levels deep, written by hand (bson's writer recurses). */
+function deepEvent(depth: number): Buffer {
+  let inner: Buffer = Buffer.from([5, 0, 0, 0, 0]);
+  const doc = (elements: Buffer): Buffer => {
+    const head = Buffer.alloc(4);
+    head.writeInt32LE(elements.length + 5);
+    return Buffer.concat([head, elements, Buffer.from([0])]);
+  };
+  for (let i = 0; i < depth; i++) inner = doc(Buffer.concat([Buffer.from([0x03, 0x61, 0]), inner]));
+  const type = Buffer.from([0x02, ...Buffer.from('type\0'), 5, 0, 0, 0, ...Buffer.from('deep\0')]);
+  return doc(Buffer.concat([type, Buffer.from([0x03, ...Buffer.from('body\0')]), inner]));
+}

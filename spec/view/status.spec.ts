@@ -54,6 +54,12 @@ describe('formatStatus', () => {
     const original = formatStatus({ last: 990, lag: 0.5, events: { request: { last: 995 } }, hosts: { h: { last: 990 } } } as unknown as ControlStatus, 1000);
     expect(original).to.match(/request\s+5\.0 s ago\s+-/);
   });
+
+  it('prints entries that are not objects (a reply from something else) as unknown', () => {
+    const odd = formatStatus({ last: 0, lag: 0, events: { request: null, other: 5 }, hosts: { h: 'x' } } as unknown as ControlStatus, 1000);
+    expect(odd).to.match(/request\s+-\s+-/);
+    expect(odd).to.match(/h\s+-\s+-/);
+  });
 });
 
 describe('duration', () => {

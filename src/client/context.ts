@@ -258,6 +258,7 @@ export class Context implements SampleNode, Scoped {
     if (error !== undefined && error !== null) this._fail(error);
     else this._finish();
     if (current<Scoped>() === this) enter(this._outer);
+    this._outer = undefined; // a finished context holds on to no other
   }
 
   /**

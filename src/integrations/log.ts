@@ -37,7 +37,9 @@ export const TOP_LEVEL_LOG = 'log';
 export function recordLog(record: LogRecord): void {
   if (activeRecorder() === null) return;
   try {
-    const ctx = new Context(current() === undefined ? TOP_LEVEL_LOG : LOG_CONTEXT);
+    // A finished context (still current where its work left it) takes no sub-events.
+    const outer = current<Context>();
+    const ctx = new Context(outer === undefined || outer.finished ? TOP_LEVEL_LOG : LOG_CONTEXT);
     if (ctx.enabled) {
       const data = ctx._body();
       if (record.fields !== undefined) {

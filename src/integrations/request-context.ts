@@ -3,6 +3,7 @@ import { ZiggyError } from '../errors';
 import { checkContextOptions, checkTypeName, Context, describeError, type ContextOptions } from '../client/context';
 import { noteRejected } from '../client/counters';
 import type { SampleSpec } from '../client/sampling';
+import { current, enter } from '../client/scope';
 import { activeRecorder } from '../client/sink';
 
 /**
@@ -89,6 +90,9 @@ export function beginRequest(req: IncomingMessage, res: ServerResponse, settings
   if (activeRecorder() === null) return undefined;
   const existing = contexts.get(req);
   if (existing !== undefined) return existing;
+  // A request is a unit of work of its own. On a keep-alive connection, what is current
+  // here is what the connection's previous request left: its finished context.
+  if (current() !== undefined) enter(undefined);
   let ctx: Context;
   try {
     ctx = new Context(settings.name, settings.contextOptions);

@@ -90,7 +90,8 @@ export class ControlClient {
 
   /** Asks the daemon to flush and stop; resolves once it has agreed. */
   async shutdown(): Promise<void> {
-    await this.answer('SHUTDOWN');
+    const reply = await this.answer('SHUTDOWN');
+    if ((reply as { ok?: unknown }).ok !== true) throw unexpected(reply, 'SHUTDOWN');
   }
 
   /** A reply that is not an error reply; an error reply becomes ZiggyError('BAD_REQUEST'). */
@@ -108,8 +109,11 @@ export class ControlClient {
 
 function portOf(reply: ControlReply, cmd: string): number {
   const port = (reply as Partial<PortReply>).port;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new ZiggyError('BAD_REQUEST', `unexpected reply to ${cmd}: ${JSON.stringify(reply, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
-  }
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw unexpected(reply, cmd);
   return port;
+}
+
+/** A reply that is not what `cmd` asks for: not a ziggyd answering, or not the one meant. */
+function unexpected(reply: ControlReply, cmd: string): ZiggyError {
+  return new ZiggyError('BAD_REQUEST', `unexpected reply to ${cmd}: ${JSON.stringify(reply, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
 }

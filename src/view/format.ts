@@ -61,9 +61,25 @@ export class EventFormatter {
     const s = this.scratch;
     s.pos = 0;
     this.transcoder.write(src, off, len, s);
-    const item: Buffer | unknown = this.pretty ? JSON.parse(s.buf.toString('utf8', 0, s.pos)) : s.copyFrom(0);
-    if (this.grouper) this.grouper.add(this.transcoder.id, this.transcoder.type, item);
-    else this.out.text(prettyJson(item, this.color) + '\n');
+    if (!this.pretty) {
+      this.grouper!.add(this.transcoder.id, this.transcoder.type, s.copyFrom(0));
+      return;
+    }
+    const text = s.buf.toString('utf8', 0, s.pos);
+    const item: unknown = JSON.parse(text);
+    if (this.grouper) {
+      // Printed later, with its group: one too deep to indent is kept as it is.
+      this.grouper.add(this.transcoder.id, this.transcoder.type, indentable(item) ? item : new CompactJson(text));
+      return;
+    }
+    let pretty: string;
+    try {
+      pretty = prettyJson(item, this.color);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      pretty = text; // nested too deep for the recursive printer: compact, on one line
+    }
+    this.out.text(pretty + '\n');
   }
 
   /** End of input: prints the groups still waiting for a parent, oldest first. */
@@ -74,7 +90,12 @@ export class EventFormatter {
   private writeGroup(group: (Buffer | unknown)[]): void {
     const out = this.out;
     if (this.pretty) {
-      out.text(prettyJson(group, this.color) + '\n');
+      if (group.some((e) => e instanceof CompactJson)) {
+        // Too deep to indent: the whole group on one line.
+        out.text(`[${group.map((e) => (e instanceof CompactJson ? e.text : JSON.stringify(e))).join(',')}]\n`);
+      } else {
+        out.text(prettyJson(group, this.color) + '\n');
+      }
       return;
     }
     out.byte(0x5b);
@@ -83,5 +104,21 @@ export class EventFormatter {
       out.bytes(json as Buffer);
     });
     out.ascii(']\n');
+  }
+}
+
+/** An event's compact JSON text, kept as it is where indenting it would overflow the stack. */
+class CompactJson {
+  constructor(readonly text: string) {}
+}
+
+/** Whether prettyJson() can print `value` (it recurses once per level of nesting). */
+function indentable(value: unknown): boolean {
+  try {
+    JSON.stringify(value);
+    return true;
+  } catch (e) {
+    if (e instanceof RangeError) return false;
+    throw e;
   }
 }

@@ -61,7 +61,7 @@ export class BsonReader {
 
   /** A reader over a file, read `chunkSize` bytes at a time. */
   static fromFile(path: string, warn?: WarningHandler, chunkSize = DEFAULT_CHUNK_SIZE): BsonReader {
-    return new BsonReader(path, createReadStream(path, { highWaterMark: chunkSize }), warn);
+    return new BsonReader(path, fileChunks(path, chunkSize), warn);
   }
 
   /** A reader over a stream such as process.stdin. */
@@ -186,4 +186,13 @@ export class BsonReader {
 
 function asBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/**
+ * A file's chunks, the file opened on the first read: a reader made but not yet read
+ * (one of many files to merge) holds no descriptor, and a file that cannot be opened
+ * fails that read, not as an 'error' event that nothing listens to yet.
+ */
+async function* fileChunks(path: string, chunkSize: number): AsyncGenerator<Uint8Array> {
+  yield* createReadStream(path, { highWaterMark: chunkSize });
 }

@@ -28,7 +28,9 @@ export function formatStatus(status: Partial<ControlStatus>, now: number = Date.
     const names = Object.keys(entries ?? {}).sort();
     if (names.length === 0) rows.push(['  (none yet)']);
     for (const name of names) {
-      const e = entries![name];
+      const found: unknown = entries![name];
+      // A reply from something other than a ziggyd: print what can be read.
+      const e = (typeof found === 'object' && found !== null ? found : {}) as Record<string, unknown>;
       rows.push([`  ${name}`, typeof e.last === 'number' && e.last > 0 ? ago(now - e.last) : '-', ...COUNTERS.map((c) => count(e[c]))]);
     }
   };
