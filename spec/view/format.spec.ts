@@ -70,6 +70,9 @@ describe('EventFormatter', () => {
     const grouped = format([a, deep, aParent], { group: true, pretty: true });
     expect(grouped.errors).to.deep.equal([]);
     expect(grouped.text.split('\n').filter(Boolean).map((l) => l.slice(0, 12))).to.include('[{"type":"de');
+    // In colour (a printer of its own, also recursive) too.
+    expect(format([deep, a], { pretty: true, color: true }).errors).to.deep.equal([]);
+    expect(format([deep, deepEvent(1500), a], { group: true, pretty: true, color: true }).errors).to.deep.equal([]);
   });
 
   it('--group-max bounds the ids held', () => {

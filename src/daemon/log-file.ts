@@ -170,9 +170,9 @@ export class LogFile {
   }
 
   /**
-   * Gives up on what is not yet on disk: the documents buffered and those of a write
-   * still under way (which may never finish, on a hung disk) are counted as dropped, and
-   * nothing more is written. Returns how many documents that was.
+   * Gives up on what is not yet on disk: the documents buffered are let go and those of
+   * a write still under way (which may never finish, on a hung disk) are left to it; all
+   * are counted as dropped, and no further write starts. Returns how many that was.
    */
   abandon(): number {
     if (this.abandoned) return 0;

@@ -90,12 +90,17 @@ export class EventFormatter {
   private writeGroup(group: (Buffer | unknown)[]): void {
     const out = this.out;
     if (this.pretty) {
-      if (group.some((e) => e instanceof CompactJson)) {
-        // Too deep to indent: the whole group on one line.
-        out.text(`[${group.map((e) => (e instanceof CompactJson ? e.text : JSON.stringify(e))).join(',')}]\n`);
-      } else {
-        out.text(prettyJson(group, this.color) + '\n');
+      let text: string | undefined;
+      if (!group.some((e) => e instanceof CompactJson)) {
+        try {
+          text = prettyJson(group, this.color);
+        } catch (e) {
+          if (!(e instanceof RangeError)) throw e;
+        }
       }
+      // Too deep to indent: the whole group on one line.
+      text ??= `[${group.map((e) => (e instanceof CompactJson ? e.text : JSON.stringify(e))).join(',')}]`;
+      out.text(text + '\n');
       return;
     }
     out.byte(0x5b);
