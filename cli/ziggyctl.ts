@@ -3,6 +3,7 @@ import yargs, { type ArgumentsCamelCase, type Argv, type CommandModule } from 'y
 import { hideBin } from 'yargs/helpers';
 import { isZiggyError } from '../src/errors';
 import { shutdownDaemon, statusReport } from '../src/view/ctl';
+import { MAX_TIMEOUT_S } from '../src/view/inputs';
 
 interface CtlArgs {
   host: string;
@@ -28,12 +29,21 @@ const shutdownCommand: CommandModule<CtlArgs, CtlArgs> = {
   },
 };
 
+// `ziggyctl status | head`: the reader went away, which is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  process.stderr.write(`${PROG}: cannot write output: ${e.message}\n`);
+  process.exit(1);
+});
+
 yargs(hideBin(process.argv))
   .scriptName(PROG)
+  .parserConfiguration({ 'duplicate-arguments-array': false })
   .option('host', { alias: 'H', type: 'string', default: '127.0.0.1:3513', describe: "The daemon's control port, host:port" })
   .option('timeout', { type: 'number', default: 5, describe: 'Seconds to wait for the daemon to answer' })
   .check((a) => {
     if (!(a.timeout > 0) || !Number.isFinite(a.timeout)) throw new Error('--timeout must be a positive number of seconds');
+    if (a.timeout > MAX_TIMEOUT_S) throw new Error(`--timeout must be at most ${MAX_TIMEOUT_S} seconds`);
     return true;
   })
   .command(statusCommand)

@@ -89,7 +89,8 @@ void yargs(hideBin(process.argv))
   .command(ziggydCommand)
   .version(VERSION)
   .alias('h', 'help')
-  .strictOptions()
+  .parserConfiguration({ 'duplicate-arguments-array': false })
+  .strict()
   .wrap(Math.min(100, process.stdout.columns ?? 100))
   .fail((message, error) => {
     // One line, no stack: a ZiggyError says what to fix (port in use, bad endpoint, unwritable path).

@@ -2,7 +2,7 @@
 import { isatty } from 'node:tty';
 import yargs, { type ArgumentsCamelCase, type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { isZiggyError } from '../src/errors';
+import { isZiggyError, ZiggyError } from '../src/errors';
 import { DEFAULT_GROUP_MAX } from '../src/view/grouper';
 import { chooseInput } from '../src/view/inputs';
 import { view } from '../src/view/view';
@@ -23,6 +23,9 @@ interface ViewArgs {
 
 const PROG = 'ziggyview';
 
+/** Options that take one value: given twice, yargs would make an array of them. */
+const SINGLE = ['log-path', 'type-name', 'start-date', 'end-date', 'host', 'timeout', 'reconnect', 'group-max'];
+
 const viewCommand: CommandModule<object, ViewArgs> = {
   command: '$0 [files..]',
   describe: 'Print ziggy events as JSON, from BSON files, stdin, a log path or a live ziggyd',
@@ -40,8 +43,11 @@ const viewCommand: CommandModule<object, ViewArgs> = {
       .option('group', { type: 'boolean', default: false, describe: 'Print each parent event with its sub-events, as one JSON array' })
       .option('group-max', { type: 'number', default: DEFAULT_GROUP_MAX, describe: 'Most ids waiting for their parent at once when grouping' })
       .check((a) => {
+        for (const flag of SINGLE) {
+          if (Array.isArray(a[flag])) throw new ZiggyError('BAD_CONFIG', `--${flag} given more than once`);
+        }
         const max = Number(a.groupMax);
-        if (!Number.isInteger(max) || max < 1) throw new Error('--group-max must be a positive integer');
+        if (!Number.isInteger(max) || max < 1) throw new ZiggyError('BAD_CONFIG', '--group-max must be a positive integer');
         return true;
       })
       .example('cat request-20240501.bson | $0', 'Read concatenated BSON from stdin')

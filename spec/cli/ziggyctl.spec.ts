@@ -75,6 +75,13 @@ describe('ziggyctl without a daemon', function () {
     expect(r.ms).to.be.lessThan(4000);
   });
 
+  it('takes the last of a repeated option', async () => {
+    const endpoint = await freeEndpoint();
+    const r = await ctl(['-H', '127.0.0.1:1', '-H', endpoint, '--timeout', '5', '--timeout', '0.5', 'status']);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.equal(`cannot reach ziggyd at ${endpoint} (no reply within 0.5 s)\n`);
+  });
+
   it('shutdown of an unreachable daemon fails the same way', async () => {
     const endpoint = await freeEndpoint();
     const r = await ctl(['--host', endpoint, '--timeout', '0.5', 'shutdown']);
@@ -82,8 +89,8 @@ describe('ziggyctl without a daemon', function () {
     expect(r.stderr).to.include(`cannot reach ziggyd at ${endpoint}`);
   });
 
-  it('refuses a missing or unknown command, and a malformed host, with usage (exit 2)', async () => {
-    for (const args of [[], ['restart'], ['-H', 'a:b:c', 'status']]) {
+  it('refuses a missing or unknown command, a malformed host, or a timeout ZeroMQ cannot take, with usage (exit 2)', async () => {
+    for (const args of [[], ['restart'], ['-H', 'a:b:c', 'status'], ['--timeout', '2147484', 'status']]) {
       const r = await ctl(args);
       expect(r.code, args.join(' ')).to.equal(2);
       expect(r.stderr).to.include("Run 'ziggyctl --help' for usage.");

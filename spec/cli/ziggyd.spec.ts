@@ -149,6 +149,18 @@ describe('cli/ziggyd', function () {
       expect((await run.exited).code).to.equal(2);
       expect(oneLine(run.stderr())).to.match(/^ziggyd: Unknown argument: colect/);
     });
+
+    it('a stray argument, such as a log path without -l (usage error: exit 2)', async () => {
+      const run = track(ziggyd(['-c', '127.0.0.1:0', '-t', '127.0.0.1:0', '/tmp/ziggy-logs']));
+      expect((await run.exited).code).to.equal(2);
+      expect(oneLine(run.stderr())).to.match(/^ziggyd: Unknown argument: \/tmp\/ziggy-logs/);
+    });
+
+    it('forwarding to its own collection port', async () => {
+      const run = track(ziggyd(['-c', '127.0.0.1:45999', '-t', '127.0.0.1:0', '-r', 'localhost:45999']));
+      expect((await run.exited).code).to.equal(1);
+      expect(oneLine(run.stderr())).to.match(/^ziggyd: --forward: 'localhost:45999' is this daemon's own collection port/);
+    });
   });
 
   describe('environment', () => {

@@ -71,6 +71,20 @@ describe('ziggyview (the built CLI)', function () {
       expect(r.stderr.split('\n')[0]).to.equal('ziggyview: --type-name selects events under --log-path or from --host; it cannot filter stdin');
     });
 
+    it('refuses a --group-max that is not a positive integer as a usage error (exit 2, one line)', async () => {
+      for (const max of ['0', 'abc', '1.5']) {
+        const r = await view(['--group', '--group-max', max], bsonOf([event('request', 1)]));
+        expect(r.code, max).to.equal(2);
+        expect(r.stderr.split('\n')[0]).to.equal('ziggyview: --group-max must be a positive integer');
+      }
+    });
+
+    it('refuses an option given twice (exit 2, one line)', async () => {
+      const r = await view(['-H', '127.0.0.1:1', '-H', '127.0.0.1:2']);
+      expect(r.code).to.equal(2);
+      expect(r.stderr.split('\n')[0]).to.equal('ziggyview: --host given more than once');
+    });
+
     it('refuses two inputs at once', async () => {
       const r = await view(['-l', dir.path, join(dir.path, 'one.bson')]);
       expect(r.code).to.equal(2);

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { BSON, Double, Int32, Long, ObjectId } from 'bson';
-import { splitFrame } from '../../src/protocol/codec';
+import { runInNewContext } from 'node:vm';
+import { MAX_DOC_SIZE, splitFrame } from '../../src/protocol/codec';
 import type { ZiggyEvent } from '../../src/protocol/event';
 import { EventWriter, OVERFLOW, TOO_LARGE, serializeEvent } from '../../src/client/serializer';
 
@@ -131,6 +132,36 @@ describe('client/serializer', () => {
     });
   });
 
+  describe('as bson writes them: Maps, values from another realm, the size limit', () => {
+    it('writes a Map in its own order, whatever its keys, __proto__ included', () => {
+      const e = event({ m: new Map<string, unknown>([['b', 1], ['1', 2], ['__proto__', 3], ['x', undefined]]) });
+      expect(serializeEvent(e).equals(Buffer.from(BSON.serialize(e)))).to.equal(true);
+      expect(Object.keys(decode(serializeEvent(e)).body.m as object)).to.have.members(['b', '1', '__proto__']);
+    });
+
+    it('knows Dates, Maps, Sets and errors made in another realm (vm, test runners)', () => {
+      const e = event({ d: runInNewContext('new Date(1700000000000)'), m: runInNewContext('new Map([["a", 1]])'), s: runInNewContext('new Set([1, 2])') });
+      expect(serializeEvent(e).equals(Buffer.from(BSON.serialize({ ...e, body: { d: new Date(1700000000000), m: { a: 1 }, s: [1, 2] } })))).to.equal(true);
+      const err = decode(serializeEvent(event({ e: runInNewContext('new RangeError("far")') }))).body.e as Record<string, unknown>;
+      expect(err).to.include({ name: 'RangeError', message: 'far' });
+    });
+
+    it('counts a Map, Set or converted value as one level of nesting', () => {
+      let m: unknown = 1;
+      for (let i = 0; i < 90; i++) m = new Map([['m', m]]);
+      expect(JSON.stringify(decode(serializeEvent(event({ m }))).body)).not.to.contain('too deep');
+      const loop = new Map<string, unknown>();
+      loop.set('self', loop);
+      expect(decode(serializeEvent(event({ loop }))).body.loop).to.deep.equal({ self: '[unserializable: circular]' });
+    });
+
+    it('writes an event of exactly 16 MiB', () => {
+      const make = (n: number) => event({ pad: 'x'.repeat(n), n: 1 });
+      const e = make(MAX_DOC_SIZE - BSON.calculateObjectSize(make(0)));
+      expect(serializeEvent(e).length).to.equal(MAX_DOC_SIZE);
+    });
+  });
+
   describe('what BSON cannot hold', () => {
     function written(body: Record<string, unknown>): { body: Record<string, unknown>; repairs: number } {
       const w = new EventWriter();
@@ -200,6 +231,16 @@ describe('client/serializer', () => {
       const r = written({ getter, bad: new Bad(), fine: true });
       expect(r.body).to.deep.equal({ getter: { boom: '[unserializable: threw RangeError: no]' }, bad: '[unserializable: threw TypeError: nope]', fine: true });
       expect(r.repairs).to.equal(2);
+    });
+
+    it('marks a field whose getter throws something that cannot even be printed', () => {
+      const odd = Object.defineProperty({ a: 1 }, 'g', {
+        enumerable: true,
+        get() {
+          throw Object.create(null); // String() of it throws too
+        },
+      });
+      expect(written(odd).body).to.deep.equal({ a: 1, g: '[unserializable: threw a value that cannot be printed]' });
     });
 
     it('marks nesting deeper than 100 levels', () => {

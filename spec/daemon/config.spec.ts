@@ -50,6 +50,23 @@ describe('daemon config', () => {
       }
     });
 
+    it('refuses to forward to its own collection port, which would loop every event for ever', () => {
+      const cases: [string | undefined, string][] = [
+        ['127.0.0.1:4000', '127.0.0.1:4000'],
+        ['127.0.0.1:4000', 'localhost:4000'],
+        ['*:4000', '127.0.0.1:4000'],
+        [undefined, 'localhost'],
+        ['[::1]:4000', '[::1]:4000'],
+      ];
+      for (const [collect, forward] of cases) {
+        const e = failure(() => resolveDaemonConfig({ collect, forward }));
+        expect(e.code, `${collect} -> ${forward}`).to.equal('BAD_CONFIG');
+        expect(e.message).to.match(/^forward: .* is this daemon's own collection port/);
+      }
+      expect(resolveDaemonConfig({ collect: '127.0.0.1:4000', forward: '127.0.0.1:4001' }).forward?.port).to.equal(4001);
+      expect(resolveDaemonConfig({ collect: '127.0.0.1:4000', forward: 'central:4000' }).forward?.host).to.equal('central');
+    });
+
     it('treats an empty forward or log path as unset', () => {
       const cfg = resolveDaemonConfig({ forward: '', logPath: '' });
       expect(cfg.forward).to.equal(undefined);

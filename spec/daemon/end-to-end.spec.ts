@@ -8,6 +8,8 @@ import { Pull } from 'zeromq';
 import { close, configure, flush, stats } from '../../src/client/configure';
 import { context, set } from '../../src/index';
 import { decode, splitFrame } from '../../src/protocol/codec';
+import { ControlClient } from '../../src/protocol/control-client';
+import { LiveStream } from '../../src/view/subscribe';
 import { freePort, waitFor } from '../helpers/net';
 import { listFiles, Pusher, readDocs, startDaemon, status, type TestDaemon } from './harness';
 
@@ -83,5 +85,32 @@ describe('daemon end to end: client library -> ziggyd -> files', () => {
     const s = await status(t.controlUrl);
     expect(s.events['request.memcache']).to.include({ received: 30, written: 30 });
     expect(s.totals).to.include({ received: 630, written: 630, rejected: 0, dropped: 0 });
+  });
+});
+
+describe('daemon end to end over IPv6 loopback', () => {
+  let t: TestDaemon | undefined;
+  afterEach(async () => {
+    await close();
+    await t?.cleanup();
+    t = undefined;
+  });
+
+  it('the client, ControlClient and the live stream all reach a daemon bound to [::1]', async () => {
+    t = await startDaemon({ files: false, config: { collect: '[::1]:*', control: '[::1]:*' } });
+    const { collect, control } = t.daemon.ports;
+    const live = new LiveStream({ host: `[::1]:${control}`, timeoutMs: 3000 });
+    const it = live[Symbol.asyncIterator]();
+    const first = it.next();
+    await new Promise((r) => setTimeout(r, 300)); // the subscription reaches the daemon
+    configure(`[::1]:${collect}`);
+    context('v6', () => set('n', 1));
+    await flush(3000);
+    const got = await first;
+    expect(got.done).to.equal(false);
+    expect(decode((got.value as { bson: Buffer }).bson)).to.deep.include({ type: 'v6', body: { n: 1 } });
+    live.close();
+    const s = await new ControlClient(`[::1]:${control}`, { timeoutMs: 3000 }).status();
+    expect(s.totals.received).to.equal(1);
   });
 });

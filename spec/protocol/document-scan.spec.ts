@@ -112,6 +112,26 @@ describe('protocol/document-scan', () => {
       expect(scan(doc)).to.deep.equal({ error: null, type: 'all.kinds', host: 'h', end: 3 });
     });
 
+    it('checks what a top-level boolean, old-style binary and code with scope hold, as the bson reader does', () => {
+      const valid = {
+        t: true,
+        b2: new BSON.Binary(Buffer.from([1, 2, 3]), 2),
+        cws: new BSON.Code('x = y', { y: 1 }),
+      };
+      const doc = Buffer.from(BSON.serialize({ ...valid, type: 'k', host: 'h' }));
+      expect(scan(doc).error).to.equal(null);
+      const broken = (change: (d: Buffer) => void): Buffer => {
+        const d = Buffer.from(doc);
+        change(d);
+        expect(() => BSON.deserialize(d), 'the bson reader refuses it too').to.throw();
+        return d;
+      };
+      const at = (name: string, kind: number): number => doc.indexOf(Buffer.from([kind, ...Buffer.from(`${name}\0`)])) + 2 + name.length;
+      expect(scan(broken((d) => (d[at('t', 0x08)] = 2))).error).to.be.a('string');
+      expect(scan(broken((d) => d.writeInt32LE(99, at('b2', 0x05) + 5))).error).to.be.a('string');
+      expect(scan(broken((d) => d.writeInt32LE(200, at('cws', 0x0f) + 4))).error).to.be.a('string');
+    });
+
     it('never throws on random corruptions, and reads a type only from a well-formed top level', () => {
       const base = encode({ ...kinds(), type: 'request', host: 'web', end: 2 });
       let wellFormed = 0;

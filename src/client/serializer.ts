@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import { BSON } from 'bson';
 import { MAX_DOC_SIZE } from '../protocol/codec';
 import { ID_CHARS, idString } from '../protocol/event';
@@ -281,8 +282,9 @@ export class EventWriter {
   }
 
   /** The fields of an object as a BSON document. */
-  private doc(o: object): void {
-    this.enter(o);
+  /** `o`'s own enumerable fields as a document; `id` is what stands for it on the path (see nested()). */
+  private doc(o: object, id: object = o): void {
+    this.enter(id);
     const at = this.pos;
     this.ensure(5);
     this.pos += 4;
@@ -339,8 +341,8 @@ export class EventWriter {
     this.close(at);
   }
 
-  private array(a: readonly unknown[]): void {
-    this.enter(a);
+  private array(a: readonly unknown[], id: object = a): void {
+    this.enter(id);
     const at = this.pos;
     this.ensure(5);
     this.pos += 4;
@@ -450,8 +452,8 @@ export class EventWriter {
 
   /** Everything that is not a plain object or an array. */
   private special(k: string, v: object): void {
-    if (v instanceof Date) {
-      const ms = v.getTime();
+    if (types.isDate(v)) {
+      const ms = (v as Date).getTime();
       if (!Number.isFinite(ms)) throw new Unencodable('invalid date');
       this.head(0x09, k, 8);
       const hi = Math.floor(ms / 4294967296);
@@ -479,19 +481,19 @@ export class EventWriter {
       this.converted(k, v, toBSON.call(v));
       return;
     }
-    if (v instanceof Map) {
-      const o: Record<string, unknown> = {};
-      for (const [mk, mv] of v) o[String(mk)] = mv;
-      this.nested(k, v, o);
+    // util.types also knows Maps, Sets, Dates and errors made in another realm (vm, Jest).
+    if (types.isMap(v)) {
+      this.map(k, v as Map<unknown, unknown>);
       return;
     }
-    if (v instanceof Set) {
-      this.nested(k, v, Array.from(v));
+    if (types.isSet(v)) {
+      this.nested(k, v, Array.from(v as Set<unknown>));
       return;
     }
-    if (v instanceof Error) {
-      const o: Record<string, unknown> = { name: v.name, message: v.message };
-      if (typeof v.stack === 'string') o.stack = v.stack;
+    if (v instanceof Error || types.isNativeError(v)) {
+      const err = v as Error;
+      const o: Record<string, unknown> = { name: err.name, message: err.message };
+      if (typeof err.stack === 'string') o.stack = err.stack;
       for (const ek of Object.keys(v)) o[ek] = (v as unknown as Record<string, unknown>)[ek];
       this.nested(k, v, o);
       return;
@@ -511,11 +513,29 @@ export class EventWriter {
    * `orig` on the path so a Map or Set containing itself is still seen as a cycle.
    */
   private nested(k: string, orig: object, stand: object): void {
-    this.enter(orig);
     this.head(Array.isArray(stand) ? 0x04 : 0x03, k, 5);
-    if (Array.isArray(stand)) this.array(stand);
-    else this.doc(stand);
-    this.path[--this.depth] = EMPTY;
+    if (Array.isArray(stand)) this.array(stand, orig);
+    else this.doc(stand, orig);
+  }
+
+  /** A Map as a document of its entries, in their order, as bson writes it. */
+  private map(k: string, m: Map<unknown, unknown>): void {
+    this.head(0x03, k, 5);
+    this.enter(m);
+    const at = this.pos;
+    this.ensure(5);
+    this.pos += 4;
+    for (const [mk, mv] of m) {
+      let key: string;
+      try {
+        key = String(mk);
+      } catch (e) {
+        this.marker('?', threw(e)); // a key that cannot say what it is
+        continue;
+      }
+      if (mv !== undefined) this.elem(key, mv);
+    }
+    this.close(at);
   }
 
   /** The result of toBSON()/toJSON(), written without converting it a second time. */
@@ -569,7 +589,8 @@ export const TOO_LARGE: unique symbol = Symbol('ziggy.serializer.too-large');
  */
 export function serializeEvent(ev: OutgoingEvent, writer: EventWriter = new EventWriter()): Buffer {
   for (let size = 4096; ; size *= 4) {
-    const buf = Buffer.allocUnsafe(Math.min(size, MAX_DOC_SIZE + 1));
+    // The transport's headroom: the writer asks for a few bytes more than it may use.
+    const buf = Buffer.allocUnsafe(Math.min(size, MAX_DOC_SIZE + 64));
     try {
       const end = writer.write(ev, buf, 0, buf.length);
       return buf.subarray(0, end);
@@ -585,7 +606,12 @@ class Unencodable {
 }
 
 function threw(e: unknown): string {
-  const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  let text: string;
+  try {
+    text = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  } catch {
+    text = 'a value that cannot be printed';
+  }
   return `threw ${text.length > 120 ? `${text.slice(0, 117)}...` : text}`;
 }
 

@@ -130,6 +130,7 @@ export class Transport {
       sendTimeout: 0,
       linger: options.linger,
       sendHighWaterMark: options.sendHighWaterMark,
+      ipv6: options.url.startsWith('tcp://['), // an IPv6 literal needs the IPv6 mode
     });
     try {
       this.socket.connect(options.url);

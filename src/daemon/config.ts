@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { inject, Lifecycle, scoped, type InjectionToken } from 'tsyringe';
 import { ZiggyError } from '../errors';
@@ -118,6 +119,10 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
     if (forward.host === '*' || forward.port === 0) {
       throw new ZiggyError('BAD_ENDPOINT', `forward: '${config.forward}' is not a connectable address (give a host and a port, e.g. central:3514)`);
     }
+    if (isOwnAddress(forward, collect)) {
+      // Every event would come back, be written and forwarded again, without end.
+      throw new ZiggyError('BAD_CONFIG', `forward: '${config.forward}' is this daemon's own collection port; forward to another daemon`);
+    }
   }
   let logPath: string | undefined;
   if (config.logPath !== undefined && config.logPath !== '') {
@@ -166,4 +171,12 @@ export class DaemonSettings {
   get value(): ResolvedDaemonConfig {
     return (this.resolved ??= resolveDaemonConfig(this.raw ?? {}));
   }
+}
+
+/** Whether `forward` names the port `collect` binds, as far as can be told from the names. */
+function isOwnAddress(forward: Endpoint, collect: Endpoint): boolean {
+  if (forward.port !== collect.port) return false;
+  if (forward.host === collect.host) return true;
+  const local = (h: string): boolean => h === 'localhost' || h === '::1' || h.startsWith('127.') || h === hostname();
+  return local(forward.host) && (collect.host === '*' || local(collect.host));
 }

@@ -70,7 +70,7 @@ export class Streamer implements EventSink {
     // of framing (a flag byte, or ZMTP 3.1's SUBSCRIBE command name). ZeroMQ disconnects
     // a peer sending a bigger message.
     const socket = new XPublisher({ sendTimeout: 0, linger: 0, sendHighWaterMark: 10_000, maxMessageSize: MAX_TYPE_LENGTH + 32 });
-    this.boundPort = await bindSocket(socket, parseEndpoint(`${host.includes(':') ? `[${host}]` : host}:*`, 0), 'stream');
+    this.boundPort = await bindSocket(socket, parseEndpoint(`${host.includes(':') ? `[${host}]` : host}:*`, 0), 'control'); // the stream takes a free port of the control host
     this.socket = socket;
     this.listening = this.listen(socket);
   }

@@ -36,6 +36,8 @@ export class ControlClient {
     }
     this.timeoutMs = options.timeoutMs ?? DEFAULT_CONTROL_TIMEOUT_MS;
     if (!(this.timeoutMs > 0)) throw new ZiggyError('BAD_CONFIG', `timeout must be positive, got ${this.timeoutMs} ms`);
+    // ZeroMQ takes timeouts as 32-bit milliseconds.
+    if (this.timeoutMs > 2 ** 31 - 1) throw new ZiggyError('BAD_CONFIG', `timeout must be at most ${2 ** 31 - 1} ms, got ${this.timeoutMs}`);
     this.signal = options.signal;
   }
 
@@ -52,7 +54,8 @@ export class ControlClient {
   async request(cmd: string): Promise<ControlReply> {
     if (this.signal?.aborted) throw new ZiggyError('CLOSED', 'control request aborted');
     const deadline = Date.now() + this.timeoutMs;
-    const socket = new Request({ linger: 0, sendTimeout: this.timeoutMs, receiveTimeout: this.timeoutMs });
+    // An IPv6 literal needs the socket's IPv6 mode, as on the daemon's side.
+    const socket = new Request({ linger: 0, sendTimeout: this.timeoutMs, receiveTimeout: this.timeoutMs, ipv6: this.endpoint.host.includes(':') });
     const abort = (): void => socket.close();
     this.signal?.addEventListener('abort', abort, { once: true });
     try {

@@ -149,8 +149,8 @@ function valueSize(buf: Buffer, kind: number, p: number, stop: number): number {
       return 8;
     case 0x10: // int32
       return 4;
-    case 0x08: // boolean
-      return 1;
+    case 0x08: // boolean: 0 or 1, nothing else
+      return p < stop && buf[p] <= 1 ? 1 : -1;
     case 0x06: // undefined
     case 0x0a: // null
     case 0x7f: // max key
@@ -182,6 +182,8 @@ function valueSize(buf: Buffer, kind: number, p: number, stop: number): number {
       if (p + 4 > stop) return -1;
       const n = int32At(buf, p);
       if (n < 0 || p + 5 + n > stop) return -1;
+      // The old binary subtype 2 repeats the length inside: the bytes that follow it.
+      if (buf[p + 4] === 0x02 && (n < 4 || int32At(buf, p + 5) !== n - 4)) return -1;
       return 5 + n;
     }
     case 0x0b: {
@@ -204,7 +206,11 @@ function valueSize(buf: Buffer, kind: number, p: number, stop: number): number {
       if (p + 4 > stop) return -1;
       const n = int32At(buf, p);
       if (n < 14 || p + n > stop) return -1;
-      return n;
+      // ... made of the code (a string) and its scope (a document), exactly.
+      const code = valueSize(buf, 0x02, p + 4, p + n);
+      if (code < 0) return -1;
+      const scope = valueSize(buf, 0x03, p + 4 + code, p + n);
+      return scope >= 0 && 4 + code + scope === n ? n : -1;
     }
     default:
       return -1;

@@ -75,9 +75,13 @@ export function chooseInput(args: ViewInputArgs, stdin: StdinInfo, now: Date = n
   return { kind: 'stream', name: '<stdin>', stream: stdin.stream() };
 }
 
+/** ZeroMQ takes timeouts as 32-bit milliseconds. */
+export const MAX_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
+
 function seconds(value: number | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   if (!(value > 0) || !Number.isFinite(value)) throw bad(`${flag} must be a positive number of seconds, got ${value}`);
+  if (value > MAX_TIMEOUT_S) throw bad(`${flag} must be at most ${MAX_TIMEOUT_S} seconds, got ${value}`);
   return value * 1000;
 }
 

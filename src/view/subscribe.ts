@@ -113,7 +113,7 @@ export class LiveStream implements AsyncIterable<LiveMessage> {
   }
 
   private subscribe(port: number): Subscriber {
-    const socket = new Subscriber({ linger: 0, receiveTimeout: this.reconnectMs });
+    const socket = new Subscriber({ linger: 0, receiveTimeout: this.reconnectMs, ipv6: this.endpoint.host.includes(':') });
     const host = this.endpoint.host.includes(':') ? `[${this.endpoint.host}]` : this.endpoint.host;
     socket.connect(`tcp://${host}:${port}`);
     socket.subscribe(this.types.prefix);
