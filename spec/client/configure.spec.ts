@@ -343,5 +343,29 @@ describe('client/configure', () => {
       const after = stats();
       expect([after.dropped - before.dropped, after.encodeErrors - before.encodeErrors], 'dropped, encode errors').to.deep.equal([0, 0]);
     });
+
+    it('an event bigger than the room left in the batch runs its getters once', async () => {
+      const ep = await freeEndpoint();
+      const coll = await collector(ep);
+      stops.push(coll.stop);
+      configure(ep);
+      for (let i = 0; i < 3; i++) context('filler', () => set('pad', 'f'.repeat(50_000))); // fill most of the arena
+      const row = {
+        get lazy() {
+          context('audit', () => set('x', 1));
+          return 'v';
+        },
+      };
+      context('request', () => {
+        set('row', row);
+        set('pad', 'x'.repeat(300_000));
+      });
+      context('after', () => set('n', 1));
+      await flush(3000);
+      await waitFor(() => coll.docs.length >= 6, 5000, 'every event');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(coll.docs.map((d) => d.type)).to.deep.equal(['filler', 'filler', 'filler', 'request', 'audit', 'after']);
+      expect((coll.docs[3].body as { row: unknown }).row).to.deep.equal({ lazy: 'v' });
+    });
   });
 });

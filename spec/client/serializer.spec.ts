@@ -155,6 +155,14 @@ describe('client/serializer', () => {
       expect(decode(serializeEvent(event({ loop }))).body.loop).to.deep.equal({ self: '[unserializable: circular]' });
     });
 
+    it('reads each value once, however big the event: a getter runs once', () => {
+      let calls = 0;
+      const body = { get g() { return ++calls; }, pad: 'x'.repeat(300_000), tail: new Map([['k', 1]]) };
+      const bytes = serializeEvent(event(body));
+      expect(calls).to.equal(1);
+      expect(bytes.equals(Buffer.from(BSON.serialize(event({ g: 1, pad: body.pad, tail: { k: 1 } }))))).to.equal(true);
+    });
+
     it('writes an event of exactly 16 MiB', () => {
       const make = (n: number) => event({ pad: 'x'.repeat(n), n: 1 });
       const e = make(MAX_DOC_SIZE - BSON.calculateObjectSize(make(0)));

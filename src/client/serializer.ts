@@ -36,6 +36,11 @@ export class EventWriter {
   private buf: Buffer = EMPTY;
   private pos = 0;
   private limit = 0;
+  // Where the event being written starts, and from where the buffer's bytes are kept
+  // when it grows (-1: it does not grow, the write throws OVERFLOW instead).
+  private start = 0;
+  private keepFrom = -1;
+  private output: Buffer = EMPTY;
   private depth = 0;
   // Objects on the path from the body to the value being written: a value already on
   // the path is a cycle. Shared (non-cyclic) references are simply written twice.
@@ -50,14 +55,21 @@ export class EventWriter {
 
   /**
    * Writes `ev` as one BSON document at `buf[pos]`, never past `limit`.
-   * Returns the position after the document. Throws `OVERFLOW` when the space runs out
-   * (nothing before `pos` is touched; retry with a bigger buffer), `TOO_LARGE` past the
-   * 16 MiB document limit, and anything else only for a body that cannot even be read.
+   * Returns the position after the document. When the space runs out: with `keepFrom`
+   * (at most `pos`), the document carries on in a bigger buffer holding a copy of
+   * `buf[keepFrom, pos)` at the same offsets, which `lastBuffer` then returns; without,
+   * it throws `OVERFLOW` (nothing before `pos` is touched). Growing instead of retrying
+   * reads every value once: a getter, toJSON or toBSON runs once per event. Throws
+   * `TOO_LARGE` past the 16 MiB document limit, and anything else only for a body that
+   * cannot even be read.
    */
-  write(ev: OutgoingEvent, buf: Buffer, pos: number, limit: number): number {
+  write(ev: OutgoingEvent, buf: Buffer, pos: number, limit: number, keepFrom = -1): number {
     this.buf = buf;
+    this.output = buf;
     this.pos = pos;
     this.limit = limit;
+    this.start = pos;
+    this.keepFrom = keepFrom;
     this.repairs = 0;
     this.depth = 0;
     const start = pos;
@@ -86,8 +98,16 @@ export class EventWriter {
     const size = this.pos - start;
     if (size > MAX_DOC_SIZE) throw TOO_LARGE;
     writeInt32(this.buf, start, size);
+    this.output = this.buf;
     this.buf = EMPTY; // do not keep the arena alive
     return this.pos;
+  }
+
+  /** The buffer the last write() ended in: its own, or the bigger one it grew into. */
+  get lastBuffer(): Buffer {
+    const out = this.output;
+    this.output = EMPTY;
+    return out;
   }
 
   /**
@@ -154,7 +174,20 @@ export class EventWriter {
   }
 
   private ensure(n: number): void {
-    if (this.pos + n > this.limit) throw OVERFLOW;
+    if (this.pos + n > this.limit) this.grow(n);
+  }
+
+  /** Room for `n` more bytes in a bigger buffer (see write()), or OVERFLOW / TOO_LARGE. */
+  private grow(n: number): void {
+    if (this.keepFrom < 0) throw OVERFLOW;
+    const need = this.pos + n;
+    const cap = this.start + MAX_DOC_SIZE + GROW_SLACK;
+    if (need > cap) throw TOO_LARGE;
+    const size = Math.min(cap, Math.max(2 * this.buf.length, need + 4096));
+    const bigger = Buffer.allocUnsafe(size);
+    bigger.set(this.buf.subarray(this.keepFrom, this.pos), this.keepFrom);
+    this.buf = bigger;
+    this.limit = size;
   }
 
   /** Copies a precomputed element header (type byte + key + NUL). */
@@ -398,7 +431,7 @@ export class EventWriter {
         throw new Unencodable(typeof v); // function, symbol
       }
     } catch (e) {
-      if (e === OVERFLOW) throw e;
+      if (e === OVERFLOW || e === TOO_LARGE) throw e;
       this.pos = start;
       for (let i = depth; i < this.depth; i++) this.path[i] = EMPTY;
       this.depth = depth;
@@ -580,6 +613,8 @@ export class EventWriter {
 
 /** Thrown when the buffer given to write() is too small for the event. */
 export const OVERFLOW: unique symbol = Symbol('ziggy.serializer.overflow');
+/** Room past the document limit a growing buffer may have: the writer asks for a few bytes more than it uses. */
+const GROW_SLACK = 64;
 /** Thrown when an event would exceed the 16 MiB BSON document limit. */
 export const TOO_LARGE: unique symbol = Symbol('ziggy.serializer.too-large');
 
@@ -588,17 +623,8 @@ export const TOO_LARGE: unique symbol = Symbol('ziggy.serializer.too-large');
  * instead; this is for tests and custom recorders.
  */
 export function serializeEvent(ev: OutgoingEvent, writer: EventWriter = new EventWriter()): Buffer {
-  for (let size = 4096; ; size *= 4) {
-    // The transport's headroom: the writer asks for a few bytes more than it may use.
-    const buf = Buffer.allocUnsafe(Math.min(size, MAX_DOC_SIZE + 64));
-    try {
-      const end = writer.write(ev, buf, 0, buf.length);
-      return buf.subarray(0, end);
-    } catch (e) {
-      if (e !== OVERFLOW) throw e;
-      if (size > MAX_DOC_SIZE) throw TOO_LARGE;
-    }
-  }
+  const end = writer.write(ev, Buffer.allocUnsafe(4096), 0, 4096, 0);
+  return writer.lastBuffer.subarray(0, end);
 }
 
 class Unencodable {

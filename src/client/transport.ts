@@ -1,9 +1,8 @@
 import { Push } from 'zeromq';
 import { ZiggyError } from '../errors';
-import { MAX_DOC_SIZE } from '../protocol/codec';
 import type { OutgoingEvent } from './field-list';
 import { monotonicMs } from './clock';
-import { EventWriter, OVERFLOW, TOO_LARGE } from './serializer';
+import { EventWriter, TOO_LARGE } from './serializer';
 
 /** What a Transport needs to know; configure() fills in the defaults. */
 export interface TransportOptions {
@@ -222,13 +221,10 @@ export class Transport {
     this.encoding = true;
     try {
       const writer = this.writer;
-      let end: number;
-      try {
-        end = writer.write(ev, this.arena, this.pos, this.arena.length);
-      } catch (e) {
-        if (e !== OVERFLOW) throw e;
-        end = this.writeInFreshArena(ev);
-      }
+      // An event that does not fit carries on in a bigger arena, which the open batch
+      // moves to (the sealed ones keep the old one): values are read once.
+      const end = writer.write(ev, this.arena, this.pos, this.arena.length, this.batchStart);
+      this.arena = writer.lastBuffer;
       this.counters.encodeErrors += writer.repairs;
       this.pos = end;
       if (this.openCount++ === 0) this.openedAt = monotonicMs();
@@ -286,29 +282,18 @@ export class Transport {
     this.socket.close();
   }
 
-  /** Writes `ev` at the start of a new arena big enough for it; the old batch is sealed. */
-  private writeInFreshArena(ev: OutgoingEvent): number {
-    this.seal();
-    for (let size = this.arenaSize; ; size *= 4) {
-      this.arena = Buffer.allocUnsafe(Math.min(size, MAX_DOC_SIZE + 64));
-      this.batchStart = this.pos = 0;
-      try {
-        return this.writer.write(ev, this.arena, 0, this.arena.length);
-      } catch (e) {
-        if (e !== OVERFLOW || size > MAX_DOC_SIZE) {
-          this.arena = Buffer.allocUnsafe(this.arenaSize); // do not keep a huge one
-          throw e === OVERFLOW ? TOO_LARGE : e;
-        }
-      }
-    }
-  }
-
   /** Closes the open batch: its documents become one pending message. */
   private seal(): void {
     if (this.openCount === 0) return;
     this.pending.push({ bytes: this.arena.subarray(this.batchStart, this.pos), count: this.openCount });
     this.batchStart = this.pos;
     this.openCount = 0;
+    // A fresh arena before this one runs short (an event that does not fit moves the
+    // open batch), or when a big event grew it: such an arena is not kept.
+    if (this.arena.length - this.pos < 2 * this.options.batchBytes || this.arena.length > 4 * this.arenaSize) {
+      this.arena = Buffer.allocUnsafe(this.arenaSize);
+      this.batchStart = this.pos = 0;
+    }
   }
 
   /**
