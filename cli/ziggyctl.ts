@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { isZiggyError } from '../src/errors';
 import { shutdownDaemon, statusReport } from '../src/view/ctl';
 import { MAX_TIMEOUT_S } from '../src/view/inputs';
+import { exitOnStdoutError } from '../src/view/output';
 
 interface CtlArgs {
   host: string;
@@ -29,12 +30,7 @@ const shutdownCommand: CommandModule<CtlArgs, CtlArgs> = {
   },
 };
 
-// `ziggyctl status | head`: the reader went away, which is not an error.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  process.stderr.write(`${PROG}: cannot write output: ${e.message}\n`);
-  process.exit(1);
-});
+exitOnStdoutError(PROG);
 
 yargs(hideBin(process.argv))
   .scriptName(PROG)

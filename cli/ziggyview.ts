@@ -6,6 +6,7 @@ import { isZiggyError, ZiggyError } from '../src/errors';
 import { DEFAULT_GROUP_MAX } from '../src/view/grouper';
 import { chooseInput } from '../src/view/inputs';
 import { view } from '../src/view/view';
+import { exitOnStdoutError } from '../src/view/output';
 
 interface ViewArgs {
   files?: string[];
@@ -74,12 +75,7 @@ const viewCommand: CommandModule<object, ViewArgs> = {
   },
 };
 
-// `ziggyview ... | head`: the reader went away, which is not an error.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  process.stderr.write(`${PROG}: cannot write output: ${e.message}\n`);
-  process.exit(1);
-});
+exitOnStdoutError(PROG);
 
 yargs(hideBin(process.argv))
   .scriptName(PROG)

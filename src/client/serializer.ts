@@ -317,10 +317,7 @@ export class EventWriter {
   /** The fields of an object as a BSON document. */
   /** `o`'s own enumerable fields as a document; `id` is what stands for it on the path (see nested()). */
   private doc(o: object, id: object = o): void {
-    this.enter(id);
-    const at = this.pos;
-    this.ensure(5);
-    this.pos += 4;
+    const at = this.open(id);
     // for-in walks V8's enum cache without allocating a key array; the own-property
     // check keeps it to the fields Object.keys (and bson) would see.
     for (const k in o) {
@@ -342,10 +339,7 @@ export class EventWriter {
    * list order, each group written whole where its first field is.
    */
   private fieldList(list: FieldList): void {
-    this.enter(list);
-    const at = this.pos;
-    this.ensure(5);
-    this.pos += 4;
+    const at = this.open(list);
     const s = list.slots;
     const n = list.length;
     for (let i = 0; i < n; i += 3) {
@@ -375,12 +369,18 @@ export class EventWriter {
   }
 
   private array(a: readonly unknown[], id: object = a): void {
+    const at = this.open(id);
+    for (let i = 0; i < a.length; i++) this.elem(i < INDEX_KEYS.length ? INDEX_KEYS[i] : String(i), a[i]);
+    this.close(at);
+  }
+
+  /** Enters `id` (see enter()) and starts a document or array; returns where, for close(). */
+  private open(id: object): number {
     this.enter(id);
     const at = this.pos;
     this.ensure(5);
     this.pos += 4;
-    for (let i = 0; i < a.length; i++) this.elem(i < INDEX_KEYS.length ? INDEX_KEYS[i] : String(i), a[i]);
-    this.close(at);
+    return at;
   }
 
   private enter(o: object): void {
@@ -554,10 +554,7 @@ export class EventWriter {
   /** A Map as a document of its entries, in their order, as bson writes it. */
   private map(k: string, m: Map<unknown, unknown>): void {
     this.head(0x03, k, 5);
-    this.enter(m);
-    const at = this.pos;
-    this.ensure(5);
-    this.pos += 4;
+    const at = this.open(m);
     for (const [mk, mv] of m) {
       let key: string;
       try {

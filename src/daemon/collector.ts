@@ -127,12 +127,7 @@ export class Collector {
         continue;
       }
       this.busySinceIdle = true;
-      try {
-        this.ingest(msg);
-      } catch (e) {
-        // A sink broke its promise not to throw: keep collecting, but say so.
-        this.log.error(`routing a message failed: ${(e as Error).stack ?? String(e)}`);
-      }
+      this.route(msg);
     }
   }
 
@@ -152,11 +147,16 @@ export class Collector {
       } catch {
         return; // nothing left (EAGAIN), or closed
       }
-      try {
-        this.ingest(msg);
-      } catch (e) {
-        this.log.error(`routing a message failed: ${(e as Error).stack ?? String(e)}`);
-      }
+      this.route(msg);
+    }
+  }
+
+  /** ingest(), for a message from the socket: a sink that breaks its promise not to throw is logged, and collecting goes on. */
+  private route(msg: Buffer[]): void {
+    try {
+      this.ingest(msg);
+    } catch (e) {
+      this.log.error(`routing a message failed: ${(e as Error).stack ?? String(e)}`);
     }
   }
 

@@ -183,18 +183,25 @@ export class LogFile {
       lost += this.writingDocs;
     }
     if (this.pendingDocs > 0) {
-      this.seal();
-      this.credit(this.pendingDocs, this.hosts, 0, 'dropped');
-      lost += this.pendingDocs;
-      for (const chunk of this.owned) this.ctx.pool.give(chunk);
-      this.ctx.released(this.pendingBytes);
-      this.parts = [];
-      this.owned = [];
-      this.hosts = new HostRuns();
-      this.pendingDocs = 0;
-      this.pendingBytes = 0;
+      const { owned, hosts, docs, bytes } = this.takePending();
+      this.credit(docs, hosts, 0, 'dropped');
+      lost += docs;
+      for (const chunk of owned) this.ctx.pool.give(chunk);
+      this.ctx.released(bytes);
     }
     return lost;
+  }
+
+  /** Hands over what is buffered (sealed), leaving nothing pending. */
+  private takePending(): { parts: Buffer[]; owned: Chunk[]; hosts: HostRuns; docs: number; bytes: number } {
+    this.seal();
+    const taken = { parts: this.parts, owned: this.owned, hosts: this.hosts, docs: this.pendingDocs, bytes: this.pendingBytes };
+    this.parts = [];
+    this.owned = [];
+    this.hosts = new HostRuns();
+    this.pendingDocs = 0;
+    this.pendingBytes = 0;
+    return taken;
   }
 
   /** Writes everything, then closes the file (done once the file's earlier self is closed too). */
@@ -234,13 +241,7 @@ export class LogFile {
 
   private async drain(): Promise<void> {
     while (this.pendingDocs > 0) {
-      this.seal();
-      const { parts, owned, hosts, pendingDocs: docs, pendingBytes: bytes } = this;
-      this.parts = [];
-      this.owned = [];
-      this.hosts = new HostRuns();
-      this.pendingDocs = 0;
-      this.pendingBytes = 0;
+      const { parts, owned, hosts, docs, bytes } = this.takePending();
       let written = 0;
       this.writingDocs = docs;
       this.writingHosts = hosts;

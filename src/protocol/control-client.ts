@@ -13,6 +13,9 @@ export interface ControlClientOptions {
   signal?: AbortSignal;
 }
 
+/** ZeroMQ takes timeouts as 32-bit milliseconds. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /**
  * Asks a daemon's control port (REQ -> REP) one question at a time. Every request uses
  * a fresh REQ socket: a REQ socket that missed its reply can never send again, and one
@@ -36,8 +39,7 @@ export class ControlClient {
     }
     this.timeoutMs = options.timeoutMs ?? DEFAULT_CONTROL_TIMEOUT_MS;
     if (!(this.timeoutMs > 0)) throw new ZiggyError('BAD_CONFIG', `timeout must be positive, got ${this.timeoutMs} ms`);
-    // ZeroMQ takes timeouts as 32-bit milliseconds.
-    if (this.timeoutMs > 2 ** 31 - 1) throw new ZiggyError('BAD_CONFIG', `timeout must be at most ${2 ** 31 - 1} ms, got ${this.timeoutMs}`);
+    if (this.timeoutMs > MAX_TIMEOUT_MS) throw new ZiggyError('BAD_CONFIG', `timeout must be at most ${MAX_TIMEOUT_MS} ms, got ${this.timeoutMs}`);
     this.signal = options.signal;
   }
 

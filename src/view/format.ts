@@ -69,17 +69,20 @@ export class EventFormatter {
     const item: unknown = JSON.parse(text);
     if (this.grouper) {
       // Printed later, with its group: one too deep to indent is kept as it is.
-      this.grouper.add(this.transcoder.id, this.transcoder.type, indentable(item) ? item : new CompactJson(text));
+      this.grouper.add(this.transcoder.id, this.transcoder.type, this.indented(item) === null ? new CompactJson(text) : item);
       return;
     }
-    let pretty: string;
+    this.out.text((this.indented(item) ?? text) + '\n');
+  }
+
+  /** prettyJson(), or null for a value nested too deep for it (it recurses per level). */
+  private indented(value: unknown): string | null {
     try {
-      pretty = prettyJson(item, this.color);
+      return prettyJson(value, this.color);
     } catch (e) {
-      if (!(e instanceof RangeError)) throw e;
-      pretty = text; // nested too deep for the recursive printer: compact, on one line
+      if (e instanceof RangeError) return null;
+      throw e;
     }
-    this.out.text(pretty + '\n');
   }
 
   /** End of input: prints the groups still waiting for a parent, oldest first. */
@@ -90,17 +93,9 @@ export class EventFormatter {
   private writeGroup(group: (Buffer | unknown)[]): void {
     const out = this.out;
     if (this.pretty) {
-      let text: string | undefined;
-      if (!group.some((e) => e instanceof CompactJson)) {
-        try {
-          text = prettyJson(group, this.color);
-        } catch (e) {
-          if (!(e instanceof RangeError)) throw e;
-        }
-      }
+      const indented = group.some((e) => e instanceof CompactJson) ? null : this.indented(group);
       // Too deep to indent: the whole group on one line.
-      text ??= `[${group.map((e) => (e instanceof CompactJson ? e.text : JSON.stringify(e))).join(',')}]`;
-      out.text(text + '\n');
+      out.text((indented ?? `[${group.map((e) => (e instanceof CompactJson ? e.text : JSON.stringify(e))).join(',')}]`) + '\n');
       return;
     }
     out.byte(0x5b);
@@ -115,15 +110,4 @@ export class EventFormatter {
 /** An event's compact JSON text, kept as it is where indenting it would overflow the stack. */
 class CompactJson {
   constructor(readonly text: string) {}
-}
-
-/** Whether prettyJson() can print `value` (it recurses once per level of nesting). */
-function indentable(value: unknown): boolean {
-  try {
-    JSON.stringify(value);
-    return true;
-  } catch (e) {
-    if (e instanceof RangeError) return false;
-    throw e;
-  }
 }

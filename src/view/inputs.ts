@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ZiggyError } from '../errors';
+import { MAX_TIMEOUT_MS } from '../protocol/control-client';
 import { DEFAULT_CONTROL_PORT, DEFAULT_HOST } from '../protocol/endpoint';
 import { parseDay, utcDay } from './log-files';
 import { parseTypeFilter } from './type-filter';
@@ -75,8 +76,8 @@ export function chooseInput(args: ViewInputArgs, stdin: StdinInfo, now: Date = n
   return { kind: 'stream', name: '<stdin>', stream: stdin.stream() };
 }
 
-/** ZeroMQ takes timeouts as 32-bit milliseconds. */
-export const MAX_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
+/** The longest timeout, in seconds, that ZeroMQ can take. */
+export const MAX_TIMEOUT_S = Math.floor(MAX_TIMEOUT_MS / 1000);
 
 function seconds(value: number | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;

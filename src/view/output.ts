@@ -48,3 +48,15 @@ function drained(stream: Writable): Promise<void> {
     stream.on('close', onClose);
   });
 }
+
+/**
+ * How a command-line tool `prog` meets a failing stdout: `prog ... | head` going away
+ * (EPIPE) is not an error and exits 0; anything else (a full disk) is one line and exit 1.
+ */
+export function exitOnStdoutError(prog: string): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`${prog}: cannot write output: ${e.message}\n`);
+    process.exit(1);
+  });
+}
