@@ -1,29 +1,26 @@
 import { performance } from 'node:perf_hooks';
 
-/** The clocks events use: wall-clock start times, monotonic durations. */
+/**
+ * The one clock of the client. Every start and end time, and every duration, is a
+ * reading of the same monotonic clock (performance.now()) placed on the wall clock by one
+ * fixed origin (performance.timeOrigin, the wall-clock time the process started). So a
+ * sub-event can never start before or end after its parent, whatever the system clock
+ * does meanwhile; the price is that a system clock stepped after start-up is not followed.
+ */
 
 // The global `performance` is a lazy getter on globalThis: reading it costs a global
 // lookup and a getter call on every use. The module's own binding is read once.
 const perf = performance;
+const originMs = perf.timeOrigin;
 
 /** A monotonic reading in ms (performance.now()). */
 export function monotonicMs(): number {
   return perf.now();
 }
 
-// A monotonic reading plus this offset is the wall clock in ms: one clock read per start
-// instead of two. The offset is re-read from Date.now() at most once a second, so a
-// stepped system clock shows up in start times within a second.
-let wallOffsetMs = Date.now() - perf.now();
-let wallSyncedAt = perf.now();
-
-/** The wall-clock time, in ms, of a monotonicMs() reading taken just now. */
-export function wallClockMs(perfNow: number): number {
-  if (perfNow - wallSyncedAt > 1000) {
-    wallSyncedAt = perfNow;
-    wallOffsetMs = Date.now() - perfNow;
-  }
-  return wallOffsetMs + perfNow;
+/** The wall-clock time, in ms since the epoch, of a monotonicMs() reading. */
+export function wallClockMs(reading: number): number {
+  return originMs + reading;
 }
 
 /** Seconds elapsed since a monotonicMs() reading, as a double. */

@@ -455,8 +455,8 @@ export class Context implements SampleNode, Scoped {
   private _finish(now: number = monotonicMs()): void {
     if (this._state === DONE) return;
     this._state = DONE;
-    // Monotonic duration on a wall-clock start: durations stay exact if the clock steps.
-    const end = (this._startMs + (now - this._t0)) / 1000;
+    // Start and end are readings of the one clock, so nested events nest exactly.
+    const end = wallClockMs(now) / 1000;
     if (!this._enabled) return;
     const record = activeRecorder();
     if (record === null) return;
