@@ -3,7 +3,7 @@ import { ZiggyError } from '../errors';
 import { checkContextOptions, checkTypeName, Context, describeError, type ContextOptions } from '../client/context';
 import { noteRejected } from '../client/counters';
 import type { SampleSpec } from '../client/sampling';
-import { current, enter } from '../client/scope';
+import { current, enter, runIn } from '../client/scope';
 import { activeRecorder } from '../client/sink';
 
 /**
@@ -81,9 +81,9 @@ export function requestContext(req: IncomingMessage): Context | undefined {
 
 /**
  * Opens `req`'s context and makes it current for the rest of the synchronous run and
- * everything it schedules. When the caller runs in the connection's async resource (as
- * a `'request'` listener does), the request body's `data`/`end` events that arrive later
- * see it too, so body parsers do not lose it. A request already opened is left as it is.
+ * everything it schedules, and in every listener of `req` and `res` (the request body's
+ * `data`/`end` events arrive later, from the socket), so body parsers do not lose it. A
+ * request already opened is left as it is.
  * Returns undefined, doing nothing, while Ziggy is unconfigured; never throws.
  */
 export function beginRequest(req: IncomingMessage, res: ServerResponse, settings: RequestSettings, details?: RequestDetails): Context | undefined {
@@ -102,6 +102,8 @@ export function beginRequest(req: IncomingMessage, res: ServerResponse, settings
   }
   ctx.start();
   contexts.set(req, ctx);
+  emitIn(ctx, req);
+  emitIn(ctx, res);
   // Watched before anything else can fail, so a started context is always finished.
   watchResponse(ctx, res, performance.now(), details?.route);
   if (ctx.enabled) {
@@ -116,6 +118,20 @@ export function beginRequest(req: IncomingMessage, res: ServerResponse, settings
     }
   }
   return ctx;
+}
+
+/**
+ * Makes `ctx` current in every listener of `emitter`'s events (a request body's `data`
+ * and `end`, a response's `finish`), however late they fire. Those events come from the
+ * connection's socket, and whether a context made current in the request listener
+ * reaches them depends on how the Node version builds AsyncLocalStorage (it does on 20
+ * and 22, not on 24 and later); running the emitter's emit() in the context does not.
+ */
+function emitIn(ctx: Context, emitter: IncomingMessage | ServerResponse): void {
+  const emit = emitter.emit;
+  emitter.emit = function (this: typeof emitter, ...args: unknown[]): boolean {
+    return runIn(ctx, emit as (...a: never[]) => boolean, this, args);
+  } as typeof emitter.emit;
 }
 
 /**
