@@ -13,12 +13,17 @@ import { readPlan, type MethodPlan } from '../../src/client/decorators/wrap-meth
 import { ZiggyContext, withContext, withDefaultContext } from '../../src/client/decorators/ziggy-context.decorator';
 import { setRandomSource, type RandomSource } from '../../src/client/sampling';
 import { setRecorder } from '../../src/client/sink';
-import { recordedEvents } from '../helpers/client';
+import { codeOf, recordedEvents } from '../helpers/client';
 
 type AnyDecorator = (target: object, key: string | symbol, d: PropertyDescriptor) => PropertyDescriptor | void;
+type StandardDecorator = (value: unknown, context: { kind: string; name: string | symbol }) => unknown;
 
-/** Applies method decorators the way TypeScript does (last listed first), on a fresh class. */
-function decorated(decorators: AnyDecorator[], body: (this: { tag: string }, a: number, b: number) => unknown) {
+/**
+ * Applies method decorators the way TypeScript does (last listed first), on a fresh class:
+ * with `(prototype, key, descriptor)` as under experimentalDecorators, or, `standard`,
+ * with `(method, context)` as TC39 decorators are called.
+ */
+function decorated(decorators: AnyDecorator[], body: (this: { tag: string }, a: number, b: number) => unknown, standard = false) {
   class Target {
     tag = 'instance';
     method(a: number, b: number): unknown {
@@ -26,7 +31,14 @@ function decorated(decorators: AnyDecorator[], body: (this: { tag: string }, a: 
     }
   }
   let d = Object.getOwnPropertyDescriptor(Target.prototype, 'method') as PropertyDescriptor;
-  for (let i = decorators.length - 1; i >= 0; i--) d = decorators[i](Target.prototype, 'method', d) || d;
+  for (let i = decorators.length - 1; i >= 0; i--) {
+    if (standard) {
+      const replaced = (decorators[i] as unknown as StandardDecorator)(d.value, { kind: 'method', name: 'method' });
+      d = { ...d, value: replaced ?? d.value };
+    } else {
+      d = decorators[i](Target.prototype, 'method', d) || d;
+    }
+  }
   Object.defineProperty(Target.prototype, 'method', d);
   return new Target();
 }
@@ -281,8 +293,8 @@ describe('client/decorators', () => {
       ['@Sample', Sample('..', 0.5)],
     ] as const;
 
-    for (const order of permutations([...decorators])) {
-      it(`does not matter: ${order.map(([n]) => n).join(' ')}`, async () => {
+    for (const [standard, order] of permutations([...decorators]).flatMap((o) => [false, true].map((m) => [m, o] as const))) {
+      it(`does not matter (${standard ? 'TC39' : 'legacy'} calls): ${order.map(([n]) => n).join(' ')}`, async () => {
         // Request 1 keeps its memcache contexts (draw 0.1), request 2 drops them (0.9).
         let draw = 0;
         restore = setRandomSource(() => [0.1, 0.9][draw++ % 2]);
@@ -293,6 +305,7 @@ describe('client/decorators', () => {
             set('key', `${this.tag}:${a + b}`);
             return a + b;
           },
+          standard,
         );
         for (let r = 0; r < 2; r++) {
           await context('request', async () => {
@@ -412,6 +425,20 @@ describe('client/decorators', () => {
         return WithAccessor;
       });
       expect(codes).to.deep.equal(['BAD_TYPE', 'BAD_CONFIG', 'BAD_KEY', 'BAD_CONFIG', 'BAD_CONFIG']);
+    });
+
+    it('is refused the same way when called as a TC39 decorator on anything but a method', () => {
+      const call = (d: unknown, value: unknown, kind: string) => () =>
+        (d as StandardDecorator)(value, { kind, name: 'x' });
+      const getter = (): number => 1;
+      class C {}
+      expect([
+        codeOf(call(Timeit('t'), getter, 'getter')),
+        codeOf(call(Sample('.', 1), undefined, 'field')),
+        codeOf(call(ZiggyContext('.x'), { get: getter, set: getter }, 'accessor')),
+        codeOf(call(Timeit('t'), C, 'class')),
+        codeOf(call(Timeit('t'), getter, 'method')),
+      ]).to.deep.equal(['BAD_CONFIG', 'BAD_CONFIG', 'BAD_CONFIG', 'BAD_CONFIG', 'no error']);
     });
 
     it('@Sample without any context changes nothing', () => {

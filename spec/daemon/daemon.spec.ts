@@ -205,3 +205,28 @@ describe('daemon Daemon', () => {
     });
   });
 });
+
+describe('daemon optional tokens, for an app with an older tsyringe (a peer dependency)', () => {
+  it('lists every token a service injects with isOptional', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const daemonModule = (await import('../../src/daemon')) as unknown as Record<string, unknown>;
+    const { OPTIONAL_TOKENS } = await import('../../src/daemon/daemon');
+    const folder = join(__dirname, '../../src/daemon');
+    const names = new Set<string>();
+    for (const file of await readdir(folder)) {
+      const text = await readFile(join(folder, file), 'utf8');
+      for (const m of text.matchAll(/@inject\((\w+),\s*\{\s*isOptional:\s*true\s*\}\)/g)) names.add(m[1]);
+    }
+    expect(names.size).to.be.above(0);
+    for (const name of names) expect(OPTIONAL_TOKENS, name).to.include(daemonModule[name]);
+  });
+
+  it('answers undefined for each unless the app registers its own', async () => {
+    const { OPTIONAL_TOKENS } = await import('../../src/daemon/daemon');
+    const c = container.createChildContainer();
+    expect(OPTIONAL_TOKENS.map((t) => c.resolve(t))).to.deep.equal(OPTIONAL_TOKENS.map(() => undefined));
+    const logger = new MemoryLogger();
+    c.register(DAEMON_LOGGER, { useValue: logger });
+    expect(c.resolve(DAEMON_LOGGER)).to.equal(logger);
+  });
+});

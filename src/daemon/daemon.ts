@@ -1,11 +1,13 @@
-import { container, inject, Lifecycle, scoped } from 'tsyringe';
+import { container, inject, Lifecycle, scoped, type InjectionToken } from 'tsyringe';
 import { ZiggyError } from '../errors';
+import { CLOCK } from './clock';
 import { Collector } from './collector';
-import { DaemonSettings } from './config';
+import { DAEMON_CONFIG, DaemonSettings } from './config';
 import { ControlServer, type DaemonStatus } from './control-server';
 import { FileWriter } from './file-writer';
 import { Forwarder } from './forwarder';
-import { DaemonLog } from './logger';
+import { FORWARD_QUEUE } from './forward-queue';
+import { DAEMON_LOGGER, DaemonLog } from './logger';
 import { EVENT_SINK } from './sink';
 import { Streamer } from './streamer';
 
@@ -20,6 +22,18 @@ import { Streamer } from './streamer';
  */
 export const DEFAULT_SINKS = [FileWriter, Streamer, Forwarder] as const;
 for (const sink of DEFAULT_SINKS) container.register(EVENT_SINK, { useToken: sink });
+
+/**
+ * The tokens the services inject with `{ isOptional: true }`. tsyringe is a peer
+ * dependency, and an app's own tsyringe older than 4.9 ignores `isOptional` and refuses an
+ * unregistered token, so each of these answers `undefined` from the root container (the
+ * service then uses its default) until the app registers its own. A new optional
+ * injection belongs in this list (spec/daemon/daemon.spec.ts checks).
+ */
+export const OPTIONAL_TOKENS: readonly InjectionToken<unknown>[] = [CLOCK, DAEMON_CONFIG, DAEMON_LOGGER, FORWARD_QUEUE];
+for (const token of OPTIONAL_TOKENS) {
+  if (!container.isRegistered(token)) container.register(token, { useFactory: () => undefined });
+}
 
 /** The ports a running daemon is bound to. */
 export interface DaemonPorts {

@@ -1,6 +1,6 @@
 import { splitKey } from '../keys';
 import { TIMEIT } from './metadata-keys';
-import { decorateMethod, type MethodPlan } from './wrap-method';
+import { methodDecorator, type MethodPlan, type ZiggyMethodDecorator } from './wrap-method';
 
 export { TIMEIT };
 
@@ -13,15 +13,14 @@ export function withTimeit(plan: MethodPlan, key: string): MethodPlan {
  * Sets `key` to each call's duration in seconds (a double): in the context the method's
  * own @ZiggyContext opens, or else in the current context (none: nothing is recorded).
  * Async methods are timed until their promise settles; calls that throw are timed too.
+ * Works with TC39 standard decorators and with `experimentalDecorators` alike.
  * @throws ZiggyError `BAD_KEY` at class definition for a malformed key.
  * @example
  * ```ts
  * @Timeit('render_time') render() { ... }
  * ```
  */
-export function Timeit(key: string): MethodDecorator {
+export function Timeit(key: string): ZiggyMethodDecorator {
   splitKey(key);
-  return function timeit(_target: object, _key: string | symbol, descriptor: PropertyDescriptor): PropertyDescriptor {
-    return decorateMethod(descriptor, '@Timeit', (plan) => withTimeit(plan, key));
-  } as MethodDecorator;
+  return methodDecorator('@Timeit', (plan) => withTimeit(plan, key));
 }

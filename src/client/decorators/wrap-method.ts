@@ -53,23 +53,88 @@ export function planFor(fn: Method): MethodPlan {
   return readPlan(fn) ?? { original: fn, timeit: [] };
 }
 
+/** What a decorator does to a method's plan. */
+export type PlanUpdate = (plan: MethodPlan) => MethodPlan;
+
+/**
+ * A method decorator for either compiler mode: `experimentalDecorators` calls it with
+ * `(prototype, key, descriptor)`, TC39 standard decorators (TypeScript 5+ without that
+ * flag) with `(method, context)`. Both are typed, so it type-checks in either mode.
+ */
+export interface ZiggyMethodDecorator {
+  /** experimentalDecorators: replaces the descriptor's method. */
+  <T>(target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<T>): TypedPropertyDescriptor<T> | void;
+  /** TC39 standard decorators: returns the replacement method. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  <This, M extends (this: This, ...args: any) => any>(method: M, context: ClassMethodDecoratorContext<This, M>): M | void;
+}
+
+/** As {@link ZiggyMethodDecorator}, and a class decorator in either mode too. */
+export interface ZiggyClassOrMethodDecorator {
+  <T>(target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<T>): TypedPropertyDescriptor<T> | void;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  <This, M extends (this: This, ...args: any) => any>(method: M, context: ClassMethodDecoratorContext<This, M>): M | void;
+  /** experimentalDecorators on a class. */
+  <C extends Function>(target: C): C | void;
+  /** TC39 standard decorators on a class. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  <C extends abstract new (...args: any) => any>(target: C, context: ClassDecoratorContext<C>): C | void;
+}
+
+/** The second argument of a TC39 decorator call, as far as Ziggy reads it. */
+interface StandardContext {
+  readonly kind: string;
+}
+
+function isStandardContext(v: unknown): v is StandardContext {
+  return typeof v === 'object' && v !== null && typeof (v as Partial<StandardContext>).kind === 'string';
+}
+
+/**
+ * The decorator function behind @Timeit, @Sample and @ZiggyContext. The two compiler
+ * modes are told apart here, by the arguments, and nowhere else:
+ *  - TC39 standard decorators: `(method, context)` with `context.kind === 'method'`; the
+ *    rebuilt wrapper is returned and the class puts it in place of the method;
+ *  - experimentalDecorators: `(prototype or class, key, descriptor)`; the descriptor's
+ *    method is replaced and the descriptor returned.
+ * Either way a decorator stacked above another receives the other's wrapper, which
+ * carries the plan so far, so stacking works (in any order) the same way in both modes.
+ * `onClass`, when given, takes a decorated class: `(class)` under experimentalDecorators,
+ * `(class, { kind: 'class' })` under TC39 (after the class's method decorators ran).
+ */
+export function methodDecorator(what: string, update: PlanUpdate, onClass?: (ctor: Function) => void): ZiggyClassOrMethodDecorator {
+  return function ziggyDecorator(target: unknown, keyOrContext?: unknown, descriptor?: PropertyDescriptor): unknown {
+    if (isStandardContext(keyOrContext)) {
+      if (keyOrContext.kind === 'method' && typeof target === 'function') return rebuild(target as Method, update);
+      if (keyOrContext.kind === 'class' && onClass !== undefined && typeof target === 'function') return void onClass(target);
+      throw notAMethod(what);
+    }
+    if (keyOrContext === undefined && onClass !== undefined && typeof target === 'function') return void onClass(target);
+    return decorateMethod(descriptor, what, update);
+  } as ZiggyClassOrMethodDecorator;
+}
+
 /**
  * Applies `update` to the plan of the method in `descriptor` and puts the rebuilt wrapper
  * in its place. Throws ZiggyError('BAD_CONFIG') when the descriptor holds no method.
  */
-export function decorateMethod(
-  descriptor: PropertyDescriptor | undefined,
-  what: string,
-  update: (plan: MethodPlan) => MethodPlan,
-): PropertyDescriptor {
+export function decorateMethod(descriptor: PropertyDescriptor | undefined, what: string, update: PlanUpdate): PropertyDescriptor {
   const prev: unknown = descriptor?.value;
-  if (descriptor === undefined || typeof prev !== 'function') {
-    throw new ZiggyError('BAD_CONFIG', `${what} can only decorate methods (not fields or accessors)`);
-  }
-  const wrapped = buildWrapper(update(planFor(prev as Method)));
-  copyReflectMetadata(prev, wrapped);
-  descriptor.value = wrapped;
+  if (descriptor === undefined || typeof prev !== 'function') throw notAMethod(what);
+  descriptor.value = rebuild(prev as Method, update);
   return descriptor;
+}
+
+/** The wrapper of `prev`'s plan after `update`, with `prev`'s reflect-metadata. */
+function rebuild(prev: Method, update: PlanUpdate): Method {
+  const wrapped = buildWrapper(update(planFor(prev)));
+  copyReflectMetadata(prev, wrapped);
+  return wrapped;
+}
+
+// The same error in both modes.
+function notAMethod(what: string): ZiggyError {
+  return new ZiggyError('BAD_CONFIG', `${what} can only decorate methods (not fields or accessors)`);
 }
 
 /** A wrapper that does what `plan` says and records the plan on itself. */

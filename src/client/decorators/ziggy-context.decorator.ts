@@ -1,6 +1,6 @@
 import { checkContextOptions, checkTypeName, type ContextOptions } from '../context';
 import { ZIGGY_CONTEXT } from './metadata-keys';
-import { decorateMethod, type ContextSpec, type MethodPlan } from './wrap-method';
+import { decorateMethod, methodDecorator, type ContextSpec, type MethodPlan, type ZiggyClassOrMethodDecorator } from './wrap-method';
 
 export { ZIGGY_CONTEXT };
 
@@ -21,6 +21,7 @@ export function withDefaultContext(plan: MethodPlan, spec: ContextSpec): MethodP
  * The method's @Timeit and @Sample apply to this context, in whatever order they are
  * stacked. Sync, async, promise-returning and thenable-returning methods are all handled;
  * errors are recorded as `exception` and rethrown. Unconfigured, calls go straight through.
+ * Works with TC39 standard decorators and with `experimentalDecorators` alike.
  * @throws ZiggyError `BAD_TYPE` / `BAD_CONFIG` at class definition for a bad name or options.
  * @example
  * ```ts
@@ -31,16 +32,14 @@ export function withDefaultContext(plan: MethodPlan, spec: ContextSpec): MethodP
  * }
  * ```
  */
-export function ZiggyContext(typeName: string, options?: ContextOptions): ClassDecorator & MethodDecorator {
+export function ZiggyContext(typeName: string, options?: ContextOptions): ZiggyClassOrMethodDecorator {
   checkTypeName(typeName);
   const spec: ContextSpec = options === undefined ? { typeName } : { typeName, options: checkContextOptions(options) };
-  return function ziggyContext(target: object, key?: string | symbol, descriptor?: PropertyDescriptor): PropertyDescriptor | void {
-    if (key === undefined && typeof target === 'function') {
-      decorateClass(target, spec);
-      return;
-    }
-    return decorateMethod(descriptor, '@ZiggyContext', (plan) => withContext(plan, spec));
-  } as ClassDecorator & MethodDecorator;
+  return methodDecorator(
+    '@ZiggyContext',
+    (plan) => withContext(plan, spec),
+    (ctor) => decorateClass(ctor, spec),
+  );
 }
 
 function decorateClass(ctor: Function, spec: ContextSpec): void {
