@@ -275,7 +275,7 @@ describe('ziggyview (the built CLI)', function () {
 
     it('keeps going across a daemon restart (re-asks for the stream port after silence)', async () => {
       const control = d.control;
-      const child = new LiveChild(CLI.ziggyview, ['-H', control, '--reconnect', '0.3', '--timeout', '0.5']);
+      const child = new LiveChild(CLI.ziggyview, ['-H', control, '--reconnect', '0.3', '--timeout', '2']);
       let n = 0;
       await keepSending(() => d.send([event('before', ++n)]), () => child.lines.length >= 1);
       const oldStream = d.daemon.ports.stream;
