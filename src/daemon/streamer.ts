@@ -23,6 +23,9 @@ import { Stats, type Tally } from './stats';
  * `streamMaxRate` events are published per second; the rest are skipped and counted as
  * `dropped`, and collection keeps its speed whoever watches.
  */
+/** What the CURVE handshake and encryption add to the largest message the stream takes. */
+const CURVE_ROOM = 1024;
+
 @scoped(Lifecycle.ContainerScoped)
 export class Streamer implements EventSink {
   readonly name = 'stream';
@@ -77,8 +80,11 @@ export class Streamer implements EventSink {
     // receive loop never waits on it.
     // A subscription is a type prefix, no longer than MAX_TYPE_LENGTH, and a few bytes
     // of framing (a flag byte, or ZMTP 3.1's SUBSCRIBE command name). ZeroMQ disconnects
-    // a peer sending a bigger message.
-    const socket = new XPublisher({ sendTimeout: 0, linger: 0, sendHighWaterMark: 10_000, maxMessageSize: MAX_TYPE_LENGTH + 32 });
+    // a peer sending a bigger message. The limit also applies to the CURVE handshake, whose
+    // INITIATE command is some 300 bytes, and to encrypted messages (33 bytes more), hence
+    // the room for them when CURVE is on.
+    const maxMessageSize = MAX_TYPE_LENGTH + 32 + (this.security.enabled ? CURVE_ROOM : 0);
+    const socket = new XPublisher({ sendTimeout: 0, linger: 0, sendHighWaterMark: 10_000, maxMessageSize });
     // The stream takes a free port of the control host, or a Unix socket next to the control one.
     const where = control.path !== undefined ? parseEndpoint(`${control.url}.stream`, 0) : parseEndpoint(`${host.includes(':') ? `[${host}]` : host}:*`, 0);
     this.boundPort = await bindSocket(socket, where, 'stream', this.security);
