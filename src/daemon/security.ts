@@ -20,6 +20,11 @@ export type AuthRejectReason =
   | 'crypto'
   /** Any other violation of the handshake's protocol. */
   | 'protocol'
+  /**
+   * A peer that hung up during the handshake: typically a plain-text client that saw this
+   * port wants CURVE and left first (which of the two is counted is a matter of timing).
+   */
+  | 'aborted'
   /** A handshake that failed without detail (e.g. no ZAP handler answered). */
   | 'other';
 
@@ -27,6 +32,9 @@ export type AuthRejects = Record<AuthRejectReason, number>;
 
 /** Refused handshakes are logged (at info) at most this often per reason. */
 const LOG_EVERY_MS = 10_000;
+
+/** Error codes of a handshake the peer walked away from. */
+const HUNG_UP = new Set(['EPIPE', 'ECONNRESET']);
 
 let domains = 0;
 
@@ -41,7 +49,7 @@ let domains = 0;
  */
 @scoped(Lifecycle.ContainerScoped)
 export class DaemonSecurity implements SocketGuard {
-  private readonly counts: AuthRejects = { rejected: 0, plaintext: 0, crypto: 0, protocol: 0, other: 0 };
+  private readonly counts: AuthRejects = { rejected: 0, plaintext: 0, crypto: 0, protocol: 0, aborted: 0, other: 0 };
   private readonly lastLogged = new Map<AuthRejectReason, { at: number; unlogged: number }>();
   private authorized = new Map<string, string>();
   private readonly domain = `ziggyd.${process.pid}.${++domains}`;
@@ -137,6 +145,8 @@ export class DaemonSecurity implements SocketGuard {
           if (code === 'ERR_ZMTP_MECHANISM_MISMATCH') this.refused('plaintext', `refused a plain-text peer on ${role} (${event.address}): this port requires CURVE`);
           else if (code === 'ERR_ZMTP_CRYPTOGRAPHIC') this.refused('crypto', `refused a CURVE peer on ${role} (${event.address}): it does not have this daemon's public key`);
           else this.refused('protocol', `refused a peer on ${role} (${event.address}): ${code}`);
+        } else if (event.type === 'handshake:error:other' && HUNG_UP.has(String(event.error.code))) {
+          this.refused('aborted', `a peer on ${role} (${event.address}) hung up during the handshake: a plain-text client, or one without this daemon's key?`);
         } else if (event.type === 'handshake:error:other') {
           this.refused('other', `refused a peer on ${role} (${event.address}): ${event.error.message}`);
         }

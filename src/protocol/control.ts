@@ -62,9 +62,10 @@ export interface ControlStatus {
   rejects?: { frame: number; document: number; type: number };
   /**
    * Refused handshakes by reason: `rejected` (a CURVE key not authorized), `plaintext` (a
-   * peer without CURVE), `crypto` (a peer without this daemon's public key), `protocol`, `other`.
+   * peer without CURVE), `crypto` (a peer without this daemon's public key), `protocol`,
+   * `aborted` (the peer hung up mid-handshake, often a plain-text client), `other`.
    */
-  auth?: { rejected: number; plaintext: number; crypto: number; protocol: number; other: number };
+  auth?: { rejected: number; plaintext: number; crypto: number; protocol: number; aborted: number; other: number };
   /** Seconds since the daemon started. */
   uptime: number;
   version: string;
