@@ -90,6 +90,26 @@ describe('daemon security (CURVE)', () => {
       expect(d.logger.has('info', 'refused a plain-text peer on collect')).to.equal(true);
     });
 
+    it('configure() takes the keys from ZIGGY_SERVER_KEY and ZIGGY_CERTIFICATE, and wants both', async () => {
+      const d = await secured();
+      const saved = [process.env.ZIGGY_SERVER_KEY, process.env.ZIGGY_CERTIFICATE];
+      cleanups.push(() => {
+        for (const [name, v] of [['ZIGGY_SERVER_KEY', saved[0]], ['ZIGGY_CERTIFICATE', saved[1]]] as const) {
+          if (v === undefined) delete process.env[name];
+          else process.env[name] = v;
+        }
+      });
+      process.env.ZIGGY_SERVER_KEY = k.server.publicKey; // Z85 text this time
+      delete process.env.ZIGGY_CERTIFICATE;
+      expect(() => configure(d.collectUrl.slice('tcp://'.length))).to.throw(/^configure\(\): serverKey needs certificate too/);
+      process.env.ZIGGY_CERTIFICATE = k.client.secretFile;
+      configure(d.collectUrl.slice('tcp://'.length));
+      cleanups.push(() => close());
+      context('spec.env', () => set('n', 1));
+      await flush(2000);
+      await waitForStatus(d.daemon, (st) => st.events['spec.env']?.received === 1, 'the event sent with keys from the environment');
+    });
+
     it('refuses (and counts as crypto) a client that has the wrong server key', async () => {
       const d = await secured();
       const wrong = { ...clientKeys(k), serverKey: k.stranger.publicKey };
