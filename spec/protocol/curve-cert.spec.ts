@@ -117,6 +117,11 @@ describe('CURVE certificates', () => {
       expect(resolveServerKey(PYZMQ_PUBLIC)).to.equal(PYZMQ_PUBLIC);
       expect(resolveServerKey(join(FIXTURES, 'pyzmq-client.key'))).to.equal(PYZMQ_PUBLIC);
       expect(() => resolveServerKey(join(dir.path, 'nope.key'), '--server-key')).to.throw(/^--server-key: not a 40-character Z85 key, and cannot read/);
+      // a path that happens to be 40 Z85 characters long is still a path when the file exists
+      const base = join(dir.path, 'k'.repeat(40 - dir.path.length - '/.key'.length));
+      const { publicFile, publicKey } = writeCertificates(base);
+      expect(publicFile).to.have.length(40);
+      expect(resolveServerKey(publicFile)).to.equal(publicKey);
     });
 
     it('wants both or neither of serverKey and certificate', () => {

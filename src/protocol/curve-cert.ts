@@ -1,4 +1,4 @@
-import { closeSync, fchmodSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { curveKeyPair, type Socket } from 'zeromq';
 import { ZiggyError } from '../errors';
@@ -150,10 +150,14 @@ export function readAuthorizedKeys(dir: string): Map<string, string> {
   return keys;
 }
 
-/** A server key given as Z85 text, or as the path of the server's `.key` (or `.key_secret`) file. */
+/**
+ * A server key given as Z85 text, or as the path of the server's `.key` (or `.key_secret`)
+ * file. A file that exists wins: a 40-character path such as `/etc/ziggy/keys/central.key`
+ * is also valid Z85.
+ */
 export function resolveServerKey(keyOrPath: string, what = 'server key'): string {
   const text = keyOrPath.trim();
-  if (isZ85Key(text)) return text;
+  if (isZ85Key(text) && !existsSync(text)) return text;
   if (text === '') throw new ZiggyError('BAD_CONFIG', `${what}: empty`);
   try {
     return readCertificate(text).publicKey;
