@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Push, Subscriber } from 'zeromq';
 import { close, configure, flush } from '../../src/client/configure';
@@ -290,6 +290,12 @@ describe('daemon security (CURVE)', () => {
         expect(e!.message).to.include('--curve-cert').and.include('--insecure');
       }
       expect(resolveDaemonConfig({ collect: 'localhost:3514', control: '[::1]:3513' }).insecure).to.equal(false);
+    });
+
+    it('warns about a secret certificate others can read', async () => {
+      chmodSync(k.server.secretFile, 0o644);
+      const d = await secured();
+      expect(d.logger.has('warn', `${k.server.secretFile} can be read by others (mode 0644): chmod 600 it`)).to.equal(true);
     });
 
     it('binds every interface with --insecure, warning once; with a certificate, without a warning', async () => {

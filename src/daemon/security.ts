@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import type { Socket } from 'zeromq';
 import { ZiggyError } from '../errors';
@@ -123,7 +124,10 @@ export class DaemonSecurity implements SocketGuard {
   }
 
   private async doStart(): Promise<void> {
-    if (this.settings.value.curve === undefined) return;
+    const curve = this.settings.value.curve;
+    if (curve === undefined) return;
+    const mode = statSync(curve.certPath, { throwIfNoEntry: false })?.mode ?? 0;
+    if ((mode & 0o077) !== 0) this.log.warn(`${curve.certPath} can be read by others (mode 0${(mode & 0o777).toString(8)}): chmod 600 it`);
     this.reload();
     await zapHandler.add(this.domain, (request) => this.authorize(request));
     this.registered = true;
