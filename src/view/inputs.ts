@@ -60,9 +60,10 @@ export function chooseInput(args: ViewInputArgs, stdin: StdinInfo, now: Date = n
   const keys = { serverKey: args.serverKey, certificate: args.curveCert };
   if ((keys.serverKey || keys.certificate) && args.host === undefined) throw bad('--server-key and --curve-cert are for a live daemon (--host)');
   if (args.host !== undefined) {
+    const curve = loadClientKeys(keys, { serverKey: '--server-key', certificate: '--curve-cert' });
     return {
       kind: 'live',
-      curve: loadClientKeys(keys, { serverKey: '--server-key', certificate: '--curve-cert' }),
+      ...(curve !== undefined && { curve }),
       host: args.host === '' ? `${DEFAULT_HOST}:${DEFAULT_CONTROL_PORT}` : args.host,
       types: parseTypeFilter(args.typeName),
       timeoutMs: seconds(args.timeout, '--timeout'),
