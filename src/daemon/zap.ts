@@ -1,4 +1,5 @@
 import { Router } from 'zeromq';
+import { ZiggyError } from '../errors';
 
 /** Where libzmq asks for authentication (RFC 27): one endpoint per ZeroMQ context. */
 const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
@@ -35,7 +36,7 @@ class ZapDispatcher {
 
   /** Routes requests for `domain` to `authorizer`; resolves once the handler is listening. */
   async add(domain: string, authorizer: ZapAuthorizer): Promise<void> {
-    if (this.domains.has(domain)) throw new Error(`ZAP domain ${domain} is already registered`);
+    if (this.domains.has(domain)) throw new ZiggyError('BAD_STATE', `ZAP domain ${domain} is already registered`);
     this.domains.set(domain, authorizer);
     try {
       await (this.opening ??= this.open());
@@ -57,7 +58,13 @@ class ZapDispatcher {
   private async open(): Promise<void> {
     await this.loop; // a handler closed a moment ago must let go of the endpoint first
     const socket = new Router({ linger: 0, sendTimeout: 0 });
-    await socket.bind(ZAP_ENDPOINT);
+    try {
+      await socket.bind(ZAP_ENDPOINT);
+    } catch (e) {
+      socket.close();
+      // Another ZAP handler in this process (some other library's) would decide for us: refuse to start.
+      throw new ZiggyError('ADDRESS_IN_USE', `cannot listen for ZAP requests on ${ZAP_ENDPOINT}: ${(e as Error).message}`, { cause: e });
+    }
     this.socket = socket;
     this.loop = this.run(socket);
   }
