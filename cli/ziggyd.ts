@@ -17,6 +17,10 @@ interface ZiggydArgs {
   logPath?: string;
   forwardHwm: number;
   verbose: number;
+  curveCert?: string;
+  authorizedKeys?: string;
+  forwardServerKey?: string;
+  insecure: boolean;
 }
 
 /**
@@ -37,12 +41,23 @@ function numberFromEnv(option: string): number | undefined {
 /** Flags to DaemonConfig: `-v` info, `-vv` debug, otherwise warnings only. */
 function configFrom(args: ArgumentsCamelCase<ZiggydArgs>): DaemonConfig {
   const level: LogLevel = args.verbose >= 2 ? 'debug' : args.verbose === 1 ? 'info' : 'warn';
-  return { collect: args.collect, control: args.control, forward: args.forward, logPath: args.logPath, forwardHwm: args.forwardHwm, logLevel: level };
+  return {
+    collect: args.collect,
+    control: args.control,
+    forward: args.forward,
+    logPath: args.logPath,
+    forwardHwm: args.forwardHwm,
+    logLevel: level,
+    curveCert: args.curveCert,
+    authorizedKeys: args.authorizedKeys,
+    forwardServerKey: args.forwardServerKey,
+    insecure: args.insecure,
+  };
 }
 
 /** Config errors name the option as a program would (`logPath: ...`); say it as the flag. */
 function asFlags(message: string): string {
-  return message.replace(/^(collect|control|forward|logPath|forwardHwm): /, (_, key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `);
+  return message.replace(/^(collect|control|forward|logPath|forwardHwm|curveCert|authorizedKeys|forwardServerKey): /, (_, key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `);
 }
 
 /** The first signal stops the daemon gracefully (bounded by a deadline); a second one exits at once. */
@@ -59,6 +74,14 @@ function stopOnSignals(daemon: Daemon): void {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // SIGHUP re-reads --authorized-keys (and is otherwise harmless: it used to end the process).
+  process.on('SIGHUP', () => {
+    try {
+      daemon.reloadKeys();
+    } catch (e) {
+      process.stderr.write(`${PROG}: SIGHUP: ${asFlags((e as Error).message)}; keeping the keys loaded before\n`);
+    }
+  });
 }
 
 export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
@@ -71,6 +94,10 @@ export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
       .option('forward', { alias: 'r', type: 'string', default: fromEnv('forward'), describe: "Send every event on to another ziggyd's collection port, host:port" })
       .option('log-path', { alias: 'l', type: 'string', default: fromEnv('log-path'), describe: 'Write events to <log-path>/<YYYYMMDD>/<type>-<YYYYMMDD>.bson' })
       .option('forward-hwm', { type: 'number', default: numberFromEnv('forward-hwm') ?? 100_000, describe: 'Most events held for the upstream while it is away; more are dropped (and counted)' })
+      .option('curve-cert', { type: 'string', default: fromEnv('curve-cert'), describe: "This daemon's CURVE certificate (.key_secret): every port then requires CURVE and an authorized key" })
+      .option('authorized-keys', { type: 'string', default: fromEnv('authorized-keys'), describe: 'With --curve-cert: a folder of the .key files of clients allowed in; re-read on SIGHUP' })
+      .option('forward-server-key', { type: 'string', default: fromEnv('forward-server-key'), describe: "The upstream's public key (Z85, or its .key file): forward over CURVE, with --curve-cert as this daemon's key" })
+      .option('insecure', { type: 'boolean', default: fromEnv('insecure') === '1', describe: 'Allow binding a non-loopback address without --curve-cert (plain text, anyone can connect)' })
       .option('verbose', { alias: 'v', type: 'count', default: numberFromEnv('verbose') ?? 0, describe: 'Log to stderr: -v what happens, -vv every rejected event too' }) as unknown as Argv<ZiggydArgs>,
   handler: async (args) => {
     const c = container.createChildContainer();
@@ -85,7 +112,7 @@ export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
 
 void yargs(hideBin(process.argv))
   .scriptName(PROG)
-  .usage(`${PROG} [options]\n\nCollects Ziggy events (BSON over ZeroMQ). Options default to ZIGGY_<OPTION> from the environment (ZIGGY_COLLECT, ZIGGY_CONTROL, ZIGGY_FORWARD, ZIGGY_LOG_PATH, ZIGGY_FORWARD_HWM, ZIGGY_VERBOSE).`)
+  .usage(`${PROG} [options]\n\nCollects Ziggy events (BSON over ZeroMQ). Options default to ZIGGY_<OPTION> from the environment (ZIGGY_COLLECT, ZIGGY_CONTROL, ZIGGY_FORWARD, ZIGGY_LOG_PATH, ZIGGY_FORWARD_HWM, ZIGGY_VERBOSE, ZIGGY_CURVE_CERT, ZIGGY_AUTHORIZED_KEYS, ZIGGY_FORWARD_SERVER_KEY, ZIGGY_INSECURE=1).`)
   .command(ziggydCommand)
   .version(VERSION)
   .alias('h', 'help')

@@ -20,12 +20,14 @@ interface ViewArgs {
   pretty: boolean;
   group: boolean;
   groupMax: number;
+  serverKey?: string;
+  curveCert?: string;
 }
 
 const PROG = 'ziggyview';
 
 /** Options that take one value: given twice, yargs would make an array of them. */
-const SINGLE = ['log-path', 'type-name', 'start-date', 'end-date', 'host', 'timeout', 'reconnect', 'group-max'];
+const SINGLE = ['log-path', 'type-name', 'start-date', 'end-date', 'host', 'timeout', 'reconnect', 'group-max', 'server-key', 'curve-cert'];
 
 const viewCommand: CommandModule<object, ViewArgs> = {
   command: '$0 [files..]',
@@ -37,7 +39,9 @@ const viewCommand: CommandModule<object, ViewArgs> = {
       .option('type-name', { alias: 'n', type: 'string', describe: "Event type, or a prefix ending in '*' (request*) — with --log-path or --host" })
       .option('start-date', { type: 'string', describe: 'First day to read, YYYYMMDD (UTC; default: the end date)' })
       .option('end-date', { type: 'string', describe: 'Last day to read, YYYYMMDD (UTC; default: today)' })
-      .option('host', { alias: 'H', type: 'string', describe: 'Follow the live stream of the ziggyd whose control port is host:port (default 127.0.0.1:3513)' })
+      .option('host', { alias: 'H', type: 'string', describe: 'Follow the live stream of the ziggyd whose control port is host:port or ipc:///path (default 127.0.0.1:3513)' })
+      .option('server-key', { type: 'string', describe: "With --host, for a ziggyd started with --curve-cert: its public key (Z85, or its .key file); default $ZIGGY_SERVER_KEY" })
+      .option('curve-cert', { type: 'string', describe: "This side's .key_secret (its .key must be in the daemon's --authorized-keys); default $ZIGGY_CERTIFICATE" })
       .option('timeout', { type: 'number', default: 5, describe: 'Seconds to wait for the daemon to answer' })
       .option('reconnect', { type: 'number', default: 3, describe: 'Seconds of silence before asking the daemon for its stream port again' })
       .option('pretty', { alias: 'p', type: 'boolean', default: false, describe: 'Indented JSON, coloured on a terminal' })
@@ -56,7 +60,11 @@ const viewCommand: CommandModule<object, ViewArgs> = {
       .example('$0 -H 127.0.0.1:3513 -n "request*" --group', 'Follow the live stream, one array per request') as unknown as Argv<ViewArgs>,
   handler: async (args: ArgumentsCamelCase<ViewArgs>) => {
     const warn = (message: string): void => void process.stderr.write(`${PROG}: warning: ${message}\n`);
-    const input = chooseInput(args, { isTTY: isatty(0), stream: () => process.stdin });
+    // The client library's variables, for a live daemon only (reading files needs no key).
+    const live = args.host !== undefined;
+    const serverKey = args.serverKey ?? (live ? process.env.ZIGGY_SERVER_KEY || undefined : undefined);
+    const curveCert = args.curveCert ?? (live ? process.env.ZIGGY_CERTIFICATE || undefined : undefined);
+    const input = chooseInput({ ...args, serverKey, curveCert }, { isTTY: isatty(0), stream: () => process.stdin });
     const stop = new AbortController();
     if (input.kind === 'live') {
       process.once('SIGINT', () => stop.abort());

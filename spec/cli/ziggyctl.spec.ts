@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Push } from 'zeromq';
 import type { Document } from 'bson';
+import { NO_CURVE_HINT as PLAIN_HINT } from '../../src/protocol/control-client';
 import { utcDay } from '../../src/view/log-files';
 import { freeEndpoint, tempDir, waitFor } from '../helpers/net';
 import { bsonOf, CLI, event, newId, runCli } from '../view/fixtures';
@@ -71,7 +72,7 @@ describe('ziggyctl without a daemon', function () {
     const r = await ctl(['-H', endpoint, '--timeout', '1', 'status']);
     expect(r.code).to.equal(1);
     expect(r.stdout).to.equal('');
-    expect(r.stderr).to.equal(`cannot reach ziggyd at ${endpoint} (no reply within 1 s)\n`);
+    expect(r.stderr).to.equal(`cannot reach ziggyd at ${endpoint} (no reply within 1 s${PLAIN_HINT})\n`);
     expect(r.ms).to.be.lessThan(4000);
   });
 
@@ -79,7 +80,7 @@ describe('ziggyctl without a daemon', function () {
     const endpoint = await freeEndpoint();
     const r = await ctl(['-H', '127.0.0.1:1', '-H', endpoint, '--timeout', '5', '--timeout', '0.5', 'status']);
     expect(r.code).to.equal(1);
-    expect(r.stderr).to.equal(`cannot reach ziggyd at ${endpoint} (no reply within 0.5 s)\n`);
+    expect(r.stderr).to.equal(`cannot reach ziggyd at ${endpoint} (no reply within 0.5 s${PLAIN_HINT})\n`);
   });
 
   it('shutdown of an unreachable daemon fails the same way', async () => {

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Document } from 'bson';
+import { NO_CURVE_HINT as PLAIN_HINT } from '../../src/protocol/control-client';
 import { utcDay } from '../../src/view/log-files';
 import { freeEndpoint, tempDir } from '../helpers/net';
 import { bsonOf, CLI, event, ndjson, newId, runCli, writeBson, writeLog } from '../view/fixtures';
@@ -293,7 +294,7 @@ describe('ziggyview (the built CLI)', function () {
       const endpoint = await freeEndpoint();
       const r = await view(['-H', endpoint, '--timeout', '0.5']);
       expect(r.code).to.equal(1);
-      expect(r.stderr).to.equal(`ziggyview: cannot reach ziggyd at ${endpoint} (no reply within 0.5 s)\n`);
+      expect(r.stderr).to.equal(`ziggyview: cannot reach ziggyd at ${endpoint} (no reply within 0.5 s${PLAIN_HINT})\n`);
     });
   });
 

@@ -30,7 +30,7 @@ describe('daemon config', () => {
 
   describe('endpoints', () => {
     it('reads *:3514 as every interface and * as a free port', () => {
-      expect(resolveDaemonConfig({ collect: '*:3514' }).collect.url).to.equal('tcp://*:3514');
+      expect(resolveDaemonConfig({ collect: '*:3514', insecure: true }).collect.url).to.equal('tcp://*:3514');
       expect(resolveDaemonConfig({ collect: '127.0.0.1:*' }).collect.port).to.equal(0);
     });
 

@@ -186,7 +186,7 @@ describe('daemon Daemon', () => {
 
     it('BAD_ENDPOINT for a malformed or foreign address', async () => {
       expect((await startFailure({ collect: 'nonsense:port' })).code).to.equal('BAD_ENDPOINT');
-      const foreign = await startFailure({ collect: '192.0.2.1:5555' });
+      const foreign = await startFailure({ collect: '192.0.2.1:5555', insecure: true });
       expect(foreign.code).to.equal('BAD_ENDPOINT');
       expect(foreign.message).to.match(/^collect: cannot bind 192\.0\.2\.1:5555: not an address or interface of this host$/);
     });

@@ -65,3 +65,17 @@ describe('chooseInput', () => {
     expect(refusal({ host: '', timeout: 0 })).to.include('--timeout must be a positive number');
   });
 });
+
+describe('chooseInput: CURVE keys for a live daemon', () => {
+  const fixtures = `${__dirname}/../fixtures/curve`;
+
+  it('loads --server-key and --curve-cert for --host, and wants both', () => {
+    const input = chooseInput({ host: '', serverKey: `${fixtures}/pyzmq-client.key`, curveCert: `${fixtures}/pyzmq-client.key_secret` }, pipe, NOW);
+    expect(input.kind === 'live' && input.curve?.serverKey).to.equal('ek:*7-C].@H!/opidtboSbHz5J^ixp6uI1HEb4mF');
+    expect(refusal({ host: '', serverKey: `${fixtures}/pyzmq-client.key` })).to.equal('--server-key needs --curve-cert too (this side\'s .key_secret, for the server to authorize)');
+  });
+
+  it('refuses keys without --host', () => {
+    expect(refusal({ files: ['a.bson'], serverKey: 'x' })).to.equal('--server-key and --curve-cert are for a live daemon (--host)');
+  });
+});

@@ -67,3 +67,11 @@ describe('duration', () => {
     expect([0.42, 59.94, 61, 3725, 90061].map(duration)).to.deep.equal(['0.4 s', '59.9 s', '1m 01s', '1h 02m', '1d 01h']);
   });
 });
+
+describe('formatStatus: refused handshakes (CURVE)', () => {
+  it('lists the reasons that counted something, and nothing when none did', () => {
+    const auth = { rejected: 3, plaintext: 0, crypto: 1, protocol: 0, aborted: 0, other: 0 };
+    expect(formatStatus({ ...STATUS, auth }, 1714557612.5)).to.include('refused handshakes: rejected 3, crypto 1\n');
+    expect(formatStatus({ ...STATUS, auth: { ...auth, rejected: 0, crypto: 0 } }, 1714557612.5)).not.to.include('refused handshakes');
+  });
+});

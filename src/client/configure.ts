@@ -1,4 +1,5 @@
 import { ZiggyError } from '../errors';
+import { loadClientKeys, type CurveClientKeys } from '../protocol/curve-cert';
 import { DEFAULT_COLLECT_PORT, DEFAULT_HOST, parseEndpoint } from '../protocol/endpoint';
 import { clientCounters } from './counters';
 import { setOutgoingSink, setRecorder, type EventRecorder, type Sink } from './sink';
@@ -35,6 +36,16 @@ export interface ConfigureOptions {
   sendHighWaterMark?: number;
   /** Where drop warnings go instead of `process.emitWarning`. */
   onWarning?: (message: string) => void;
+  /**
+   * For a ziggyd started with `--curve-cert`: its public key, as Z85 text or the path of
+   * its `.key` file (default `$ZIGGY_SERVER_KEY`). Needs `certificate`.
+   */
+  serverKey?: string;
+  /**
+   * This application's CURVE certificate, the path of a `.key_secret` file whose `.key`
+   * is in the daemon's `--authorized-keys` (default `$ZIGGY_CERTIFICATE`).
+   */
+  certificate?: string;
 }
 
 /** What the client has done with events since the process started. */
@@ -72,6 +83,9 @@ const DEFAULTS = {
 
 /** Environment variable read by `configure()` with no arguments: `host:port`. */
 const ZIGGY_HOST_ENV = 'ZIGGY_HOST';
+/** Environment variables for the CURVE options, used when the options do not give them. */
+const ZIGGY_SERVER_KEY_ENV = 'ZIGGY_SERVER_KEY';
+const ZIGGY_CERTIFICATE_ENV = 'ZIGGY_CERTIFICATE';
 
 /** How long flush() waits for ZeroMQ to take the queue, by default. */
 const DEFAULT_FLUSH_MS = 1000;
@@ -86,6 +100,8 @@ const OPTION_NAMES = new Set<string>([
   'flushInterval',
   'sendHighWaterMark',
   'onWarning',
+  'serverKey',
+  'certificate',
 ]);
 
 // One set of counters for the life of the process, so reconfiguring loses no count.
@@ -140,9 +156,11 @@ export function configure(
     switchTo('recorder', plan.recorder, null);
     return;
   }
+  const curve = curveKeys(plan.options);
   const next = new Transport(
     {
       url: plan.url,
+      curve,
       highWaterMark: plan.options.highWaterMark ?? DEFAULTS.highWaterMark,
       linger: plan.options.linger ?? DEFAULTS.linger,
       batchBytes: plan.options.batchBytes ?? DEFAULTS.batchBytes,
@@ -275,9 +293,25 @@ function hostAndPort(host: string, port: unknown): string {
   return connectable(bare.includes(':') ? `[${bare}]:${port}` : `${bare}:${port}`);
 }
 
+/** The CURVE keys from the options or the environment; undefined for plain text. */
+function curveKeys(options: ConfigureOptions): CurveClientKeys | undefined {
+  const pick = (name: 'serverKey' | 'certificate', env: string): string | undefined => {
+    const v: unknown = options[name];
+    if (v !== undefined && typeof v !== 'string') throw new ZiggyError('BAD_CONFIG', `configure(): ${name} must be a string, got ${describe(v)}`);
+    return v ?? (process.env[env]?.trim() || undefined);
+  };
+  try {
+    return loadClientKeys({ serverKey: pick('serverKey', ZIGGY_SERVER_KEY_ENV), certificate: pick('certificate', ZIGGY_CERTIFICATE_ENV) });
+  } catch (e) {
+    const err = e as ZiggyError;
+    throw new ZiggyError(err.code ?? 'BAD_CONFIG', `configure(): ${err.message}`, { cause: e });
+  }
+}
+
 /** Parses an endpoint an application can connect to: no `*` host, no port 0. */
 function connectable(spec: string): string {
   const ep = parseEndpoint(spec, DEFAULT_COLLECT_PORT);
+  if (ep.path !== undefined) throw new ZiggyError('BAD_ENDPOINT', `cannot send to '${spec}': the collector takes host:port (ipc:// is for a daemon's control port)`);
   if (ep.host === '*' || ep.port === 0) {
     throw new ZiggyError('BAD_ENDPOINT', `cannot send to '${spec}': '*' and port 0 only make sense for a daemon's bind`);
   }

@@ -1,5 +1,6 @@
 import { Push } from 'zeromq';
 import { ZiggyError } from '../errors';
+import { applyClientKeys, type CurveClientKeys } from '../protocol/curve-cert';
 import type { OutgoingEvent } from './field-list';
 import { monotonicMs } from './clock';
 import { EventWriter, TOO_LARGE } from './serializer';
@@ -20,6 +21,8 @@ export interface TransportOptions {
   sendHighWaterMark: number;
   /** Called once per burst of drops; process.emitWarning by default. */
   warn?: (message: string) => void;
+  /** CURVE keys, for a collector that requires them. */
+  curve?: CurveClientKeys;
 }
 
 /** Counters a Transport adds to; configure() keeps one set across transports. */
@@ -132,6 +135,7 @@ export class Transport {
       ipv6: options.url.startsWith('tcp://['), // an IPv6 literal needs the IPv6 mode
     });
     try {
+      applyClientKeys(this.socket, options.curve);
       this.socket.connect(options.url);
     } catch (e) {
       this.socket.close();

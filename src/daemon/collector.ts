@@ -6,6 +6,7 @@ import { DaemonSettings } from './config';
 import { DocFields, scanDocument } from '../protocol/document-scan';
 import { DaemonLog } from './logger';
 import { Router } from './router';
+import { DaemonSecurity } from './security';
 import { EVENT_SINK, type EventSink } from './sink';
 import { bindSocket, closeQuietly, isTimeout, showEndpoint } from './sockets';
 import { Stats } from './stats';
@@ -43,6 +44,7 @@ export class Collector {
     @inject(Stats) private readonly stats: Stats,
     @inject(DaemonLog) private readonly log: DaemonLog,
     @injectAll(EVENT_SINK) private readonly sinks: EventSink[],
+    @inject(DaemonSecurity) private readonly security: DaemonSecurity,
     @inject(CLOCK, { isOptional: true }) private readonly clock: Clock = systemClock,
   ) {}
 
@@ -68,7 +70,7 @@ export class Collector {
         started.push(sink);
       }
       const socket = new Pull({ maxMessageSize: cfg.maxMessageBytes, receiveTimeout: Math.min(IDLE_WAKE_MS, cfg.drainQuietMs), linger: 0 });
-      this.boundPort = await bindSocket(socket, cfg.collect, 'collect');
+      this.boundPort = await bindSocket(socket, cfg.collect, 'collect', this.security);
       this.socket = socket;
     } catch (e) {
       await Promise.all(started.map((s) => s.stop()));

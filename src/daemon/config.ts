@@ -2,7 +2,9 @@ import { hostname } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { inject, Lifecycle, scoped, type InjectionToken } from 'tsyringe';
 import { ZiggyError } from '../errors';
-import { DEFAULT_COLLECT_PORT, DEFAULT_CONTROL_PORT, parseEndpoint, type Endpoint } from '../protocol/endpoint';
+import { readSecretCertificate, resolveServerKey, type CurveClientKeys } from '../protocol/curve-cert';
+import { DEFAULT_COLLECT_PORT, DEFAULT_CONTROL_PORT, isIpc, parseEndpoint, type Endpoint } from '../protocol/endpoint';
+import { exposureProblem } from './exposure';
 
 /** How chatty the daemon is on stderr. */
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -55,6 +57,14 @@ export interface DaemonConfig {
   streamMaxRate?: number;
   /** For the built-in stderr logger (ignored when a DAEMON_LOGGER is registered). Default `warn`. */
   logLevel?: LogLevel;
+  /** This daemon's CURVE certificate (its `.key_secret` file): every port it binds then speaks CURVE and admits only `authorizedKeys`. */
+  curveCert?: string;
+  /** A folder of the `.key` files of clients allowed in (required with `curveCert`); re-read by `Daemon.reloadKeys()` (ziggyd: SIGHUP). */
+  authorizedKeys?: string;
+  /** The upstream's public key (Z85, or the path of its `.key` file): forwarding speaks CURVE, with `curveCert` as this daemon's client key. */
+  forwardServerKey?: string;
+  /** Allows binding a non-loopback address without `curveCert` (with one warning). */
+  insecure?: boolean;
 }
 
 /** The injection token a daemon's configuration is registered under. */
@@ -83,6 +93,11 @@ export interface ResolvedDaemonConfig {
   readonly drainMaxMs: number;
   readonly streamMaxRate: number;
   readonly logLevel: LogLevel;
+  /** Set with `curveCert`: this daemon's keys and the folder of authorized client keys (absolute). */
+  readonly curve?: { readonly certPath: string; readonly publicKey: string; readonly secretKey: string; readonly authorizedKeys: string };
+  /** Set with `forwardServerKey`: the keys the forwarding socket connects with. */
+  readonly forwardKeys?: CurveClientKeys;
+  readonly insecure: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -131,6 +146,12 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
   }
   const logLevel = config.logLevel ?? 'warn';
   if (!LOG_LEVELS.includes(logLevel)) throw new ZiggyError('BAD_CONFIG', `logLevel: expected one of ${LOG_LEVELS.join(', ')}`);
+  if (isIpc(collect)) throw new ZiggyError('BAD_ENDPOINT', 'collect: takes host:port; only the control port can be an ipc:// socket');
+  const { curve, forwardKeys, insecure } = resolveSecurity(config, forward);
+  for (const [name, ep] of [['collect', collect], ['control', control]] as const) {
+    const problem = exposureProblem(ep, curve !== undefined, insecure);
+    if (problem !== null) throw new ZiggyError('BAD_CONFIG', `${name}: ${problem}`);
+  }
 
   return {
     collect,
@@ -153,7 +174,56 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
     drainMaxMs: count('drainMaxMs', 1000, 0),
     streamMaxRate: count('streamMaxRate', 50_000, 0),
     logLevel,
+    curve,
+    forwardKeys,
+    insecure,
   };
+}
+
+/** The CURVE options, checked together: files are read here so a bad key fails the start. */
+function resolveSecurity(config: DaemonConfig, forward: Endpoint | undefined): Pick<ResolvedDaemonConfig, 'curve' | 'forwardKeys' | 'insecure'> {
+  const given = (name: 'curveCert' | 'authorizedKeys' | 'forwardServerKey'): string | undefined => {
+    const v = config[name];
+    if (v === undefined || v === '') return undefined;
+    if (typeof v !== 'string') throw new ZiggyError('BAD_CONFIG', `${name}: expected a string`);
+    return v;
+  };
+  const certPath = given('curveCert');
+  const authorizedKeys = given('authorizedKeys');
+  const forwardServerKey = given('forwardServerKey');
+  if (config.insecure !== undefined && typeof config.insecure !== 'boolean') throw new ZiggyError('BAD_CONFIG', 'insecure: expected true or false');
+  if (certPath !== undefined && authorizedKeys === undefined) {
+    // A CURVE server without client authentication would admit any key: fail closed.
+    throw new ZiggyError('BAD_CONFIG', 'curveCert: needs authorizedKeys too (--authorized-keys DIR, a folder of the .key files of clients allowed in)');
+  }
+  if (authorizedKeys !== undefined && certPath === undefined) throw new ZiggyError('BAD_CONFIG', "authorizedKeys: needs curveCert too (--curve-cert, this daemon's .key_secret)");
+  if (forwardServerKey !== undefined && forward === undefined) throw new ZiggyError('BAD_CONFIG', 'forwardServerKey: there is no forward upstream to use it with');
+  if (forwardServerKey !== undefined && certPath === undefined) {
+    throw new ZiggyError('BAD_CONFIG', "forwardServerKey: needs curveCert too (this daemon's own certificate is its client key upstream)");
+  }
+  let curve: ResolvedDaemonConfig['curve'];
+  let forwardKeys: CurveClientKeys | undefined;
+  if (certPath !== undefined) {
+    const prefix = (name: string) => (e: unknown): never => {
+      const err = e as ZiggyError;
+      throw new ZiggyError(err.code ?? 'BAD_CONFIG', `${name}: ${err.message}`, { cause: e });
+    };
+    let cert: ReturnType<typeof readSecretCertificate>;
+    try {
+      cert = readSecretCertificate(certPath);
+    } catch (e) {
+      prefix('curveCert')(e);
+    }
+    curve = { certPath: resolvePath(certPath), publicKey: cert!.publicKey, secretKey: cert!.secretKey, authorizedKeys: resolvePath(authorizedKeys!) };
+    if (forwardServerKey !== undefined) {
+      try {
+        forwardKeys = { serverKey: resolveServerKey(forwardServerKey, 'the upstream key'), publicKey: cert!.publicKey, secretKey: cert!.secretKey };
+      } catch (e) {
+        prefix('forwardServerKey')(e);
+      }
+    }
+  }
+  return { curve, forwardKeys, insecure: config.insecure === true };
 }
 
 /**

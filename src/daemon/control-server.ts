@@ -9,6 +9,7 @@ import { DaemonSettings } from './config';
 import { Forwarder } from './forwarder';
 import { DaemonLog } from './logger';
 import { bindSocket, closeQuietly, showEndpoint } from './sockets';
+import { DaemonSecurity, type AuthRejects } from './security';
 import { Stats, type RejectReason } from './stats';
 import { Streamer } from './streamer';
 import { VERSION } from './version';
@@ -19,7 +20,7 @@ const MAX_REQUEST_BYTES = 64 * 1024;
 const CLOSE_LINGER_MS = 500;
 
 /** The STATUS reply as this daemon sends it: ControlStatus plus reject reasons. */
-export type DaemonStatus = ControlStatus & { rejects: Record<RejectReason, number> };
+export type DaemonStatus = ControlStatus & { rejects: Record<RejectReason, number>; auth: AuthRejects };
 
 /**
  * The control socket, bound to `control`: REQ clients send BSON `{cmd}` (STATUS,
@@ -46,6 +47,7 @@ export class ControlServer {
     @inject(Streamer) private readonly streamer: Streamer,
     @inject(Forwarder) private readonly forwarder: Forwarder,
     @inject(DaemonLog) private readonly log: DaemonLog,
+    @inject(DaemonSecurity) private readonly security: DaemonSecurity,
     @inject(CLOCK, { isOptional: true }) private readonly clock: Clock = systemClock,
   ) {}
 
@@ -63,9 +65,10 @@ export class ControlServer {
     const cfg = this.settings.value;
     this.startedAt = this.clock.now();
     const socket = new Router({ maxMessageSize: MAX_REQUEST_BYTES, linger: CLOSE_LINGER_MS, sendTimeout: 0 });
-    this.boundPort = await bindSocket(socket, cfg.control, 'control');
+    this.boundPort = await bindSocket(socket, cfg.control, 'control', this.security);
     this.socket = socket;
-    this.log.info(`control on ${showEndpoint({ ...cfg.control, port: this.boundPort })}, stream on port ${this.streamer.port}`);
+    const stream = this.streamer.ipcEndpoint ?? `port ${this.streamer.port}`;
+    this.log.info(`control on ${showEndpoint({ ...cfg.control, port: this.boundPort })}, stream on ${stream}${this.security.enabled ? ', CURVE required' : ''}`);
     this.loop = this.run(socket);
   }
 
@@ -87,6 +90,8 @@ export class ControlServer {
       host: hostname(),
       pid: process.pid,
       ports: { collect: this.collector.port, control: this.boundPort, stream: this.streamer.port },
+      // refused handshakes, per reason: `auth.rejected` is a key not authorized
+      auth: this.security.rejects(),
     };
     if (this.forwarder.enabled) status.forward = { to: this.forwarder.upstream!, queued: this.forwarder.queued };
     if (cfg.logPath !== undefined) status.logPath = cfg.logPath;
@@ -110,7 +115,8 @@ export class ControlServer {
       case ControlCommand.STATUS:
         return this.status();
       case ControlCommand.SOCK_STREAM:
-        return { port: this.streamer.port };
+        // Over a Unix socket there is no port; the stream's own ipc:// address says where.
+        return this.streamer.ipcEndpoint !== undefined ? { port: 0, endpoint: this.streamer.ipcEndpoint } : { port: this.streamer.port };
       case ControlCommand.SOCK_COLLECT:
         return { port: this.collector.port };
       case ControlCommand.SHUTDOWN:

@@ -8,6 +8,7 @@ import { FileWriter } from './file-writer';
 import { Forwarder } from './forwarder';
 import { FORWARD_QUEUE } from './forward-queue';
 import { DAEMON_LOGGER, DaemonLog } from './logger';
+import { DaemonSecurity } from './security';
 import { EVENT_SINK } from './sink';
 import { Streamer } from './streamer';
 
@@ -73,6 +74,7 @@ export class Daemon {
     @inject(ControlServer) private readonly control: ControlServer,
     @inject(Streamer) private readonly streamer: Streamer,
     @inject(DaemonLog) private readonly log: DaemonLog,
+    @inject(DaemonSecurity) private readonly security: DaemonSecurity,
   ) {
     this.stopped = new Promise((resolve) => {
       this.markStopped = resolve;
@@ -111,6 +113,16 @@ export class Daemon {
     return this.stopping;
   }
 
+  /**
+   * Reads the authorized keys folder again (ziggyd does on SIGHUP): keys added are let in
+   * from their next connection, keys removed are refused from theirs. Returns how many
+   * keys are authorized; throws a ZiggyError (and keeps the keys it had) when the folder
+   * or a key in it cannot be read.
+   */
+  reloadKeys(): number {
+    return this.security.reload();
+  }
+
   /** The same reply as the STATUS control command. */
   status(): DaemonStatus {
     return this.control.status();
@@ -119,11 +131,18 @@ export class Daemon {
   private async doStart(): Promise<void> {
     try {
       void this.settings.value; // a bad option throws here, before anything is bound
-      await this.collector.start();
+      try {
+        await this.security.start(); // the ZAP handler listens before any CURVE port is bound
+        await this.collector.start();
+      } catch (e) {
+        this.security.stop();
+        throw e;
+      }
       try {
         await this.control.start();
       } catch (e) {
         await this.collector.stop();
+        this.security.stop();
         throw e;
       }
     } catch (e) {
@@ -149,6 +168,7 @@ export class Daemon {
         await this.collector.stop();
       } finally {
         await this.control.stop();
+        this.security.stop();
       }
     } finally {
       this.state = 'stopped';

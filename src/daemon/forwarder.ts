@@ -1,6 +1,7 @@
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { Push } from 'zeromq';
 import { ZiggyError } from '../errors';
+import { applyClientKeys } from '../protocol/curve-cert';
 import { DaemonSettings } from './config';
 import { FORWARD_QUEUE, MemoryForwardQueue, type ForwardBatch, type ForwardQueue } from './forward-queue';
 import { DaemonLog, ThrottledWarning } from './logger';
@@ -61,13 +62,14 @@ export class Forwarder implements EventSink {
     const socket = new Push({ immediate: true, sendHighWaterMark: SOCKET_HWM, linger: CLOSE_LINGER_MS });
     if (cfg.forward!.host.includes(':')) socket.ipv6 = true;
     try {
+      applyClientKeys(socket, cfg.forwardKeys);
       socket.connect(cfg.forward!.url);
     } catch (e) {
       socket.close();
       throw new ZiggyError('BAD_ENDPOINT', `cannot forward to ${this.upstream}: ${(e as Error).message}`, { cause: e });
     }
     this.socket = socket;
-    this.log.info(`forwarding to ${this.upstream}`);
+    this.log.info(`forwarding to ${this.upstream}${cfg.forwardKeys !== undefined ? ' over CURVE' : ''}`);
   }
 
   begin(): void {}

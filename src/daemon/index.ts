@@ -13,4 +13,5 @@ export { Streamer } from './streamer';
 export { Forwarder } from './forwarder';
 export { FORWARD_QUEUE, MemoryForwardQueue, type ForwardBatch, type ForwardQueue } from './forward-queue';
 export { ControlServer, type DaemonStatus } from './control-server';
+export { DaemonSecurity, type AuthRejectReason, type AuthRejects } from './security';
 export { VERSION } from './version';

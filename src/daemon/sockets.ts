@@ -1,24 +1,45 @@
+import { chmodSync } from 'node:fs';
 import type { Socket } from 'zeromq';
 import { ZiggyError } from '../errors';
 import { portOf, type Endpoint } from '../protocol/endpoint';
 
-/** `host:port` as a person would type it, for messages. */
+/**
+ * What every socket a daemon binds goes through before binding (see DaemonSecurity):
+ * it refuses an exposed address, and with a certificate makes the socket a CURVE server
+ * that admits only authorized keys. A new bound port needs nothing else to be protected.
+ */
+export interface SocketGuard {
+  /** Throws ZiggyError('BAD_CONFIG') when `ep` must not be bound as configured; otherwise readies `socket`. */
+  protect(socket: Socket, ep: Endpoint, role: string): Promise<void>;
+}
+
+/** `host:port` as a person would type it, for messages (`ipc:///path` for a Unix socket). */
 export function showEndpoint(ep: Endpoint): string {
+  if (ep.path !== undefined) return ep.url;
   const host = ep.host.includes(':') ? `[${ep.host}]` : ep.host;
   return `${host}:${ep.port === 0 ? '*' : ep.port}`;
 }
 
 /**
- * Binds `socket` to `ep` and returns the port actually bound (useful with port `*`).
- * ZeroMQ's errors become ZiggyErrors whose message names the role: `ADDRESS_IN_USE` for
- * a taken port, `BAD_ENDPOINT` for an address that is not local. On failure the socket is
- * closed, so a daemon that cannot start holds nothing open.
+ * Binds `socket` to `ep`, after `guard` has checked and secured it, and returns the port
+ * actually bound (useful with port `*`; 0 for a Unix socket, whose file is made 0600 so
+ * its permissions are the access control). ZeroMQ's errors become ZiggyErrors whose
+ * message names the role: `ADDRESS_IN_USE` for a taken port, `BAD_ENDPOINT` for an
+ * address that is not local. On failure the socket is closed, so a daemon that cannot
+ * start holds nothing open.
  */
-export async function bindSocket(socket: Socket, ep: Endpoint, role: string): Promise<number> {
+export async function bindSocket(socket: Socket, ep: Endpoint, role: string, guard: SocketGuard): Promise<number> {
   // An IPv6 literal needs the socket's IPv6 mode; `*` stays IPv4, as the original did.
   if (ep.host.includes(':')) socket.ipv6 = true;
   try {
+    await guard.protect(socket, ep, role);
+  } catch (e) {
+    closeQuietly(socket);
+    throw e;
+  }
+  try {
     await socket.bind(ep.url);
+    if (ep.path !== undefined) chmodSync(ep.path, 0o600);
   } catch (e) {
     closeQuietly(socket);
     const code = (e as { code?: string }).code;
@@ -34,6 +55,7 @@ export async function bindSocket(socket: Socket, ep: Endpoint, role: string): Pr
     }
     throw new ZiggyError('BAD_ENDPOINT', `${where}: ${(e as Error).message}`, { cause: e });
   }
+  if (ep.path !== undefined) return 0;
   const bound = socket.lastEndpoint;
   if (bound === null) {
     closeQuietly(socket);

@@ -4,6 +4,7 @@ import { parseEndpoint } from '../protocol/endpoint';
 import { MAX_TYPE_LENGTH } from '../protocol/event';
 import { DaemonSettings } from './config';
 import { DaemonLog, ThrottledWarning } from './logger';
+import { DaemonSecurity } from './security';
 import type { EventSink, TypeRoute } from './sink';
 import { bindSocket, closeQuietly } from './sockets';
 import { Stats, type Tally } from './stats';
@@ -22,6 +23,9 @@ import { Stats, type Tally } from './stats';
  * `streamMaxRate` events are published per second; the rest are skipped and counted as
  * `dropped`, and collection keeps its speed whoever watches.
  */
+/** What the CURVE handshake and encryption add to the largest message the stream takes. */
+const CURVE_ROOM = 1024;
+
 @scoped(Lifecycle.ContainerScoped)
 export class Streamer implements EventSink {
   readonly name = 'stream';
@@ -29,6 +33,7 @@ export class Streamer implements EventSink {
 
   private socket: XPublisher | null = null;
   private boundPort = 0;
+  private boundEndpoint: string | undefined;
   /** Subscribed prefixes (latin1 keys of their bytes). */
   private readonly prefixes = new Map<string, Buffer>();
   /** Bumped whenever `prefixes` changes; per-route answers are cached against it. */
@@ -49,11 +54,17 @@ export class Streamer implements EventSink {
     @inject(DaemonSettings) private readonly settings: DaemonSettings,
     @inject(Stats) private readonly stats: Stats,
     @inject(DaemonLog) private readonly log: DaemonLog,
+    @inject(DaemonSecurity) private readonly security: DaemonSecurity,
   ) {}
 
-  /** The stream's bound port (0 before start). */
+  /** The stream's bound port (0 before start, and for a Unix socket). */
   get port(): number {
     return this.boundPort;
+  }
+
+  /** The stream's `ipc://` address when the control port is a Unix socket. */
+  get ipcEndpoint(): string | undefined {
+    return this.boundEndpoint;
   }
 
   /** How many distinct prefixes are subscribed right now. */
@@ -62,15 +73,22 @@ export class Streamer implements EventSink {
   }
 
   async start(): Promise<void> {
-    const { host } = this.settings.value.control;
+    const control = this.settings.value.control;
+    const { host } = control;
     this.maxRate = this.settings.value.streamMaxRate;
     // sendTimeout 0: an XPUB never blocks, so send() completes synchronously and the
     // receive loop never waits on it.
     // A subscription is a type prefix, no longer than MAX_TYPE_LENGTH, and a few bytes
     // of framing (a flag byte, or ZMTP 3.1's SUBSCRIBE command name). ZeroMQ disconnects
-    // a peer sending a bigger message.
-    const socket = new XPublisher({ sendTimeout: 0, linger: 0, sendHighWaterMark: 10_000, maxMessageSize: MAX_TYPE_LENGTH + 32 });
-    this.boundPort = await bindSocket(socket, parseEndpoint(`${host.includes(':') ? `[${host}]` : host}:*`, 0), 'control'); // the stream takes a free port of the control host
+    // a peer sending a bigger message. The limit also applies to the CURVE handshake, whose
+    // INITIATE command is some 300 bytes, and to encrypted messages (33 bytes more), hence
+    // the room for them when CURVE is on.
+    const maxMessageSize = MAX_TYPE_LENGTH + 32 + (this.security.enabled ? CURVE_ROOM : 0);
+    const socket = new XPublisher({ sendTimeout: 0, linger: 0, sendHighWaterMark: 10_000, maxMessageSize });
+    // The stream takes a free port of the control host, or a Unix socket next to the control one.
+    const where = control.path !== undefined ? parseEndpoint(`${control.url}.stream`, 0) : parseEndpoint(`${host.includes(':') ? `[${host}]` : host}:*`, 0);
+    this.boundPort = await bindSocket(socket, where, 'stream', this.security);
+    this.boundEndpoint = where.path !== undefined ? where.url : undefined;
     this.socket = socket;
     this.listening = this.listen(socket);
   }

@@ -1,7 +1,8 @@
 import { Request } from 'zeromq';
 import { ZiggyError } from '../errors';
 import { decodeReply, encodeRequest, isErrorReply, type ControlReply, type ControlStatus, type PortReply } from './control';
-import { DEFAULT_CONTROL_PORT, parseEndpoint, type Endpoint } from './endpoint';
+import { applyClientKeys, type CurveClientKeys } from './curve-cert';
+import { DEFAULT_CONTROL_PORT, isIpc, parseEndpoint, type Endpoint } from './endpoint';
 
 /** How long a control request waits for its reply unless told otherwise. */
 export const DEFAULT_CONTROL_TIMEOUT_MS = 5000;
@@ -11,7 +12,12 @@ export interface ControlClientOptions {
   timeoutMs?: number;
   /** Aborting closes the socket of the request in flight, which then rejects. */
   signal?: AbortSignal;
+  /** For a daemon started with a certificate: its public key and this side's key pair (see loadClientKeys). */
+  curve?: CurveClientKeys;
 }
+
+/** Ends the message of a request without CURVE keys that got no reply: the daemon may want them. */
+export const NO_CURVE_HINT = '; a ziggyd started with --curve-cert answers only clients giving --server-key and --curve-cert';
 
 /** ZeroMQ takes timeouts as 32-bit milliseconds. */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -29,23 +35,25 @@ export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 export class ControlClient {
   readonly endpoint: Endpoint;
   readonly timeoutMs: number;
+  readonly curve: CurveClientKeys | undefined;
   private readonly signal: AbortSignal | undefined;
 
-  /** @param endpoint `host:port` of the control port (port defaults to 3513) */
+  /** @param endpoint `host:port` of the control port (port defaults to 3513), or `ipc:///path` */
   constructor(endpoint: string | Endpoint, options: ControlClientOptions = {}) {
     this.endpoint = typeof endpoint === 'string' ? parseEndpoint(endpoint, DEFAULT_CONTROL_PORT) : endpoint;
-    if (this.endpoint.host === '*' || this.endpoint.port === 0) {
+    if (!isIpc(this.endpoint) && (this.endpoint.host === '*' || this.endpoint.port === 0)) {
       throw new ZiggyError('BAD_ENDPOINT', `cannot connect to '${this.address}': give a host and a port`);
     }
     this.timeoutMs = options.timeoutMs ?? DEFAULT_CONTROL_TIMEOUT_MS;
     if (!(this.timeoutMs > 0)) throw new ZiggyError('BAD_CONFIG', `timeout must be positive, got ${this.timeoutMs} ms`);
     if (this.timeoutMs > MAX_TIMEOUT_MS) throw new ZiggyError('BAD_CONFIG', `timeout must be at most ${MAX_TIMEOUT_MS} ms, got ${this.timeoutMs}`);
     this.signal = options.signal;
+    this.curve = options.curve;
   }
 
-  /** `host:port` as people write it (`[::1]:3513` for IPv6). */
+  /** `host:port` as people write it (`[::1]:3513` for IPv6), or the `ipc://` address. */
   get address(): string {
-    return this.endpoint.url.slice('tcp://'.length);
+    return isIpc(this.endpoint) ? this.endpoint.url : this.endpoint.url.slice('tcp://'.length);
   }
 
   /**
@@ -61,6 +69,7 @@ export class ControlClient {
     const abort = (): void => socket.close();
     this.signal?.addEventListener('abort', abort, { once: true });
     try {
+      applyClientKeys(socket, this.curve);
       socket.connect(this.endpoint.url);
       await socket.send(encodeRequest(cmd));
       // Whatever the send took comes off the wait for the reply.
@@ -88,6 +97,19 @@ export class ControlClient {
     return portOf(await this.answer('SOCK_STREAM'), 'SOCK_STREAM');
   }
 
+  /**
+   * The ZeroMQ address of the daemon's live stream: `tcp://<control host>:<port>`, or the
+   * `ipc://` address a daemon controlled over a Unix socket gives.
+   */
+  async streamEndpoint(): Promise<string> {
+    const reply = await this.answer('SOCK_STREAM');
+    const endpoint = (reply as Partial<PortReply>).endpoint;
+    if (typeof endpoint === 'string' && endpoint.startsWith('ipc://')) return endpoint;
+    const port = portOf(reply, 'SOCK_STREAM');
+    const host = this.endpoint.host.includes(':') ? `[${this.endpoint.host}]` : this.endpoint.host;
+    return `tcp://${host}:${port}`;
+  }
+
   /** The port the daemon collects events on (PULL). */
   async collectPort(): Promise<number> {
     return portOf(await this.answer('SOCK_COLLECT'), 'SOCK_COLLECT');
@@ -108,7 +130,11 @@ export class ControlClient {
 
   private unreachable(cause: unknown): ZiggyError {
     const seconds = Math.round(this.timeoutMs / 100) / 10;
-    return new ZiggyError('UNREACHABLE', `cannot reach ziggyd at ${this.address} (no reply within ${seconds} s)`, { cause });
+    // A CURVE handshake that fails looks the same as silence: name the likely causes.
+    const hint = this.curve !== undefined
+      ? "; if it is running, check that --server-key is its public key and that this side's key is in its --authorized-keys"
+      : NO_CURVE_HINT;
+    return new ZiggyError('UNREACHABLE', `cannot reach ziggyd at ${this.address} (no reply within ${seconds} s${hint})`, { cause });
   }
 }
 

@@ -60,6 +60,12 @@ export interface ControlStatus {
    * (a malformed top level), `type` (missing, not a string, or unsafe as a file name).
    */
   rejects?: { frame: number; document: number; type: number };
+  /**
+   * Refused handshakes by reason: `rejected` (a CURVE key not authorized), `plaintext` (a
+   * peer without CURVE), `crypto` (a peer without this daemon's public key), `protocol`,
+   * `aborted` (the peer hung up mid-handshake, often a plain-text client), `other`.
+   */
+  auth?: { rejected: number; plaintext: number; crypto: number; protocol: number; aborted: number; other: number };
   /** Seconds since the daemon started. */
   uptime: number;
   version: string;
@@ -74,6 +80,8 @@ export interface ControlStatus {
 
 export interface PortReply {
   port: number;
+  /** SOCK_STREAM from a daemon whose control port is a Unix socket: the stream's `ipc://` address (port is then 0). */
+  endpoint?: string;
 }
 
 export interface OkReply {

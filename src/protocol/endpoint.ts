@@ -11,12 +11,30 @@ export interface Endpoint {
   readonly host: string;
   /** 0 means "any free port" (bind only). */
   readonly port: number;
-  /** The ZeroMQ address: `tcp://host:port`, `tcp://[::1]:port`, `tcp://*:port`. */
+  /** The ZeroMQ address: `tcp://host:port`, `tcp://[::1]:port`, `tcp://*:port`, or `ipc:///path`. */
   readonly url: string;
+  /** For an `ipc://` endpoint (a Unix socket), its file path; host is then `''` and port 0. */
+  readonly path?: string;
+}
+
+/** True for a Unix-socket (`ipc://`) endpoint. */
+export function isIpc(ep: Endpoint): boolean {
+  return ep.path !== undefined;
 }
 
 /**
- * Parses `host:port`, `*:port`, `[v6]:port`, `:port`, a bare `port`, or a `tcp://` URL.
+ * Whether binding `ep` keeps it on this machine: a Unix socket, or a loopback address.
+ * `*`, a name other than `localhost`, or any other address reaches the network.
+ */
+export function isLocalOnly(ep: Endpoint): boolean {
+  if (isIpc(ep)) return true;
+  const h = ep.host.toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/**
+ * Parses `host:port`, `*:port`, `[v6]:port`, `:port`, a bare `port`, a `tcp://` URL, or
+ * an `ipc:///path` URL (a Unix socket; only the control port takes one).
  * A missing host is `127.0.0.1`; a missing port is `defaultPort`. Port `*` or `0` means
  * an ephemeral port, which only makes sense for a bind.
  *
@@ -27,9 +45,16 @@ export function parseEndpoint(spec: string, defaultPort: number): Endpoint {
   const fail = (why: string): never => {
     throw new ZiggyError('BAD_ENDPOINT', `malformed endpoint '${spec}': ${why} (expected host:port, e.g. 127.0.0.1:${defaultPort})`);
   };
+  if (input.startsWith('ipc://')) {
+    const path = input.slice('ipc://'.length);
+    if (path === '' || path.includes('\0')) fail('an ipc:// endpoint needs a socket file path, e.g. ipc:///run/ziggyd/control');
+    // A Unix socket path is at most 107 bytes on Linux (sun_path); ZeroMQ would fail later with less to say.
+    if (Buffer.byteLength(path) > 107) fail('the socket path is longer than 107 bytes');
+    return { host: '', port: 0, url: input, path };
+  }
   let rest = input.startsWith('tcp://') ? input.slice('tcp://'.length) : input;
   if (rest === '') fail('empty');
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(rest)) fail('only tcp:// endpoints are supported');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(rest)) fail('only tcp:// and ipc:// endpoints are supported');
 
   let host: string;
   let portText: string | undefined;

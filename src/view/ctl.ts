@@ -1,4 +1,5 @@
 import { ControlClient, type ControlClientOptions } from '../protocol/control-client';
+import { writeCertificates } from '../protocol/curve-cert';
 import { formatStatus } from './status';
 
 /**
@@ -16,6 +17,15 @@ export async function shutdownDaemon(host: string, options: ControlClientOptions
   const client = new ControlClient(host, options);
   await client.shutdown();
   return `ziggyd at ${client.address} is shutting down\n`;
+}
+
+/**
+ * What `ziggyctl keygen PATH` does: writes `PATH.key` and `PATH.key_secret` (mode 0600)
+ * in the pyzmq/CZMQ certificate format, refusing to overwrite either, and says where.
+ */
+export function generateKeys(base: string): string {
+  const { publicFile, secretFile, publicKey } = writeCertificates(base);
+  return `public key ${publicKey}\n  ${publicFile}  (give it to the daemons this side connects to: their --authorized-keys)\n  ${secretFile}  (secret, mode 0600: --curve-cert)\n`;
 }
 
 function toJsonNumber(v: bigint): number | string {

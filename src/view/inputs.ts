@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { ZiggyError } from '../errors';
 import { MAX_TIMEOUT_MS } from '../protocol/control-client';
+import { loadClientKeys } from '../protocol/curve-cert';
 import { DEFAULT_CONTROL_PORT, DEFAULT_HOST } from '../protocol/endpoint';
 import { parseDay, utcDay } from './log-files';
 import { parseTypeFilter } from './type-filter';
@@ -20,6 +21,10 @@ export interface ViewInputArgs {
   timeout?: number;
   /** Seconds of silence before asking the daemon for its stream port again. */
   reconnect?: number;
+  /** The daemon's public key (Z85 or its `.key` file), for a daemon that requires CURVE. */
+  serverKey?: string;
+  /** This side's `.key_secret`, with serverKey. */
+  curveCert?: string;
 }
 
 /** What is known about stdin without reading it. */
@@ -52,9 +57,13 @@ export function chooseInput(args: ViewInputArgs, stdin: StdinInfo, now: Date = n
     if (startDay > endDay) throw bad(`--start-date ${startDay} is after --end-date ${endDay}`);
     return { kind: 'log', query: { logPath: args.logPath, types: parseTypeFilter(args.typeName), startDay, endDay } };
   }
+  const keys = { serverKey: args.serverKey, certificate: args.curveCert };
+  if ((keys.serverKey || keys.certificate) && args.host === undefined) throw bad('--server-key and --curve-cert are for a live daemon (--host)');
   if (args.host !== undefined) {
+    const curve = loadClientKeys(keys, { serverKey: '--server-key', certificate: '--curve-cert' });
     return {
       kind: 'live',
+      ...(curve !== undefined && { curve }),
       host: args.host === '' ? `${DEFAULT_HOST}:${DEFAULT_CONTROL_PORT}` : args.host,
       types: parseTypeFilter(args.typeName),
       timeoutMs: seconds(args.timeout, '--timeout'),

@@ -18,6 +18,8 @@ export function formatStatus(status: Partial<ControlStatus>, now: number = Date.
   if (status.ports) lines.push(`ports: collect ${status.ports.collect}, control ${status.ports.control}, stream ${status.ports.stream}`);
   if (status.logPath) lines.push(`log path: ${status.logPath}`);
   if (status.forward) lines.push(`forwarding to ${status.forward.to} (${status.forward.queued} queued)`);
+  const refused = Object.entries(status.auth ?? {}).filter(([, n]) => typeof n === 'number' && n > 0);
+  if (refused.length > 0) lines.push(`refused handshakes: ${refused.map(([why, n]) => `${why} ${n}`).join(', ')}`);
   lines.push('');
   lines.push(`last event: ${lastEvent(status.last, now)}`);
   lines.push(`lag: ${typeof status.lag === 'number' ? `${status.lag.toFixed(3)} s` : '-'}`);

@@ -1,6 +1,7 @@
 import { Subscriber } from 'zeromq';
 import { ZiggyError } from '../errors';
 import { ControlClient, DEFAULT_CONTROL_TIMEOUT_MS } from '../protocol/control-client';
+import { applyClientKeys, type CurveClientKeys } from '../protocol/curve-cert';
 import { DEFAULT_CONTROL_PORT, parseEndpoint, type Endpoint } from '../protocol/endpoint';
 import { ALL_TYPES, matchesType, type TypeFilter } from './type-filter';
 import type { WarningHandler } from './read';
@@ -19,6 +20,8 @@ export interface LiveStreamOptions {
   reconnectMs?: number;
   /** Told when the daemon stops answering and when the stream comes back. */
   warn?: WarningHandler;
+  /** For a daemon started with a certificate: its public key and this side's key pair. */
+  curve?: CurveClientKeys;
 }
 
 /** One message of the live stream: its topic (the event type) and its BSON bytes. */
@@ -57,6 +60,7 @@ export class LiveStream implements AsyncIterable<LiveMessage> {
     this.control = new ControlClient(this.endpoint, {
       timeoutMs: options.timeoutMs ?? DEFAULT_CONTROL_TIMEOUT_MS,
       signal: this.abort.signal,
+      curve: options.curve,
     });
   }
 
@@ -68,9 +72,9 @@ export class LiveStream implements AsyncIterable<LiveMessage> {
 
   async *[Symbol.asyncIterator](): AsyncIterator<LiveMessage> {
     const closed = this.abort.signal;
-    let port: number;
+    let port: string;
     try {
-      port = await this.control.streamPort();
+      port = await this.control.streamEndpoint();
     } catch (e) {
       if (closed.aborted) return;
       throw e;
@@ -91,7 +95,7 @@ export class LiveStream implements AsyncIterable<LiveMessage> {
             if (!lost) this.warn(`lost contact with ziggyd at ${this.control.address}; retrying`);
             lost = true;
           } else if (next !== port || lost) {
-            if (lost) this.warn(`ziggyd at ${this.control.address} is back (stream port ${next})`);
+            if (lost) this.warn(`ziggyd at ${this.control.address} is back (stream at ${next})`);
             lost = false;
             if (next !== port) {
               socket.close();
@@ -112,18 +116,19 @@ export class LiveStream implements AsyncIterable<LiveMessage> {
     }
   }
 
-  private subscribe(port: number): Subscriber {
+  /** @param port the stream's address, as the control port gave it */
+  private subscribe(port: string): Subscriber {
     const socket = new Subscriber({ linger: 0, receiveTimeout: this.reconnectMs, ipv6: this.endpoint.host.includes(':') });
-    const host = this.endpoint.host.includes(':') ? `[${this.endpoint.host}]` : this.endpoint.host;
-    socket.connect(`tcp://${host}:${port}`);
+    applyClientKeys(socket, this.control.curve);
+    socket.connect(port);
     socket.subscribe(this.types.prefix);
     this.socket = socket;
     return socket;
   }
 
-  private async askPort(): Promise<number | undefined> {
+  private async askPort(): Promise<string | undefined> {
     try {
-      return await this.control.streamPort();
+      return await this.control.streamEndpoint();
     } catch (e) {
       if (e instanceof ZiggyError && (e.code === 'UNREACHABLE' || e.code === 'CLOSED')) return undefined;
       throw e;

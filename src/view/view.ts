@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { isZiggyError, ZiggyError } from '../errors';
 import { splitFrame } from '../protocol/codec';
+import type { CurveClientKeys } from '../protocol/curve-cert';
 import type { Endpoint } from '../protocol/endpoint';
 import { EventFormatter, type FormatOptions } from './format';
 import { describeQuery, findLogFiles, type LogQuery } from './log-files';
@@ -19,7 +20,7 @@ export type ViewInput =
   /** A daemon's log path: per day in day order, the matching types merged in `end` order. */
   | { kind: 'log'; query: LogQuery }
   /** A daemon's live stream, until `signal` aborts. */
-  | { kind: 'live'; host: string | Endpoint; types: TypeFilter; timeoutMs?: number; reconnectMs?: number };
+  | { kind: 'live'; host: string | Endpoint; types: TypeFilter; timeoutMs?: number; reconnectMs?: number; curve?: CurveClientKeys };
 
 export interface ViewOptions extends FormatOptions {
   input: ViewInput;
@@ -129,7 +130,7 @@ async function printLive(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   if (signal?.aborted) return;
-  const live = new LiveStream({ host: input.host, types: input.types, timeoutMs: input.timeoutMs, reconnectMs: input.reconnectMs, warn });
+  const live = new LiveStream({ host: input.host, types: input.types, timeoutMs: input.timeoutMs, reconnectMs: input.reconnectMs, warn, curve: input.curve });
   const stop = (): void => live.close();
   signal?.addEventListener('abort', stop, { once: true });
   try {
