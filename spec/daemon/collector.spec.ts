@@ -82,8 +82,8 @@ describe('daemon Collector', () => {
       random.writeUInt32LE(0xfffffff0, 0); // an impossible length, whatever the rest says
       const badElement = Buffer.from(event('request', { n: -4 }));
       badElement[4] = 0x42; // the first element's kind: no such BSON kind
-      const huge = Buffer.alloc(20 * 1024 * 1024);
-      huge.writeInt32LE(huge.length, 0); // 20 MB: over the 16 MB document limit
+      const huge = Buffer.alloc(16 * 1024 * 1024 + 1024);
+      huge.writeInt32LE(huge.length, 0); // over the 16 MiB document limit, within maxMessageBytes
 
       const messages: Buffer[] = [
         ok(1),

@@ -209,7 +209,7 @@ describe('daemon FileWriter', () => {
     });
 
     it('drops (and counts) events of new types once over a thousand files are still closing', async () => {
-      await start({ maxOpenFiles: 1, maxTypes: 10 });
+      await start({ maxOpenFiles: 1, maxTypes: 10, maxFilesPerDay: 2000 });
       const collector = t.container.resolve(Collector);
       const n = 1500;
       collector.ingest([Buffer.concat(Array.from({ length: n }, (_, i) => event(`t${i}`, { n: i })))]);
