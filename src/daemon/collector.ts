@@ -73,7 +73,10 @@ export class Collector {
         await sink.start();
         started.push(sink);
       }
-      const socket = new Pull({ maxMessageSize: cfg.maxMessageBytes, receiveTimeout: Math.min(IDLE_WAKE_MS, cfg.drainQuietMs), linger: 0 });
+      // ZeroMQ's receive queue is counted in messages, one queue per sender: bounding its
+      // bytes means as many messages as maxPeerBytes holds at maxMessageBytes each.
+      const receiveHighWaterMark = Math.max(1, Math.floor(cfg.maxPeerBytes / cfg.maxMessageBytes));
+      const socket = new Pull({ maxMessageSize: cfg.maxMessageBytes, receiveHighWaterMark, receiveTimeout: Math.min(IDLE_WAKE_MS, cfg.drainQuietMs), linger: 0 });
       this.boundPort = await bindSocket(socket, cfg.collect, 'collect', this.security);
       this.socket = socket;
     } catch (e) {
