@@ -1,24 +1,23 @@
 // Memory benchmark (`npm run bench:memory`): ziggyd's peak RSS (the kernel's VmHWM) while
 // senders push big, valid messages at it, with today's limits and with the old ones
 // (maxMessageBytes 64 MiB, ZeroMQ's receive queue of 1000 messages per sender) in the
-// same run. ziggyd runs as a library in a child process writing files to a temp dir; the
-// senders run in this process.
+// same run. ziggyd runs as a library from the build (dist/, which the script builds) in a
+// child process writing files to a temp dir; the senders run in this process.
 //
 // Scenarios: 20 messages of 60 MiB from one sender (each 60 valid 1 MiB events); 20 of
 // 16 MiB from one sender; 20 of 16 MiB from 20 senders at once. A message over
 // maxMessageBytes is refused by ZeroMQ (it drops that connection before reading it).
 //
-// Environment: BENCH_MESSAGES (20).
+// Environment: BENCH_MESSAGES (20), BENCH_PEER_BYTES (ziggyd's maxPeerBytes for "now").
 import 'reflect-metadata';
-import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { container } from 'tsyringe';
 import { Push } from 'zeromq';
 import { encode } from '../src/protocol/codec';
 import { newEventId } from '../src/protocol/event';
-import { Daemon, DAEMON_CONFIG, type DaemonConfig } from '../src/daemon';
+import type { DaemonConfig } from '../src/daemon';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20);
 const MiB = 1024 * 1024;
@@ -31,7 +30,9 @@ interface Limits {
 }
 
 const LIMITS: Limits[] = [
-  { name: 'now (defaults)', config: {} },
+  process.env.BENCH_PEER_BYTES
+    ? { name: `now, maxPeerBytes ${process.env.BENCH_PEER_BYTES}`, config: { maxPeerBytes: Number(process.env.BENCH_PEER_BYTES) } }
+    : { name: 'now (defaults)', config: {} },
   { name: 'before (64 MiB messages, 1000 queued per sender)', config: { maxMessageBytes: 64 * MiB, maxPeerBytes: 64 * MiB * 1000 } },
 ];
 
@@ -49,25 +50,26 @@ function messageOf(mib: number): Buffer {
 
 // ------------------------------------------------------------------------------ the daemon
 
-async function daemonMain(logPath: string, config: string): Promise<void> {
+/** The daemon child, plain JavaScript over the build, so its memory is ziggyd's own (no TypeScript compiler loaded). */
+const DAEMON_JS = `
+require('reflect-metadata');
+const { readFileSync } = require('node:fs');
+const { container } = require('tsyringe');
+const { Daemon, DAEMON_CONFIG } = require(${JSON.stringify(join(__dirname, '../dist/src/daemon'))});
+const [logPath, config] = process.argv.slice(1);
+const peakRss = () => Number(/VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+(async () => {
   const c = container.createChildContainer();
-  c.register(DAEMON_CONFIG, { useValue: { collect: '127.0.0.1:*', control: '127.0.0.1:*', logPath, ...(JSON.parse(config) as DaemonConfig) } });
+  c.register(DAEMON_CONFIG, { useValue: { collect: '127.0.0.1:*', control: '127.0.0.1:*', logPath, ...JSON.parse(config) } });
   const daemon = c.resolve(Daemon);
   await daemon.start();
-  process.on('message', (m: string) => {
-    if (m === 'status') {
-      const { totals } = daemon.status();
-      process.send!({ received: totals.received, written: totals.written, dropped: totals.dropped, peakRss: peakRss() });
-    }
+  process.on('message', () => {
+    const { totals } = daemon.status();
+    process.send({ received: totals.received, written: totals.written, dropped: totals.dropped, peakRss: peakRss() });
   });
-  process.send!({ port: daemon.ports.collect });
-}
-
-/** The process's peak resident set (VmHWM), in bytes. */
-function peakRss(): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return m === null ? process.memoryUsage().rss : Number(m[1]) * 1024;
-}
+  process.send({ port: daemon.ports.collect });
+})();
+`;
 
 // ------------------------------------------------------------------------------ the driver
 
@@ -87,7 +89,7 @@ function ask(child: ChildProcess): Promise<Outcome> {
 
 async function scenario(limits: Limits, senders: number, message: Buffer, messages: number): Promise<Outcome & { ms: number }> {
   const logPath = mkdtempSync(join(tmpdir(), 'ziggy-mem-'));
-  const child = fork(__filename, ['daemon', logPath, JSON.stringify(limits.config)], { execArgv: ['-r', '@swc-node/register'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, ['-e', DAEMON_JS, logPath, JSON.stringify(limits.config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', (m) => resolve(m as { port: number })));
   const pushes = Array.from({ length: senders }, () => {
     const p = new Push({ linger: 0, sendHighWaterMark: messages });
@@ -138,10 +140,7 @@ async function main(): Promise<void> {
   }
 }
 
-const [role, a1, a2] = process.argv.slice(2);
-if (role === 'daemon') void daemonMain(a1, a2);
-else
-  void main().catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
+void main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -51,6 +51,8 @@ export class ControlServer {
   private recent: { at: number; reply: DaemonStatus; bytes: Buffer | null } | null = null;
   private windowStart = 0;
   private inWindow = 0;
+  /** Ends a pace() wait early: stop() must not wait for the next second. */
+  private wake: (() => void) | null = null;
 
   constructor(
     @inject(DaemonSettings) private readonly settings: DaemonSettings,
@@ -87,6 +89,7 @@ export class ControlServer {
     const socket = this.socket;
     this.socket = null;
     closeQuietly(socket, CLOSE_LINGER_MS);
+    this.wake?.();
     await this.loop;
   }
 
@@ -194,7 +197,13 @@ export class ControlServer {
       this.windowStart = now;
       this.inWindow = 0;
     }
-    if (++this.inWindow < MAX_REQUESTS_PER_SECOND) return;
-    await new Promise((resolve) => setTimeout(resolve, this.windowStart + 1000 - now));
+    if (++this.inWindow < MAX_REQUESTS_PER_SECOND || this.socket === null) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      timer = setTimeout(resolve, this.windowStart + 1000 - now);
+    });
+    clearTimeout(timer);
+    this.wake = null;
   }
 }
