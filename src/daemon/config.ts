@@ -55,8 +55,8 @@ export interface DaemonConfig {
   /**
    * Bytes of messages ZeroMQ may hold per sender before it stops reading from that sender:
    * its receive queue is counted in messages, so it gets this over `maxMessageBytes`
-   * (at least 1; 7 by default). Smaller bounds memory tighter but makes small messages
-   * (one event each, as original clients send) cost more CPU. Default 128 MiB.
+   * (at least 1; 3 by default). Smaller bounds memory tighter but makes small messages
+   * (one event each, as original clients send) cost more CPU. Default 64 MiB.
    */
   maxPeerBytes?: number;
   /** Most files (types) in one day's folder; events of more types are refused and counted. Default 1000. */
@@ -193,7 +193,7 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
     maxTypes: count('maxTypes', 1000),
     maxHosts: count('maxHosts', 1000),
     maxMessageBytes: count('maxMessageBytes', 16 * MiB + 64 * 1024),
-    maxPeerBytes: count('maxPeerBytes', 128 * MiB),
+    maxPeerBytes: count('maxPeerBytes', 64 * MiB),
     maxFilesPerDay: count('maxFilesPerDay', 1000),
     fsync,
     statusTop: count('statusTop', 50),
