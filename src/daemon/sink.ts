@@ -36,7 +36,8 @@ export type SinkStatus = Record<string, number | string>;
  * did with each event on the given tallies and on Stats.totals (`written`, `forwarded`,
  * `published`) and, in its own counters, what it let go. The collector counts an event as
  * `dropped` (per type, per host, in the totals) when no sink that {@link EventSink.keeps}
- * events took it; a kept event lost later (a write error) is reported with Stats.lost().
+ * events took it; a sink that loses an event after taking it (a write error) counts it on
+ * the tallies as `dropped` only when Stats.lossIsFinal (no other sink keeps events).
  */
 export interface EventSink {
   /** Short name for logs. */

@@ -84,14 +84,6 @@ export class Stats {
     this.totals.dropped++;
   }
 
-  /** `count` documents of `type` from `host` a keeping sink lost after taking them; counted as dropped when {@link lossIsFinal}. */
-  lost(type: Tally, host: Tally, count = 1): void {
-    if (!this.lossIsFinal) return;
-    type.dropped += count;
-    host.dropped += count;
-    this.totals.dropped += count;
-  }
-
   /** A new tally for `type`, or undefined when the table is full (use otherType). */
   addType(type: string): Tally | undefined {
     return add(this.types, type, this.settings.value.maxTypes);
