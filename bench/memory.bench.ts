@@ -22,7 +22,7 @@ import type { DaemonConfig } from '../src/daemon';
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20);
 const MiB = 1024 * 1024;
 /** Once everything is sent, a refused message is known refused when nothing arrives for this long. */
-const QUIET_MS = 1500;
+const QUIET_MS = 4000;
 
 interface Limits {
   name: string;
