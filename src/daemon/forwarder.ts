@@ -20,7 +20,7 @@ const SOCKET_HWM = 16;
  * {@link ForwardQueue} (in memory unless one is registered under FORWARD_QUEUE); when it
  * is full new events are dropped and counted, so a dead upstream costs bounded memory and
  * never slows collection. The socket only queues to a live connection (`immediate`), so
- * what is queued is visible in STATUS as `forward.queued`. Off when no upstream is set.
+ * what is queued is visible in STATUS as `sinks.forward.queued`. Off when no upstream is set.
  */
 @scoped(Lifecycle.ContainerScoped)
 export class Forwarder implements EventSink {
