@@ -18,7 +18,7 @@
 // ziggyd with no log path, which shows the daemon's own cost without the disk.
 //
 // Environment: BENCH_EVENTS (per client, default 1,500,000), BENCH_CLIENTS (2),
-// BENCH_ROUNDS (3), BENCH_BATCH_BYTES (65536); BENCH_THREADS=1 prints the CPU time of
+// BENCH_ROUNDS (3), BENCH_BATCH_BYTES (65536), BENCH_PEER_BYTES (ziggyd's maxPeerBytes); BENCH_THREADS=1 prints the CPU time of
 // each of ziggyd's threads per scenario, BENCH_PROFILE=<dir> writes its CPU profiles.
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -193,7 +193,8 @@ async function daemonMain(logPath: string): Promise<void> {
   const c = container.createChildContainer();
   const flushBytes = process.env.BENCH_FLUSH_BYTES ? Number(process.env.BENCH_FLUSH_BYTES) : undefined;
   const files = logPath !== '-';
-  c.register(DAEMON_CONFIG, { useValue: { collect: '127.0.0.1:*', control: '127.0.0.1:*', logPath: files ? logPath : undefined, flushBytes } });
+  const maxPeerBytes = process.env.BENCH_PEER_BYTES ? Number(process.env.BENCH_PEER_BYTES) : undefined;
+  c.register(DAEMON_CONFIG, { useValue: { collect: '127.0.0.1:*', control: '127.0.0.1:*', logPath: files ? logPath : undefined, flushBytes, maxPeerBytes } });
   const daemon = c.resolve(Daemon);
   await daemon.start();
   process.on('message', (m: { expect?: number; warm?: number }) => {

@@ -16,6 +16,7 @@ interface ZiggydArgs {
   forward?: string;
   logPath?: string;
   forwardHwm: number;
+  maxFilesPerDay: number;
   verbose: number;
   curveCert?: string;
   authorizedKeys?: string;
@@ -47,6 +48,7 @@ function configFrom(args: ArgumentsCamelCase<ZiggydArgs>): DaemonConfig {
     forward: args.forward,
     logPath: args.logPath,
     forwardHwm: args.forwardHwm,
+    maxFilesPerDay: args.maxFilesPerDay,
     logLevel: level,
     curveCert: args.curveCert,
     authorizedKeys: args.authorizedKeys,
@@ -57,7 +59,7 @@ function configFrom(args: ArgumentsCamelCase<ZiggydArgs>): DaemonConfig {
 
 /** Config errors name the option as a program would (`logPath: ...`); say it as the flag. */
 function asFlags(message: string): string {
-  return message.replace(/^(collect|control|forward|logPath|forwardHwm|curveCert|authorizedKeys|forwardServerKey): /, (_, key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `);
+  return message.replace(/^(collect|control|forward|logPath|forwardHwm|maxFilesPerDay|curveCert|authorizedKeys|forwardServerKey): /, (_, key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `);
 }
 
 /** The first signal stops the daemon gracefully (bounded by a deadline); a second one exits at once. */
@@ -94,6 +96,7 @@ export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
       .option('forward', { alias: 'r', type: 'string', default: fromEnv('forward'), describe: "Send every event on to another ziggyd's collection port, host:port" })
       .option('log-path', { alias: 'l', type: 'string', default: fromEnv('log-path'), describe: 'Write events to <log-path>/<YYYYMMDD>/<type>-<YYYYMMDD>.bson' })
       .option('forward-hwm', { type: 'number', default: numberFromEnv('forward-hwm') ?? 100_000, describe: 'Most events held for the upstream while it is away; more are dropped (and counted)' })
+      .option('max-files-per-day', { type: 'number', default: numberFromEnv('max-files-per-day') ?? 1000, describe: 'Most files (event types) in one day folder; events of more types are refused (and counted)' })
       .option('curve-cert', { type: 'string', default: fromEnv('curve-cert'), describe: "This daemon's CURVE certificate (.key_secret): every port then requires CURVE and an authorized key" })
       .option('authorized-keys', { type: 'string', default: fromEnv('authorized-keys'), describe: 'With --curve-cert: a folder of the .key files of clients allowed in; re-read on SIGHUP' })
       .option('forward-server-key', { type: 'string', default: fromEnv('forward-server-key'), describe: "The upstream's public key (Z85, or its .key file): forward over CURVE, with --curve-cert as this daemon's key" })
@@ -112,7 +115,7 @@ export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
 
 void yargs(hideBin(process.argv))
   .scriptName(PROG)
-  .usage(`${PROG} [options]\n\nCollects Ziggy events (BSON over ZeroMQ). Options default to ZIGGY_<OPTION> from the environment (ZIGGY_COLLECT, ZIGGY_CONTROL, ZIGGY_FORWARD, ZIGGY_LOG_PATH, ZIGGY_FORWARD_HWM, ZIGGY_VERBOSE, ZIGGY_CURVE_CERT, ZIGGY_AUTHORIZED_KEYS, ZIGGY_FORWARD_SERVER_KEY, ZIGGY_INSECURE=1).`)
+  .usage(`${PROG} [options]\n\nCollects Ziggy events (BSON over ZeroMQ). Options default to ZIGGY_<OPTION> from the environment (ZIGGY_COLLECT, ZIGGY_CONTROL, ZIGGY_FORWARD, ZIGGY_LOG_PATH, ZIGGY_FORWARD_HWM, ZIGGY_MAX_FILES_PER_DAY, ZIGGY_VERBOSE, ZIGGY_CURVE_CERT, ZIGGY_AUTHORIZED_KEYS, ZIGGY_FORWARD_SERVER_KEY, ZIGGY_INSECURE=1).`)
   .command(ziggydCommand)
   .version(VERSION)
   .alias('h', 'help')

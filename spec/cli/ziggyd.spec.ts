@@ -4,7 +4,7 @@
 // missing or older than the sources (running this spec alone after an edit), it runs
 // cli/ziggyd.ts through @swc-node/register instead, so it never tests stale code.
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { statSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -75,7 +75,24 @@ async function running(extra: string[] = [], env: Record<string, string> = {}, f
     10_000,
     'ziggyd to answer STATUS',
   );
-  return { ...run, dir, collectUrl: `tcp://127.0.0.1:${collect}`, controlUrl };
+  return { ...run, dir, collectUrl: `tcp://127.0.0.1:${collect}`, controlUrl, args: ['-c', `127.0.0.1:${collect}`, '-t', `127.0.0.1:${controlPort}`, '-l', dir.path, ...extra] };
+}
+
+/** ziggyd again, with the flags (ports, log path) of an earlier run that is gone. */
+async function restarted(earlier: { args: string[]; controlUrl: string }) {
+  const run = ziggyd(earlier.args);
+  await waitFor(
+    async () => {
+      if (run.child.exitCode !== null) throw new Error(`ziggyd exited: ${run.stderr()}`);
+      return status(earlier.controlUrl, 200).then(
+        () => true,
+        () => false,
+      );
+    },
+    10_000,
+    'ziggyd to answer STATUS again',
+  );
+  return run;
 }
 
 function oneLine(text: string): string {
@@ -103,7 +120,7 @@ describe('cli/ziggyd', function () {
     it('--help describes every flag and the environment variables', async () => {
       const run = track(ziggyd(['--help']));
       expect((await run.exited).code).to.equal(0);
-      for (const flag of ['--collect', '-c', '--control', '-t', '--forward', '-r', '--log-path', '-l', '--forward-hwm', '--verbose', '-v', '--version', 'ZIGGY_LOG_PATH']) {
+      for (const flag of ['--collect', '-c', '--control', '-t', '--forward', '-r', '--log-path', '-l', '--forward-hwm', '--max-files-per-day', '--verbose', '-v', '--version', 'ZIGGY_LOG_PATH']) {
         expect(run.stdout()).to.include(flag);
       }
     });
@@ -247,6 +264,59 @@ describe('cli/ziggyd', function () {
       expect(await control(d.controlUrl, 'SHUTDOWN')).to.deep.equal({ ok: true });
       expect((await d.exited).code).to.equal(0);
       expect(d.stderr()).to.equal('');
+    });
+  });
+
+  describe('kill -9', () => {
+    it('killed while writing, then restarted: its file reads whole, end to end (ziggyview too), with the events sent after', async () => {
+      const first = track(await running());
+      let push = new Pusher(first.collectUrl);
+      let sent = 0;
+      let sending = true;
+      const sender = (async () => {
+        while (sending) {
+          await push.send(Buffer.concat(Array.from({ length: 100 }, (_, n) => event('crash', { n: sent + n, pad: 'x'.repeat(n * 7) }))));
+          sent += 100;
+          if (sent % 1000 === 0) await new Promise((r) => setImmediate(r));
+        }
+      })();
+      try {
+        await waitFor(async () => (await status(first.controlUrl)).totals.written >= 5000, 10_000, 'events written');
+        first.child.kill('SIGKILL');
+        expect((await first.exited).signal).to.equal('SIGKILL');
+      } finally {
+        sending = false;
+        await sender;
+        push.socket.linger = 0; // what it still holds must not reach the next run
+        push.close();
+      }
+      const second = await restarted(first);
+      const after = Array.from({ length: 300 }, (_, n) => event('crash', { n: 1_000_000 + n }));
+      push = new Pusher(first.collectUrl);
+      try {
+        await push.send(Buffer.concat(after));
+        await waitFor(async () => (await status(first.controlUrl)).totals.written === 300, 5000, 'written after the restart').catch(async (e) => {
+          throw new Error(`${(e as Error).message}: ${JSON.stringify((await status(first.controlUrl)).totals)} ${second.stderr()}`);
+        });
+        second.child.kill('SIGTERM');
+        expect((await second.exited).code, second.stderr()).to.equal(0);
+      } finally {
+        push.close();
+      }
+      const [file] = (await listFiles(first.dir.path)).filter((f) => f.endsWith('.bson'));
+      const docs = await readDocs(join(first.dir.path, file)); // throws on a broken document
+      const ns = docs.map((d) => d.n as number);
+      expect(ns.slice(-300)).to.deep.equal(after.map((_, n) => 1_000_000 + n));
+      const before = ns.slice(0, -300);
+      expect(before.length).to.be.at.least(5000);
+      expect(before, 'what was written before the kill, in order').to.deep.equal(before.map((_, i) => i));
+      // a torn tail, if the kill left one, was cut off, kept aside and said once
+      const torn = (await listFiles(first.dir.path)).filter((f) => f.includes('.torn-'));
+      expect(second.stderr().split('cut off a partial document').length - 1).to.equal(torn.length);
+      const view = spawnSync(process.execPath, [join(ROOT, 'dist/cli/ziggyview.js'), join(first.dir.path, file)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      expect(view.stderr).to.equal('');
+      expect(view.status).to.equal(0);
+      expect(view.stdout.trim().split('\n')).to.have.length(docs.length);
     });
   });
 

@@ -82,8 +82,8 @@ describe('daemon Collector', () => {
       random.writeUInt32LE(0xfffffff0, 0); // an impossible length, whatever the rest says
       const badElement = Buffer.from(event('request', { n: -4 }));
       badElement[4] = 0x42; // the first element's kind: no such BSON kind
-      const huge = Buffer.alloc(20 * 1024 * 1024);
-      huge.writeInt32LE(huge.length, 0); // 20 MB: over the 16 MB document limit
+      const huge = Buffer.alloc(16 * 1024 * 1024 + 1024);
+      huge.writeInt32LE(huge.length, 0); // over the 16 MiB document limit, within maxMessageBytes
 
       const messages: Buffer[] = [
         ok(1),
@@ -128,6 +128,40 @@ describe('daemon Collector', () => {
       expect((await status(t.controlUrl)).totals.rejected).to.equal(16);
       await push.send(ok(9));
       await waitForStatus(t.daemon, (x) => x.totals.written === valid.length, 'one more written');
+    });
+
+    it('refuses a document with two type keys (decoders keep the last, routing would take the first) and a type starting with -', async () => {
+      const a = encode({ type: 'innocent' });
+      const b = encode({ type: '..evil', host: 'spec-host' });
+      const body = Buffer.concat([a.subarray(4, a.length - 1), b.subarray(4, b.length - 1)]);
+      const twoTypes = Buffer.alloc(body.length + 5);
+      twoTypes.writeInt32LE(twoTypes.length, 0);
+      body.copy(twoTypes, 4);
+      await push.send(Buffer.concat([twoTypes, event('-rf'), event('ok')]));
+      const s = await waitForStatus(t.daemon, (x) => x.totals.written === 1, 'the good one written');
+      expect(s.rejects.type).to.equal(2);
+      expect(s.hosts['spec-host'].rejected).to.equal(2);
+      expect(await listFiles(t.logPath)).to.deep.equal(['20120313/ok-20120313.bson']);
+    });
+
+    it('refuses messages over maxMessageBytes, by default 16 MiB (the largest document) and a batch', async () => {
+      await t.cleanup();
+      t = await startDaemon({ clock: new ManualClock(DAY) });
+      const big = new Push({ linger: 0 });
+      big.connect(t.collectUrl);
+      try {
+        const pad = 'x'.repeat(1024 * 1024);
+        const mib = event('big', { pad: pad.slice(0, pad.length - 200) });
+        // 17 MiB of valid events: one message too big, dropped by ZeroMQ unread
+        await big.send(Buffer.concat(Array.from({ length: 17 }, () => mib)));
+        // 16 MiB: taken
+        const fits = Buffer.concat(Array.from({ length: 16 }, () => mib));
+        await big.send(fits);
+        await waitForStatus(t.daemon, (x) => x.totals.written === 16, 'the 16 MiB message written');
+        expect(t.daemon.status().totals.received).to.equal(16);
+      } finally {
+        big.close();
+      }
     });
 
     it('survives a peer sending more than maxMessageBytes: ZeroMQ drops that connection, others carry on', async () => {

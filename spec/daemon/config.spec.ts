@@ -93,5 +93,14 @@ describe('daemon config', () => {
     it('refuses an unknown log level', () => {
       expect(() => resolveDaemonConfig({ logLevel: 'loud' as never })).to.throw(ZiggyError, /logLevel/);
     });
+
+    it('bounds what senders can make it hold: 16 MiB messages (and a batch), 64 MiB per sender, 1000 files a day, 50 names in STATUS', () => {
+      expect(resolveDaemonConfig({})).to.include({ maxMessageBytes: 16 * 1024 * 1024 + 64 * 1024, maxPeerBytes: 64 * 1024 * 1024, maxFilesPerDay: 1000, statusTop: 50, fsync: 'interval' });
+    });
+
+    it('takes fsync always, interval or never, and nothing else', () => {
+      for (const fsync of ['always', 'interval', 'never'] as const) expect(resolveDaemonConfig({ fsync }).fsync).to.equal(fsync);
+      expect(() => resolveDaemonConfig({ fsync: 'sometimes' as never })).to.throw(ZiggyError, /^fsync: expected one of always, interval, never/);
+    });
   });
 });

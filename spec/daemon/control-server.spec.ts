@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
-import { Request } from 'zeromq';
+import { Dealer, Request } from 'zeromq';
 import { VERSION } from '../../src/daemon/version';
 import { encode } from '../../src/protocol/codec';
 import { isErrorReply, type ErrorReply } from '../../src/protocol/control';
@@ -38,6 +38,62 @@ describe('daemon ControlServer', () => {
       expect(s).to.include({ version: VERSION, host: hostname(), pid: process.pid, logPath: t.logPath });
       expect(s.ports).to.deep.equal(t.daemon.ports);
       expect(s.uptime).to.be.within(0, 60);
+    });
+
+    it("STATUS: each enabled sink's own counters, under its name", async () => {
+      const push = new Pusher(t.collectUrl);
+      try {
+        await push.send(Buffer.concat([event('a'), event('b')]));
+        await waitForStatus(t.daemon, (s) => s.totals.written === 2, 'written');
+      } finally {
+        push.close();
+      }
+      const s = await status(t.controlUrl);
+      expect(Object.keys(s.sinks).sort()).to.deep.equal(['files', 'stream']);
+      expect(s.sinks.files).to.include({ written: 2, dropped: 0, refused: 0, repaired: 0, fsync: 'interval' });
+      expect(s.sinks.stream).to.include({ published: 0, skipped: 0, subscriptions: 0 });
+    });
+
+    it('STATUS: lists only the statusTop busiest types and hosts, and counts the rest', async () => {
+      await t.cleanup();
+      t = await startDaemon({ config: { statusTop: 5 } });
+      const push = new Pusher(t.collectUrl);
+      try {
+        const docs: Buffer[] = [];
+        for (let i = 0; i < 20; i++) for (let k = 0; k <= i; k++) docs.push(event(`type${i}`, { host: `host${(i + k) % 12}` }));
+        await push.send(Buffer.concat(docs));
+        await waitForStatus(t.daemon, (x) => x.totals.written === docs.length, 'written');
+        const s = await status(t.controlUrl);
+        expect(Object.keys(s.events).sort()).to.deep.equal(['type15', 'type16', 'type17', 'type18', 'type19']);
+        expect(Object.keys(s.hosts)).to.have.length(5);
+        expect(s.omitted).to.deep.equal({ types: 15, hosts: 7 });
+        expect(s.totals.received).to.equal(docs.length);
+      } finally {
+        push.close();
+      }
+    });
+
+    it('keeps collecting while a flood of STATUS requests is answered', async () => {
+      const flood = new Dealer({ linger: 0, sendHighWaterMark: 2000 });
+      flood.connect(t.controlUrl);
+      const push = new Pusher(t.collectUrl);
+      try {
+        const request = encode({ cmd: 'STATUS' });
+        for (let i = 0; i < 1500; i++) await flood.send([Buffer.alloc(0), request]);
+        let answered = 0;
+        const reading = (async () => {
+          for await (const _ of flood) answered++;
+        })().catch(() => undefined);
+        await waitFor(() => answered > 0, 5000, 'the flood being answered');
+        await push.send(Buffer.concat(Array.from({ length: 100 }, (_, n) => event('during', { n }))));
+        await waitForStatus(t.daemon, (s) => s.totals.written === 100, 'events written during the flood');
+        expect(answered, 'still answering the flood').to.be.below(1500);
+        flood.close();
+        await reading;
+      } finally {
+        push.close();
+        if (!flood.closed) flood.close();
+      }
     });
 
     it('SOCK_STREAM and SOCK_COLLECT: the ports', async () => {

@@ -5,16 +5,17 @@ import { join } from 'node:path';
 import { container, injectable } from 'tsyringe';
 import { Pull } from 'zeromq';
 import { Collector } from '../../src/daemon/collector';
-import { DAEMON_CONFIG, Daemon, DAEMON_LOGGER, DEFAULT_SINKS, EVENT_SINK, FileWriter, Forwarder, Stats, type EventSink, type Tally, type TypeRoute } from '../../src/daemon';
+import { DAEMON_CONFIG, Daemon, DAEMON_LOGGER, DEFAULT_SINKS, EVENT_SINK, FileWriter, Forwarder, Stats, type EventSink, type SinkStatus, type Tally, type TypeRoute } from '../../src/daemon';
 import { isZiggyError, ZiggyError } from '../../src/errors';
 import { freePort, tempDir } from '../helpers/net';
-import { event, MemoryLogger, portFreed, Pusher, startDaemon, waitForStatus } from './harness';
+import { event, MemoryLogger, portFreed, Pusher, startDaemon, status, waitForStatus } from './harness';
 
-/** A sink added by a user: keeps the types it saw. */
+/** A sink added by a user: keeps the types it saw, and lets type `lost` go. */
 @injectable()
 class TypeRecorder implements EventSink {
   readonly name = 'recorder';
   readonly enabled = true;
+  readonly keeps = true;
   readonly seen: string[] = [];
   started = false;
   stopped = false;
@@ -22,8 +23,13 @@ class TypeRecorder implements EventSink {
     this.started = true;
   }
   begin(): void {}
-  write(_frame: Buffer, _offset: number, _length: number, route: TypeRoute, _host: Tally): void {
+  write(_frame: Buffer, _offset: number, _length: number, route: TypeRoute, _host: Tally): boolean {
+    if (route.type === 'lost') return false;
     this.seen.push(route.type);
+    return true;
+  }
+  status(): SinkStatus {
+    return { seen: this.seen.length };
   }
   end(): void {}
   idle(): void {}
@@ -113,11 +119,16 @@ describe('daemon Daemon', () => {
       await daemon.start();
       const push = new Pusher(`tcp://127.0.0.1:${daemon.ports.collect}`);
       try {
-        await push.send(Buffer.concat([event('x'), event('y')]));
-        await waitForStatus(daemon, (s) => s.totals.received === 2, 'received');
+        await push.send(Buffer.concat([event('x'), event('lost'), event('y')]));
+        await waitForStatus(daemon, (s) => s.totals.received === 3, 'received');
         const recorder = c.resolve(TypeRecorder);
         expect(recorder.started).to.equal(true);
         expect(recorder.seen).to.deep.equal(['x', 'y']);
+        // its own status in STATUS, and what it let go is lost: it is the only sink keeping events
+        const s = await status(`tcp://127.0.0.1:${daemon.ports.control}`);
+        expect(s.sinks.recorder).to.deep.equal({ seen: 2 });
+        expect(s.totals.dropped).to.equal(1);
+        expect(s.events.lost.dropped).to.equal(1);
         expect(c.resolve(Collector).activeSinks.map((s) => s.name)).to.deep.equal(['stream', 'recorder']);
         await daemon.stop();
         expect(recorder.stopped).to.equal(true);

@@ -126,6 +126,94 @@ describe('daemon FileWriter', () => {
     });
   });
 
+  describe('crash safety', () => {
+
+    it('cuts a torn tail (as kill -9 leaves it) into a side file on first open, counts it, and appends after the whole documents', async () => {
+      // An earlier run wrote three events and half of a fourth.
+      const dir = await tempDir('ziggyd-torn-');
+      const logPath = join(dir.path, 'log');
+      const path = (type: string): string => join(logPath, '20120313', `${type}-20120313.bson`);
+      const earlier = [event('request', { n: 1 }), event('request', { n: 2 }), event('request', { n: 3 })];
+      const fourth = event('request', { n: 4 });
+      const torn = fourth.subarray(0, 30);
+      await mkdir(join(logPath, '20120313'), { recursive: true });
+      await writeFile(join(logPath, '20120313/request-20120313.bson'), Buffer.concat([...earlier, torn]));
+      await writeFile(join(logPath, '20120313/other-20120313.bson'), Buffer.concat(earlier)); // whole: left alone
+      try {
+        clock = new ManualClock(DAY1);
+        t = await startDaemon({ clock, config: { flushIntervalMs: 20, logPath } });
+        push = new Pusher(t.collectUrl);
+        await push.send(Buffer.concat([event('request', { n: 5 }), event('other', { n: 6 })]));
+        const s = await waitForStatus(t.daemon, (x) => x.totals.written === 2, 'written');
+        expect((await readDocs(path('request'))).map((d) => d.n)).to.deep.equal([1, 2, 3, 5]);
+        expect((await readDocs(path('other'))).map((d) => d.n)).to.deep.equal([1, 2, 3, 6]);
+        const side = `${path('request')}.torn-${earlier.reduce((n, d) => n + d.length, 0)}`;
+        expect((await readFile(side)).equals(torn)).to.equal(true);
+        expect(s.sinks.files).to.include({ repaired: 1, repairedBytes: 30, written: 2 });
+        expect(t.logger.lines.filter((l) => l.level === 'warn' && l.message.includes('cut off a partial document'))).to.have.length(1);
+        expect(await listFiles(logPath)).to.include(`20120313/request-20120313.bson.torn-${side.split('.torn-')[1]}`);
+      } finally {
+        push?.close();
+        await t.daemon.stop();
+        await dir.remove();
+        t = undefined as unknown as TestDaemon;
+      }
+    });
+
+    it('says how much reached the disk: with fsync always, every write; with never, nothing', async () => {
+      await start({ fsync: 'always' });
+      await push.send(Buffer.concat([event('a'), event('a'), event('b')]));
+      let s = await waitForStatus(t.daemon, (x) => x.sinks.files.synced === 3, 'synced');
+      expect(s.sinks.files).to.include({ written: 3, synced: 3, fsync: 'always' });
+      push.close();
+      await t.cleanup();
+      await start({ fsync: 'never' });
+      await push.send(Buffer.concat([event('a'), event('b')]));
+      await waitForStatus(t.daemon, (x) => x.totals.written === 2, 'written');
+      await t.daemon.stop();
+      s = t.daemon.status();
+      expect(s.sinks.files).to.include({ written: 2, synced: 0 });
+    });
+
+    it('with fsync interval (the default), syncs on the flush timer and at stop', async () => {
+      await start({ flushIntervalMs: 60_000 });
+      await push.send(Buffer.concat([event('a'), event('b')]));
+      await waitForStatus(t.daemon, (x) => x.totals.received === 2, 'received');
+      await t.daemon.stop();
+      expect(t.daemon.status().sinks.files).to.include({ written: 2, synced: 2, fsync: 'interval' });
+    });
+  });
+
+  describe('files per day', () => {
+    it('refuses (and counts) events of types past maxFilesPerDay, counting the files an earlier run made', async () => {
+      const dir = await tempDir('ziggyd-cap-');
+      const logPath = join(dir.path, 'log');
+      await mkdir(join(logPath, '20120313'), { recursive: true });
+      await writeFile(join(logPath, '20120313/old-20120313.bson'), event('old'));
+      try {
+        clock = new ManualClock(DAY1);
+        t = await startDaemon({ clock, config: { flushIntervalMs: 20, logPath, maxFilesPerDay: 3 } });
+        push = new Pusher(t.collectUrl);
+        await push.send(Buffer.concat(['a', 'b', 'c', 'd', 'a', 'old', 'c'].map((type) => event(type))));
+        const s = await waitForStatus(t.daemon, (x) => x.totals.received === 7 && x.totals.written + x.totals.dropped === 7, 'settled');
+        expect(s.sinks.files).to.include({ written: 4, refused: 3, filesToday: 3 });
+        expect(s.totals.dropped, 'files are the only sink keeping events').to.equal(3);
+        expect(s.events.c.dropped).to.equal(2);
+        expect(await listFiles(logPath)).to.deep.equal(['20120313/a-20120313.bson', '20120313/b-20120313.bson', '20120313/old-20120313.bson']);
+        expect(t.logger.has('warn', 'maxFilesPerDay')).to.equal(true);
+        // a new day has room again
+        clock.ms = DAY2;
+        await push.send(event('c'));
+        await waitForStatus(t.daemon, (x) => x.totals.written === 5, 'the next day');
+      } finally {
+        push?.close();
+        await t.daemon.stop();
+        await dir.remove();
+        t = undefined as unknown as TestDaemon;
+      }
+    });
+  });
+
   describe('failures', () => {
     it('counts events it cannot write as dropped, logs why, and writes again once it can', async () => {
       await start();
@@ -177,7 +265,8 @@ describe('daemon FileWriter', () => {
     it('routes what is still queued in the collection socket when draining ends, so every event taken is counted', async () => {
       // The disk hangs: past half its small budget the writer pauses the collector, and
       // the rest waits in ZeroMQ's queue, already taken from the client.
-      await start({ drainMaxMs: 300, fileDrainMs: 100, maxBufferedBytes: 200 });
+      // (ZeroMQ's queue holding a thousand small messages, as it does for senders of small ones)
+      await start({ drainMaxMs: 300, fileDrainMs: 100, maxBufferedBytes: 200, maxMessageBytes: 64 * 1024, maxPeerBytes: 1000 * 64 * 1024 });
       const stuck = await hangingFile(join(t.logPath, '20120313/slow-20120313.bson'));
       try {
         await push.send(event('slow'));
@@ -209,7 +298,7 @@ describe('daemon FileWriter', () => {
     });
 
     it('drops (and counts) events of new types once over a thousand files are still closing', async () => {
-      await start({ maxOpenFiles: 1, maxTypes: 10 });
+      await start({ maxOpenFiles: 1, maxTypes: 10, maxFilesPerDay: 2000 });
       const collector = t.container.resolve(Collector);
       const n = 1500;
       collector.ingest([Buffer.concat(Array.from({ length: n }, (_, i) => event(`t${i}`, { n: i })))]);

@@ -29,7 +29,7 @@ describe('daemon Forwarder', () => {
     expect(ls.totals).to.include({ received: 200, forwarded: 200, written: 0, dropped: 0 });
     expect(ls.events.request.forwarded).to.equal(67);
     expect(ls.hosts['app-1'].forwarded).to.equal(100);
-    expect(ls.forward).to.deep.equal({ to: `127.0.0.1:${central.daemon.ports.collect}`, queued: 0 });
+    expect(ls.sinks.forward).to.include({ to: `127.0.0.1:${central.daemon.ports.collect}`, queued: 0, forwarded: 200, dropped: 0 });
     expect(await listFiles(local.logPath)).to.deep.equal([]);
 
     await waitForStatus(central.daemon, (s) => s.totals.written === 200, 'central wrote all');
@@ -48,14 +48,14 @@ describe('daemon Forwarder', () => {
     const s = await waitForStatus(local.daemon, (x) => x.totals.received === 150, 'received');
     expect(s.totals).to.include({ forwarded: 0, dropped: 50 });
     expect(s.events.job.dropped).to.equal(50);
-    expect(s.forward!.queued).to.equal(100);
+    expect(s.sinks.forward).to.include({ queued: 100, dropped: 50 });
     expect(local.logger.has('warn', 'forward queue')).to.equal(true);
 
     // the sender was waiting on ZeroMQ, which connects by itself when the upstream appears
     const central = track(await startDaemon({ config: { collect: `127.0.0.1:${port}` } }));
     await waitForStatus(local.daemon, (x) => x.totals.forwarded === 100, 'forwarded');
     await waitForStatus(central.daemon, (x) => x.totals.written === 100, 'central wrote');
-    expect(local.daemon.status().forward!.queued).to.equal(0);
+    expect(local.daemon.status().sinks.forward.queued).to.equal(0);
     await push.send(event('job', { n: 150 }));
     await waitForStatus(central.daemon, (x) => x.totals.written === 101, 'central wrote one more');
     expect(local.daemon.status().totals).to.include({ forwarded: 101, dropped: 50 });
@@ -79,6 +79,6 @@ describe('daemon Forwarder', () => {
   it('is off, with no socket, when no upstream is configured', async () => {
     const d = track(await startDaemon({ files: false }));
     expect(d.container.resolve(Forwarder).enabled).to.equal(false);
-    expect(d.daemon.status().forward).to.equal(undefined);
+    expect(d.daemon.status().sinks.forward).to.equal(undefined);
   });
 });

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChunkPool, ensureDir, HostRuns, wholeDocuments } from '../../src/daemon/log-file';
+import { open } from 'node:fs/promises';
+import { ChunkPool, ensureDir, HostRuns, wholeDocuments, wholeLength } from '../../src/daemon/log-file';
 import { tempDir } from '../helpers/net';
 import { Tally } from '../../src/daemon/stats';
 import { event } from './harness';
@@ -52,6 +53,46 @@ describe('daemon log file', () => {
       expect(wholeDocuments(parts, a.length)).to.deep.equal({ docs: 1, bytes: a.length });
       expect(wholeDocuments(parts, a.length + b.length + 3)).to.deep.equal({ docs: 2, bytes: a.length + b.length });
       expect(wholeDocuments(parts, 2 * a.length + b.length)).to.deep.equal({ docs: 3, bytes: 2 * a.length + b.length });
+    });
+  });
+
+  describe('wholeLength', () => {
+    async function lengthOf(bytes: Buffer): Promise<number> {
+      const tmp = await tempDir();
+      try {
+        const path = join(tmp.path, 'f.bson');
+        writeFileSync(path, bytes);
+        const h = await open(path, 'r');
+        try {
+          return await wholeLength(h, bytes.length);
+        } finally {
+          await h.close();
+        }
+      } finally {
+        await tmp.remove();
+      }
+    }
+    const docs = [event('a', { n: 1 }), event('b', { pad: 'x'.repeat(3 * 1024 * 1024) }), event('c', { n: 3 })];
+    const whole = Buffer.concat(docs);
+
+    it('is the whole file when it is whole documents (a document bigger than the read block included)', async () => {
+      expect(await lengthOf(whole)).to.equal(whole.length);
+      expect(await lengthOf(Buffer.alloc(0))).to.equal(0);
+    });
+
+    it('stops where a torn document starts: cut anywhere in it, in its length or in its body', async () => {
+      const before = docs[0].length + docs[1].length;
+      for (const cut of [1, 3, 4, 10, docs[2].length - 1]) expect(await lengthOf(whole.subarray(0, before + cut)), `cut ${cut}`).to.equal(before);
+      expect(await lengthOf(whole.subarray(0, docs[0].length + 100))).to.equal(docs[0].length);
+    });
+
+    it('stops at a document that does not end in 0, or a length that cannot be, and at zeros (a power cut)', async () => {
+      const bad = Buffer.from(whole);
+      bad[docs[0].length - 1] = 7;
+      expect(await lengthOf(bad)).to.equal(0);
+      expect(await lengthOf(Buffer.concat([docs[0], Buffer.alloc(4096)]))).to.equal(docs[0].length);
+      const tiny = Buffer.concat([docs[0], Buffer.from([4, 0, 0, 0, 0, 0])]);
+      expect(await lengthOf(tiny)).to.equal(docs[0].length);
     });
   });
 

@@ -99,7 +99,7 @@ describe('daemon Streamer', () => {
     expect(topic.toString()).to.equal(longest);
   });
 
-  it('skips events past streamMaxRate per second, counting them as dropped', async () => {
+  it("skips events past streamMaxRate per second, counting them as the stream's skipped, not as lost events", async () => {
     await t.cleanup();
     t = await startDaemon({ files: false, config: { streamMaxRate: 3 } });
     push.close();
@@ -108,7 +108,9 @@ describe('daemon Streamer', () => {
     await push.send(Buffer.concat(Array.from({ length: 5 }, (_, n) => event('burst', { n }))));
     for (let i = 0; i < 3; i++) await sub.receive();
     const s = await waitForStatus(t.daemon, (x) => x.totals.received === 5, 'received');
-    expect(s.events.burst).to.include({ published: 3, dropped: 2 });
+    expect(s.events.burst).to.include({ published: 3, dropped: 0 });
+    expect(s.totals.dropped).to.equal(0);
+    expect(s.sinks.stream).to.include({ published: 3, skipped: 2, subscriptions: 1 });
     expect(t.logger.has('warn', 'live stream over 3 events/s')).to.equal(true);
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { BSON, Long, Timestamp } from 'bson';
-import { DocFields, scanDocument, scanElements } from '../../src/protocol/document-scan';
+import { DocFields, KIND_REPEATED, scanDocument, scanElements } from '../../src/protocol/document-scan';
 import { docSizeAt, encode } from '../../src/protocol/codec';
 
 /** What scanDocument found, with the strings made (as readRoutingFields does). */
@@ -37,7 +37,7 @@ describe('protocol/document-scan', () => {
       expect(f.hostKind).to.equal(0);
     });
 
-    it('keeps the first of duplicated fields', () => {
+    it('marks a repeated type as KIND_REPEATED, for the collector to reject (decoders keep the last, routing would take the first)', () => {
       // BSON.serialize cannot repeat a key: splice two documents' elements together.
       const a = encode({ type: 'first' });
       const b = encode({ type: 'second' });
@@ -45,7 +45,13 @@ describe('protocol/document-scan', () => {
       const doc = Buffer.alloc(body.length + 5);
       doc.writeInt32LE(doc.length, 0);
       body.copy(doc, 4);
-      expect(scan(doc).type).to.equal('first');
+      const f = new DocFields();
+      expect(scanDocument(doc, 0, doc.length, f)).to.equal(null);
+      expect(f.typeKind).to.equal(KIND_REPEATED);
+      const three = Buffer.concat([doc.subarray(0, doc.length - 1), a.subarray(4)]);
+      three.writeInt32LE(three.length, 0);
+      expect(scanDocument(three, 0, three.length, f)).to.equal(null);
+      expect(f.typeKind).to.equal(KIND_REPEATED);
     });
 
     it('scans a document in the middle of a frame by offset', () => {

@@ -39,7 +39,7 @@ describe('protocol/event', () => {
     for (const ok of ['request', 'request.sql', 'a', 'A-b_c.d', '0', 'x'.repeat(MAX_TYPE_LENGTH)]) {
       it(`accepts '${ok.length > 20 ? `${ok.length} chars` : ok}'`, () => expect(isValidEventType(ok)).to.equal(true));
     }
-    for (const bad of ['', '.', '..', '../x', 'a/b', 'a\\b', '.hidden', 'a b', 'a\0b', 'é', 'x'.repeat(MAX_TYPE_LENGTH + 1)]) {
+    for (const bad of ['', '.', '..', '../x', 'a/b', 'a\\b', '.hidden', '-rf', '-', 'a b', 'a\0b', 'é', 'x'.repeat(MAX_TYPE_LENGTH + 1)]) {
       it(`rejects ${JSON.stringify(bad.length > 20 ? `${bad.length} chars` : bad)}`, () => expect(isValidEventType(bad)).to.equal(false));
     }
     it('rejects non-strings', () => {

@@ -46,6 +46,22 @@ describe('formatStatus', () => {
     expect(lines.indexOf('hosts')).to.be.lessThan(lines.indexOf('types'));
   });
 
+  it('says how many types and hosts the daemon left out, and prints a line per sink with whatever it reports', () => {
+    const more = formatStatus(
+      {
+        ...STATUS,
+        omitted: { types: 998, hosts: 0 },
+        sinks: { stream: { published: 600, skipped: 40, subscriptions: 2 }, files: { written: 590, synced: 580, dropped: 10, repaired: 1, fsync: 'interval' }, odd: 'x' as unknown as Record<string, number> },
+      },
+      1714557612.5,
+    ).split('\n');
+    const sql = more.findIndex((l) => l.trimStart().startsWith('request.sql'));
+    expect(more[sql + 1]).to.equal('  (998 more, less busy)');
+    expect(more.filter((l) => l.includes('more, less busy'))).to.have.length(1);
+    const sinks = more.slice(more.indexOf('sinks'));
+    expect(sinks.slice(0, 4)).to.deep.equal(['sinks', '  files: written 590, synced 580, dropped 10, repaired 1, fsync interval', '  odd: -', '  stream: published 600, skipped 40, subscriptions 2']);
+  });
+
   it('copes with a daemon that has seen nothing, or sends only the original keys', () => {
     const empty = formatStatus({ last: 0, lag: 0, events: {}, hosts: {} }, 1000);
     expect(empty).to.include('last event: none yet');

@@ -3,7 +3,7 @@ import { Pull } from 'zeromq';
 import { docSizeAt } from '../protocol/codec';
 import { CLOCK, systemClock, type Clock } from './clock';
 import { DaemonSettings } from './config';
-import { DocFields, scanDocument } from '../protocol/document-scan';
+import { DocFields, KIND_REPEATED, scanDocument } from '../protocol/document-scan';
 import { DaemonLog } from './logger';
 import { Router } from './router';
 import { DaemonSecurity } from './security';
@@ -28,6 +28,8 @@ const IDLE_WAKE_MS = 100;
 export class Collector {
   private socket: Pull | null = null;
   private active: EventSink[] = [];
+  /** How many active sinks keep events; with none (only the live stream), nothing counts as dropped. */
+  private keeping = 0;
   private router!: Router;
   private readonly fields = new DocFields();
   private loop: Promise<void> | null = null;
@@ -63,13 +65,18 @@ export class Collector {
     const cfg = this.settings.value;
     this.router = new Router(this.stats, cfg.maxTypes, cfg.maxHosts);
     this.active = this.sinks.filter((s) => s.enabled);
+    this.keeping = this.active.filter((s) => s.keeps).length;
+    this.stats.lossIsFinal = this.keeping <= 1;
     const started: EventSink[] = [];
     try {
       for (const sink of this.active) {
         await sink.start();
         started.push(sink);
       }
-      const socket = new Pull({ maxMessageSize: cfg.maxMessageBytes, receiveTimeout: Math.min(IDLE_WAKE_MS, cfg.drainQuietMs), linger: 0 });
+      // ZeroMQ's receive queue is counted in messages, one queue per sender: bounding its
+      // bytes means as many messages as maxPeerBytes holds at maxMessageBytes each.
+      const receiveHighWaterMark = Math.max(1, Math.floor(cfg.maxPeerBytes / cfg.maxMessageBytes));
+      const socket = new Pull({ maxMessageSize: cfg.maxMessageBytes, receiveHighWaterMark, receiveTimeout: Math.min(IDLE_WAKE_MS, cfg.drainQuietMs), linger: 0 });
       this.boundPort = await bindSocket(socket, cfg.collect, 'collect', this.security);
       this.socket = socket;
     } catch (e) {
@@ -219,7 +226,7 @@ export class Collector {
         stats.reject('type', host);
         // JSON-quoted: a hostile type may hold newlines or escape codes meant for the log
         if (f.typeKind === KIND_STRING) this.log.debug(`rejected type ${JSON.stringify(frame.toString('utf8', f.typeStart, Math.min(f.typeEnd, f.typeStart + 80)))}`);
-        else this.log.debug(`rejected a document whose type is ${f.typeKind === 0 ? 'missing' : `of BSON kind 0x${f.typeKind.toString(16)}`}`);
+        else this.log.debug(`rejected a document whose type is ${f.typeKind === 0 ? 'missing' : f.typeKind === KIND_REPEATED ? 'given more than once' : `of BSON kind 0x${f.typeKind.toString(16)}`}`);
         off += size;
         continue;
       }
@@ -231,7 +238,9 @@ export class Collector {
       host.last = end;
       totals.received++;
       stats.last = end;
-      for (let i = 0; i < n; i++) sinks[i].write(frame, off, size, route, host);
+      let kept = this.keeping === 0;
+      for (let i = 0; i < n; i++) if (sinks[i].write(frame, off, size, route, host) && sinks[i].keeps) kept = true;
+      if (!kept) stats.drop(tally, host);
       off += size;
     }
   }

@@ -9,6 +9,9 @@ import { exposureProblem } from './exposure';
 /** How chatty the daemon is on stderr. */
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
+/** When written data is flushed to the disk (fsync): after every write, about once a second (and at close), or never. */
+export type FsyncMode = 'always' | 'interval' | 'never';
+
 /**
  * What a daemon is told, as registered under {@link DAEMON_CONFIG}. Every field is
  * optional; the defaults are those of the original `ziggyd`.
@@ -47,8 +50,21 @@ export interface DaemonConfig {
   maxTypes?: number;
   /** Distinct sending hosts counted separately in STATUS; later ones are counted under `(other)`. Default 1000. */
   maxHosts?: number;
-  /** Largest collection message accepted; ZeroMQ drops the connection of a peer that sends more. Default 64 MiB. */
+  /** Largest collection message accepted; ZeroMQ drops the connection of a peer that sends more. Default 16 MiB (the largest BSON document) + 64 KiB (a client batch). */
   maxMessageBytes?: number;
+  /**
+   * Bytes of messages ZeroMQ may hold per sender before it stops reading from that sender:
+   * its receive queue is counted in messages, so it gets this over `maxMessageBytes`
+   * (at least 1; 3 by default). Smaller bounds memory tighter but makes small messages
+   * (one event each, as original clients send) cost more CPU. Default 64 MiB.
+   */
+  maxPeerBytes?: number;
+  /** Most files (types) in one day's folder; events of more types are refused and counted. Default 1000. */
+  maxFilesPerDay?: number;
+  /** When files are flushed to the disk: after every write, every `flushIntervalMs` and at close, or never. Default `interval`. */
+  fsync?: FsyncMode;
+  /** The busiest types and hosts listed in a STATUS reply; the rest are counted in `omitted`. Default 50. */
+  statusTop?: number;
   /** On stop, reading continues until the collection socket is quiet this long... Default 100 ms. */
   drainQuietMs?: number;
   /** ...or until this much time has passed. Default 1000 ms. */
@@ -89,6 +105,10 @@ export interface ResolvedDaemonConfig {
   readonly maxTypes: number;
   readonly maxHosts: number;
   readonly maxMessageBytes: number;
+  readonly maxPeerBytes: number;
+  readonly maxFilesPerDay: number;
+  readonly fsync: FsyncMode;
+  readonly statusTop: number;
   readonly drainQuietMs: number;
   readonly drainMaxMs: number;
   readonly streamMaxRate: number;
@@ -102,6 +122,7 @@ export interface ResolvedDaemonConfig {
 
 const MiB = 1024 * 1024;
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+const FSYNC_MODES: readonly FsyncMode[] = ['always', 'interval', 'never'];
 
 /**
  * Checks a DaemonConfig and fills in defaults. Throws ZiggyError `BAD_ENDPOINT` or
@@ -152,6 +173,8 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
     const problem = exposureProblem(ep, curve !== undefined, insecure);
     if (problem !== null) throw new ZiggyError('BAD_CONFIG', `${name}: ${problem}`);
   }
+  const fsync = config.fsync ?? 'interval';
+  if (!FSYNC_MODES.includes(fsync)) throw new ZiggyError('BAD_CONFIG', `fsync: expected one of ${FSYNC_MODES.join(', ')}, got ${String(fsync)}`);
 
   return {
     collect,
@@ -169,7 +192,11 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
     maxBufferedBytes: count('maxBufferedBytes', 64 * MiB),
     maxTypes: count('maxTypes', 1000),
     maxHosts: count('maxHosts', 1000),
-    maxMessageBytes: count('maxMessageBytes', 64 * MiB),
+    maxMessageBytes: count('maxMessageBytes', 16 * MiB + 64 * 1024),
+    maxPeerBytes: count('maxPeerBytes', 64 * MiB),
+    maxFilesPerDay: count('maxFilesPerDay', 1000),
+    fsync,
+    statusTop: count('statusTop', 50),
     drainQuietMs: count('drainQuietMs', 100),
     drainMaxMs: count('drainMaxMs', 1000, 0),
     streamMaxRate: count('streamMaxRate', 50_000, 0),

@@ -6,10 +6,10 @@ import { ControlCommand, encodeReply, isControlCommand, type ControlReply, type 
 import { CLOCK, systemClock, type Clock } from './clock';
 import { Collector } from './collector';
 import { DaemonSettings } from './config';
-import { Forwarder } from './forwarder';
 import { DaemonLog } from './logger';
 import { bindSocket, closeQuietly, showEndpoint } from './sockets';
 import { DaemonSecurity, type AuthRejects } from './security';
+import type { SinkStatus } from './sink';
 import { Stats, type RejectReason } from './stats';
 import { Streamer } from './streamer';
 import { VERSION } from './version';
@@ -18,9 +18,13 @@ import { VERSION } from './version';
 const MAX_REQUEST_BYTES = 64 * 1024;
 /** Long enough for the reply to SHUTDOWN to leave before the socket goes. */
 const CLOSE_LINGER_MS = 500;
+/** Requests answered per second at most: a flood of them must not take the CPU that collecting needs. */
+const MAX_REQUESTS_PER_SECOND = 500;
+/** A STATUS reply made this recently is sent again as it is: many clients asking at once cost one reply. */
+const STATUS_REUSE_MS = 50;
 
-/** The STATUS reply as this daemon sends it: ControlStatus plus reject reasons. */
-export type DaemonStatus = ControlStatus & { rejects: Record<RejectReason, number>; auth: AuthRejects };
+/** The STATUS reply as this daemon sends it: ControlStatus plus reject reasons, refused handshakes, what was left out and each sink's status. */
+export type DaemonStatus = ControlStatus & { rejects: Record<RejectReason, number>; auth: AuthRejects; omitted: { types: number; hosts: number }; sinks: Record<string, SinkStatus> };
 
 /**
  * The control socket, bound to `control`: REQ clients send BSON `{cmd}` (STATUS,
@@ -31,6 +35,11 @@ export type DaemonStatus = ControlStatus & { rejects: Record<RejectReason, numbe
  * A REP socket keeps one "current requester" as state, and a peer that sends garbage and
  * vanishes (libzmq accepts any bytes as a legacy ZMTP 1.0 peer) can leave that state
  * pointing at the wrong pipe, so the next honest client never gets its reply.
+ *
+ * The control port is as open as the collection port, so asking must stay cheap: a STATUS
+ * reply lists only the busiest types and hosts (`statusTop`), is made at most every
+ * STATUS_REUSE_MS, and at most MAX_REQUESTS_PER_SECOND requests are answered (the rest
+ * wait in ZeroMQ's queue).
  */
 @scoped(Lifecycle.ContainerScoped)
 export class ControlServer {
@@ -39,13 +48,17 @@ export class ControlServer {
   private boundPort = 0;
   private startedAt = 0;
   private shutdownHandler: (() => void) | null = null;
+  private recent: { at: number; reply: DaemonStatus; bytes: Buffer | null } | null = null;
+  private windowStart = 0;
+  private inWindow = 0;
+  /** Ends a pace() wait early: stop() must not wait for the next second. */
+  private wake: (() => void) | null = null;
 
   constructor(
     @inject(DaemonSettings) private readonly settings: DaemonSettings,
     @inject(Stats) private readonly stats: Stats,
     @inject(Collector) private readonly collector: Collector,
     @inject(Streamer) private readonly streamer: Streamer,
-    @inject(Forwarder) private readonly forwarder: Forwarder,
     @inject(DaemonLog) private readonly log: DaemonLog,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
     @inject(CLOCK, { isOptional: true }) private readonly clock: Clock = systemClock,
@@ -76,13 +89,16 @@ export class ControlServer {
     const socket = this.socket;
     this.socket = null;
     closeQuietly(socket, CLOSE_LINGER_MS);
+    this.wake?.();
     await this.loop;
   }
 
-  /** The STATUS reply: counters, last-seen times, identity and ports. */
+  /** The STATUS reply: counters, last-seen times, identity and ports, and each enabled sink's own status. */
   status(): DaemonStatus {
     const cfg = this.settings.value;
-    const traffic = this.stats.snapshot();
+    const traffic = this.stats.snapshot(cfg.statusTop);
+    const sinks = Object.create(null) as Record<string, SinkStatus>;
+    for (const sink of this.collector.activeSinks) sinks[sink.name] = sink.status();
     const status: DaemonStatus = {
       ...traffic,
       uptime: Math.max(0, (this.clock.now() - this.startedAt) / 1000),
@@ -92,8 +108,8 @@ export class ControlServer {
       ports: { collect: this.collector.port, control: this.boundPort, stream: this.streamer.port },
       // refused handshakes, per reason: `auth.rejected` is a key not authorized
       auth: this.security.rejects(),
+      sinks,
     };
-    if (this.forwarder.enabled) status.forward = { to: this.forwarder.upstream!, queued: this.forwarder.queued };
     if (cfg.logPath !== undefined) status.logPath = cfg.logPath;
     return status;
   }
@@ -113,7 +129,7 @@ export class ControlServer {
     }
     switch (cmd) {
       case ControlCommand.STATUS:
-        return this.status();
+        return this.recentStatus();
       case ControlCommand.SOCK_STREAM:
         // Over a Unix socket there is no port; the stream's own ipc:// address says where.
         return this.streamer.ipcEndpoint !== undefined ? { port: 0, endpoint: this.streamer.ipcEndpoint } : { port: this.streamer.port };
@@ -141,10 +157,16 @@ export class ControlServer {
       const envelope = frames.slice(0, d < frames.length ? d + 1 : 1);
       const reply = this.answer(frames.slice(envelope.length));
       let bytes: Buffer;
-      try {
-        bytes = encodeReply(reply);
-      } catch (e) {
-        bytes = encodeReply({ error: `cannot encode the reply: ${(e as Error).message}` });
+      const recent = this.recent;
+      if (recent !== null && reply === recent.reply && recent.bytes !== null) {
+        bytes = recent.bytes;
+      } else {
+        try {
+          bytes = encodeReply(reply);
+        } catch (e) {
+          bytes = encodeReply({ error: `cannot encode the reply: ${(e as Error).message}` });
+        }
+        if (recent !== null && reply === recent.reply) recent.bytes = bytes;
       }
       try {
         // ROUTER never waits: a reply to a peer that is gone or not reading is dropped.
@@ -157,6 +179,31 @@ export class ControlServer {
         this.log.info('SHUTDOWN requested');
         this.shutdownHandler?.();
       }
+      await this.pace();
     }
+  }
+
+  /** The STATUS reply, made afresh unless one was made in the last STATUS_REUSE_MS. */
+  private recentStatus(): DaemonStatus {
+    const now = performance.now();
+    if (this.recent === null || now - this.recent.at >= STATUS_REUSE_MS) this.recent = { at: now, reply: this.status(), bytes: null };
+    return this.recent.reply;
+  }
+
+  /** Past MAX_REQUESTS_PER_SECOND in the current second, waits for the next one. */
+  private async pace(): Promise<void> {
+    const now = performance.now();
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.inWindow = 0;
+    }
+    if (++this.inWindow < MAX_REQUESTS_PER_SECOND || this.socket === null) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      timer = setTimeout(resolve, this.windowStart + 1000 - now);
+    });
+    clearTimeout(timer);
+    this.wake = null;
   }
 }

@@ -1,13 +1,13 @@
 import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { ZiggyError } from '../errors';
 import { CLOCK, systemClock, UtcDayCache, type Clock } from './clock';
 import { DaemonSettings } from './config';
-import { ChunkPool, ensureDir, LogFile, type LogFileContext } from './log-file';
+import { ChunkPool, ensureDir, LogFile, type FileCounters, type LogFileContext } from './log-file';
 import { DaemonLog, ThrottledWarning } from './logger';
-import type { EventSink, TypeRoute } from './sink';
+import type { EventSink, SinkStatus, TypeRoute } from './sink';
 import { Stats, type Tally } from './stats';
 
 // Events are copied into chunks this big; a write hands the kernel one buffer per chunk,
@@ -42,10 +42,16 @@ export function logFilePath(logPath: string, type: string, day: string): string 
  * at most `maxOpenFiles` are open (least recently active closed first), and at midnight
  * the previous day's files are flushed and closed. Off (never started or called) when no
  * log path is configured.
+ *
+ * A day folder holds at most `maxFilesPerDay` files (counting those an earlier run made):
+ * events of a type beyond it are refused and counted, so a sender inventing types cannot
+ * fill a folder. Each file is checked for a torn tail the first time it is opened in a run
+ * (see LogFile), and flushed to the disk per `fsync`.
  */
 @scoped(Lifecycle.ContainerScoped)
 export class FileWriter implements EventSink {
   readonly name = 'files';
+  readonly keeps = true;
 
   private readonly day = new UtcDayCache();
   /** Files of the current day by route id (the fast path) ... */
@@ -74,8 +80,17 @@ export class FileWriter implements EventSink {
   private flushBytes = 0;
   private maxOpen = 0;
 
+  private readonly counters: FileCounters = { written: 0, synced: 0, dropped: 0, repaired: 0, repairedBytes: 0 };
+  /** Events refused because their type would have been one file too many for the day. */
+  private refused = 0;
+  /** The types that have a file in the current day's folder (made by this run or an earlier one), up to maxFilesPerDay. */
+  private dayTypes = new Set<string>();
+  /** The paths this run has opened today: only the first opening looks for a torn tail. */
+  private checked = new Set<string>();
+
   private readonly dropWarning = new ThrottledWarning();
   private readonly churnWarning = new ThrottledWarning();
+  private readonly capWarning = new ThrottledWarning();
 
   constructor(
     @inject(DaemonSettings) private readonly settings: DaemonSettings,
@@ -116,6 +131,8 @@ export class FileWriter implements EventSink {
       pool: new ChunkPool(CHUNK_SIZE, Math.min(MAX_SLAB_CHUNKS, Math.ceil(cfg.maxBufferedBytes / CHUNK_SIZE) + 16), STAGING_SIZE),
       stats: this.stats,
       log: this.log,
+      counters: this.counters,
+      fsync: cfg.fsync,
       recheckMs: Math.min(1000, cfg.flushIntervalMs),
       released: (bytes) => {
         this.buffered -= bytes;
@@ -123,6 +140,7 @@ export class FileWriter implements EventSink {
       },
     };
     this.day.update(this.clock.now());
+    await this.findDayFiles();
     this.timer = setInterval(() => this.tick(), cfg.flushIntervalMs);
     this.timer.unref();
   }
@@ -131,18 +149,15 @@ export class FileWriter implements EventSink {
     if (this.day.update(now)) this.rollover();
   }
 
-  write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): void {
+  write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): boolean {
     if (this.buffered + length > this.maxBuffered) {
-      this.drop(route, host);
-      return;
+      this.drop();
+      return false;
     }
     let file = route.id >= 0 ? this.byId[route.id] : this.files.get(route.type);
     if (file === undefined) {
       file = this.open(route);
-      if (file === undefined) {
-        this.stats.drop(route.tally, host);
-        return;
-      }
+      if (file === undefined) return false; // counted by open()
     }
     let view = this.view;
     if (this.viewOf !== frame) {
@@ -153,6 +168,12 @@ export class FileWriter implements EventSink {
     file.append(frame, view, this.staged, offset, length, host);
     this.buffered += length;
     if (file.pendingBytes >= this.flushBytes) void file.flush();
+    return true;
+  }
+
+  status(): SinkStatus {
+    const { written, synced, dropped, repaired, repairedBytes } = this.counters;
+    return { written, synced, dropped, refused: this.refused, repaired, repairedBytes, open: this.files.size, filesToday: this.dayTypes.size, buffered: this.buffered, fsync: this.settings.value.fsync };
   }
 
   end(): void {
@@ -220,7 +241,17 @@ export class FileWriter implements EventSink {
     const rel = relative(this.root, path);
     if (rel.startsWith('..') || rel.split(sep).length !== 2) {
       this.log.error(`refusing type '${route.type}': its file would be outside ${this.root}`);
+      this.counters.dropped++;
       return undefined;
+    }
+    if (!this.dayTypes.has(route.type)) {
+      const cap = this.settings.value.maxFilesPerDay;
+      if (this.dayTypes.size >= cap) {
+        this.refused++;
+        this.capWarning.warn(this.log, () => `${cap} files already in ${join(this.root, day)} (maxFilesPerDay): refusing events of new types such as '${route.type}'`);
+        return undefined;
+      }
+      this.dayTypes.add(route.type);
     }
     if (this.files.size >= this.maxOpen) {
       // Types are the senders' to choose: one per event would open and close files
@@ -228,11 +259,14 @@ export class FileWriter implements EventSink {
       // messages; within one, past this many files closing, the event is dropped.
       if (this.retiring.size >= Math.max(MIN_MAX_CLOSING, MAX_CLOSING_PER_OPEN * this.maxOpen)) {
         this.churnWarning.warn(this.log, () => `${this.retiring.size} files still closing: dropping events of types with no open file`);
+        this.counters.dropped++;
         return undefined;
       }
       this.retire(this.leastRecentlyActive());
     }
-    const file = new LogFile(path, join(this.root, day), route.id, route.tally, this.ctx, this.retiringByPath.get(path));
+    const firstOpen = !this.checked.has(path);
+    if (firstOpen) this.checked.add(path);
+    const file = new LogFile(path, join(this.root, day), route.id, route.tally, this.ctx, this.retiringByPath.get(path), firstOpen);
     this.files.set(route.type, file);
     if (route.id >= 0) this.byId[route.id] = file;
     return file;
@@ -272,6 +306,9 @@ export class FileWriter implements EventSink {
     const old = [...this.files.values()];
     this.files.clear();
     this.byId = [];
+    // The new day's folder is new: its files are counted (and checked) as they are made.
+    this.dayTypes = new Set();
+    this.checked = new Set();
     for (const f of old) this.closeInBackground(f);
     this.log.info(`new day ${this.day.day}: closing ${old.length} file(s) of the previous day`);
   }
@@ -279,12 +316,14 @@ export class FileWriter implements EventSink {
   private tick(): void {
     const now = performance.now();
     const idleMs = this.settings.value.idleCloseMs;
+    const sync = this.settings.value.fsync === 'interval';
     for (const f of [...this.files.values()]) {
       if (f.appendsSeen !== f.appends) {
         f.appendsSeen = f.appends;
         f.lastActive = now;
       }
-      if (f.pendingDocs > 0) void f.flush();
+      if (sync && (f.pendingDocs > 0 || f.unsyncedDocs > 0)) void f.sync();
+      else if (f.pendingDocs > 0) void f.flush();
       else if (!f.busy && now - f.lastActive >= idleMs) {
         this.log.debug(`closing idle ${f.path}`);
         this.retire(f);
@@ -292,8 +331,27 @@ export class FileWriter implements EventSink {
     }
   }
 
-  private drop(route: TypeRoute, host: Tally): void {
-    this.stats.drop(route.tally, host);
+  /**
+   * The types that already have a file in today's folder (an earlier run's), so the cap
+   * counts them. A folder that cannot be read counts as empty: writing will say why.
+   */
+  private async findDayFiles(): Promise<void> {
+    const day = this.day.day;
+    const suffix = `-${day}.bson`;
+    let names: string[] = [];
+    try {
+      names = await readdir(join(this.root, day));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (this.dayTypes.size >= this.settings.value.maxFilesPerDay) break;
+      if (name.endsWith(suffix)) this.dayTypes.add(name.slice(0, -suffix.length));
+    }
+  }
+
+  private drop(): void {
+    this.counters.dropped++;
     this.dropWarning.warn(this.log, () => `file buffers full (${this.buffered} bytes waiting for the disk): dropping events`);
   }
 }

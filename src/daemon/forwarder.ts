@@ -5,7 +5,7 @@ import { applyClientKeys } from '../protocol/curve-cert';
 import { DaemonSettings } from './config';
 import { FORWARD_QUEUE, MemoryForwardQueue, type ForwardBatch, type ForwardQueue } from './forward-queue';
 import { DaemonLog, ThrottledWarning } from './logger';
-import type { EventSink, TypeRoute } from './sink';
+import type { EventSink, SinkStatus, TypeRoute } from './sink';
 import { closeQuietly, showEndpoint } from './sockets';
 import { Stats, type Tally } from './stats';
 
@@ -20,17 +20,20 @@ const SOCKET_HWM = 16;
  * {@link ForwardQueue} (in memory unless one is registered under FORWARD_QUEUE); when it
  * is full new events are dropped and counted, so a dead upstream costs bounded memory and
  * never slows collection. The socket only queues to a live connection (`immediate`), so
- * what is queued is visible in STATUS as `forward.queued`. Off when no upstream is set.
+ * what is queued is visible in STATUS as `sinks.forward.queued`. Off when no upstream is set.
  */
 @scoped(Lifecycle.ContainerScoped)
 export class Forwarder implements EventSink {
   readonly name = 'forward';
+  readonly keeps = true;
 
   private socket: Push | null = null;
   private queue!: ForwardQueue;
   private pumping = false;
   private closing = false;
   private pumpDone: Promise<void> = Promise.resolve();
+  private forwarded = 0;
+  private dropped = 0;
 
   private readonly dropWarning = new ThrottledWarning();
 
@@ -74,10 +77,15 @@ export class Forwarder implements EventSink {
 
   begin(): void {}
 
-  write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): void {
-    if (this.queue.offer(frame, offset, length, route.tally, host)) return;
-    this.stats.drop(route.tally, host);
+  write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): boolean {
+    if (this.queue.offer(frame, offset, length, route.tally, host)) return true;
+    this.dropped++;
     this.dropWarning.warn(this.log, () => `forward queue to ${this.upstream} is full (${this.queue.length} events): dropping events`);
+    return false;
+  }
+
+  status(): SinkStatus {
+    return { to: this.upstream ?? '', queued: this.queued, queuedBytes: this.queue?.bytes ?? 0, forwarded: this.forwarded, dropped: this.dropped };
   }
 
   end(): void {
@@ -135,7 +143,10 @@ export class Forwarder implements EventSink {
     }
   }
 
+  /** Credits a batch as forwarded, or as lost to the upstream (the event's loss when Stats.lossIsFinal). */
   private credit(batch: ForwardBatch, what: 'forwarded' | 'dropped'): void {
+    this[what] += batch.count;
+    if (what === 'dropped' && !this.stats.lossIsFinal) return;
     this.stats.totals[what] += batch.count;
     const t = batch.tallies;
     for (let i = 0; i < t.length; i++) t[i][what]++;

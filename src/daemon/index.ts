@@ -2,10 +2,10 @@
 import 'reflect-metadata';
 
 export { Daemon, DEFAULT_SINKS, type DaemonPorts } from './daemon';
-export { DAEMON_CONFIG, DaemonSettings, resolveDaemonConfig, type DaemonConfig, type LogLevel, type ResolvedDaemonConfig } from './config';
+export { DAEMON_CONFIG, DaemonSettings, resolveDaemonConfig, type DaemonConfig, type FsyncMode, type LogLevel, type ResolvedDaemonConfig } from './config';
 export { CLOCK, systemClock, utcDay, type Clock } from './clock';
 export { DAEMON_LOGGER, StderrLogger, type DaemonLogger } from './logger';
-export { EVENT_SINK, type EventSink, type TypeRoute } from './sink';
+export { EVENT_SINK, type EventSink, type SinkStatus, type TypeRoute } from './sink';
 export { Stats, Tally, OTHER_KEY, UNKNOWN_HOST_KEY, type RejectReason, type TrafficSnapshot } from './stats';
 export { Collector } from './collector';
 export { FileWriter, logFilePath } from './file-writer';

@@ -1,5 +1,7 @@
 import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { dirname } from 'node:path';
+import type { FsyncMode } from './config';
 import type { DaemonLogger } from './logger';
 import type { Stats, Tally } from './stats';
 
@@ -61,11 +63,27 @@ export class ChunkPool {
   }
 }
 
+/** The files sink's own counters, shared by its files. */
+export interface FileCounters {
+  /** Documents handed to the kernel (written to the file). */
+  written: number;
+  /** Documents a completed fsync covered: on the disk. */
+  synced: number;
+  /** Documents the files let go: buffers full, a write error, a file that could not be opened. */
+  dropped: number;
+  /** Torn tails cut off files on open (as a kill -9 or a power cut leaves them). */
+  repaired: number;
+  /** Bytes those tails held, kept aside in side files. */
+  repairedBytes: number;
+}
+
 /** What a LogFile shares with its writer. */
 export interface LogFileContext {
   readonly pool: ChunkPool;
   readonly stats: Stats;
   readonly log: DaemonLogger;
+  readonly counters: FileCounters;
+  readonly fsync: FsyncMode;
   /** Minimum time between checks that the path still names the open file. */
   readonly recheckMs: number;
   /** `bytes` that were buffered are no longer (written or dropped). */
@@ -77,6 +95,12 @@ export interface LogFileContext {
  * one writev. The file is opened on the first write (creating its directory), reopened
  * when the path no longer names it (logrotate moved or deleted it), and closed on demand.
  * A write error drops the batch (counted, logged) and the next write starts afresh.
+ *
+ * Only whole documents are ever appended (a short write is cut back to the last whole
+ * one). When `checkTail` is set (the first time this daemon opens the path), the file is
+ * walked document by document before the first append, and a torn tail left by a crash is
+ * moved to a side file (`<file>.torn-<offset>`) and counted, so what was before it and
+ * everything appended after stays readable.
  */
 export class LogFile {
   /** Documents and bytes buffered, not yet handed to a write. */
@@ -103,6 +127,9 @@ export class LogFile {
   private writingDocs = 0;
   private writingHosts: HostRuns | null = null;
   private abandoned = false;
+  /** Documents written and not yet covered by an fsync. */
+  private unsynced = 0;
+  private syncWanted = false;
 
   constructor(
     readonly path: string,
@@ -113,7 +140,20 @@ export class LogFile {
     private readonly ctx: LogFileContext,
     /** The closing of an earlier LogFile of the same path: this one writes only after it. */
     private predecessor?: Promise<void>,
+    /** Whether the file may end in a torn document from an earlier run (see the class). */
+    private checkTail = false,
   ) {}
+
+  /** Documents written and not yet on the disk (fsync). */
+  get unsyncedDocs(): number {
+    return this.unsynced;
+  }
+
+  /** Writes what is buffered, then flushes the file to the disk (fsync). Never rejects. */
+  sync(): Promise<void> {
+    this.syncWanted = true;
+    return this.flush();
+  }
 
   /** True while bytes are buffered or being written. */
   get busy(): boolean {
@@ -204,10 +244,12 @@ export class LogFile {
     return taken;
   }
 
-  /** Writes everything, then closes the file (done once the file's earlier self is closed too). */
+  /** Writes everything (and syncs it, unless `fsync` is `never`), then closes the file (done once the file's earlier self is closed too). */
   async close(): Promise<void> {
     this.sealCompact();
-    while (this.busy) await this.flush();
+    if (this.ctx.fsync !== 'never') this.syncWanted = true;
+    do await this.flush();
+    while (this.busy);
     await this.closeHandle();
     if (this.predecessor !== undefined) await this.predecessor;
   }
@@ -240,7 +282,13 @@ export class LogFile {
   }
 
   private async drain(): Promise<void> {
-    while (this.pendingDocs > 0) {
+    for (;;) {
+      if (this.pendingDocs === 0) {
+        if (!this.syncWanted) return;
+        this.syncWanted = false;
+        await this.syncWritten();
+        continue;
+      }
       const { parts, owned, hosts, docs, bytes } = this.takePending();
       let written = 0;
       this.writingDocs = docs;
@@ -259,6 +307,8 @@ export class LogFile {
           this.credit(written, hosts, 0, 'written');
           this.credit(docs - written, hosts, written, 'dropped');
         }
+        if (this.handle !== null) this.unsynced += written;
+        if (this.ctx.fsync === 'always') this.syncWanted = true;
         for (const chunk of owned) this.ctx.pool.give(chunk);
         this.ctx.released(bytes);
       }
@@ -286,9 +336,28 @@ export class LogFile {
     return whole.docs;
   }
 
-  /** Credits `docs` documents, from the `from`-th on, as written or dropped. */
+  /** fsync: counts the documents written before it as synced. A failure is logged; they stay unsynced. */
+  private async syncWritten(): Promise<void> {
+    const handle = this.handle;
+    const docs = this.unsynced;
+    if (handle === null || docs === 0) return;
+    try {
+      await handle.datasync();
+      this.unsynced -= docs;
+      this.ctx.counters.synced += docs;
+    } catch (e) {
+      this.ctx.log.warn(`cannot sync ${this.path} to the disk: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Credits `docs` documents, from the `from`-th on, as written or dropped. A drop is the
+   * files' own, and the event's too when no other sink keeps events (Stats.lossIsFinal).
+   */
   private credit(docs: number, hosts: HostRuns, from: number, what: 'written' | 'dropped'): void {
     if (docs === 0) return;
+    this.ctx.counters[what] += docs;
+    if (what === 'dropped' && !this.ctx.stats.lossIsFinal) return;
     this.tally[what] += docs;
     this.ctx.stats.totals[what] += docs;
     hosts.credit(from, docs, what);
@@ -310,11 +379,18 @@ export class LogFile {
         await before;
       }
       await ensureDir(this.dir);
-      const handle = await open(this.path, 'a');
+      // Only a file with something in it can have a torn tail; and opening a FIFO (or a
+      // device) for reading and writing would not wait for a reader as opening to write does.
+      if (this.checkTail) this.checkTail = await stat(this.path).then((st) => st.isFile() && st.size > 0, () => false);
+      const handle = await open(this.path, this.checkTail ? 'a+' : 'a');
       try {
         const st = await handle.stat();
         this.dev = st.dev;
         this.ino = st.ino;
+        if (this.checkTail) {
+          await this.repairTail(handle, st.size);
+          this.checkTail = false;
+        }
       } catch (e) {
         await handle.close().catch(() => undefined);
         throw e;
@@ -323,6 +399,19 @@ export class LogFile {
       this.checkedAt = now;
     }
     return this.handle;
+  }
+
+  /** Finds where the file stops being whole documents and moves the rest to a side file (see the class). */
+  private async repairTail(handle: FileHandle, size: number): Promise<void> {
+    const whole = await wholeLength(handle, size);
+    if (whole === size) return;
+    const side = `${this.path}.torn-${whole}`;
+    await copyRange(handle, whole, size, side);
+    await handle.truncate(whole);
+    await handle.datasync();
+    this.ctx.counters.repaired++;
+    this.ctx.counters.repairedBytes += size - whole;
+    this.ctx.log.warn(`${this.path}: cut off a partial document (${size - whole} byte(s) at byte ${whole}, as a crash leaves it), kept in ${basename(side)}`);
   }
 
   private async pathStillNamesHandle(): Promise<boolean> {
@@ -337,6 +426,7 @@ export class LogFile {
   private async closeHandle(): Promise<void> {
     const handle = this.handle;
     this.handle = null;
+    this.unsynced = 0; // what a next handle writes is counted afresh
     if (handle === null) return;
     try {
       await handle.close();
@@ -397,6 +487,58 @@ export function wholeDocuments(parts: readonly Buffer[], limit: number): { docs:
     }
   }
   return { docs, bytes };
+}
+
+/** Bytes read at once when walking a file. */
+const WALK_BLOCK = 1024 * 1024;
+
+/**
+ * How many bytes at the start of a file of `size` bytes are whole BSON documents (by
+ * their length prefixes and terminating zeros): `size` for a sound file. Reads the file
+ * once, in blocks; a document bigger than a block costs two small reads.
+ */
+export async function wholeLength(handle: FileHandle, size: number): Promise<number> {
+  const block = Buffer.allocUnsafe(Math.min(WALK_BLOCK, Math.max(size, 5)));
+  let at = 0; // where `block` starts in the file
+  let have = 0;
+  const byteAt = async (pos: number, n: number): Promise<Buffer | null> => {
+    if (pos < at || pos + n > at + have) {
+      const { bytesRead } = await handle.read(block, 0, block.length, pos);
+      at = pos;
+      have = bytesRead;
+      if (bytesRead < n) return null;
+    }
+    return block.subarray(pos - at, pos - at + n);
+  };
+  let off = 0;
+  while (off < size) {
+    if (size - off < 5) return off;
+    const head = await byteAt(off, 4);
+    if (head === null) return off;
+    const n = head.readInt32LE(0);
+    if (n < 5 || n > size - off) return off;
+    const last = await byteAt(off + n - 1, 1);
+    if (last === null || last[0] !== 0) return off;
+    off += n;
+  }
+  return off;
+}
+
+/** Copies `from[start, end)` into a new file at `to`, synced, so bytes cut off a file are not lost. */
+async function copyRange(from: FileHandle, start: number, end: number, to: string): Promise<void> {
+  const out = await open(to, 'w');
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(WALK_BLOCK, end - start));
+    for (let pos = start; pos < end; ) {
+      const { bytesRead } = await from.read(buf, 0, Math.min(buf.length, end - pos), pos);
+      if (bytesRead === 0) break;
+      await out.write(buf, 0, bytesRead);
+      pos += bytesRead;
+    }
+    await out.datasync();
+  } finally {
+    await out.close();
+  }
 }
 
 /**

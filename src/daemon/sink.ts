@@ -18,6 +18,13 @@ export interface TypeRoute {
 }
 
 /**
+ * What a sink tells STATUS about itself, under `sinks.<name>`: its own counters (what it
+ * wrote, synced, forwarded, dropped...) and a few facts (where it sends, what it holds).
+ * Flat, so `ziggyctl status` can print any sink's line without knowing the sink.
+ */
+export type SinkStatus = Record<string, number | string>;
+
+/**
  * Somewhere routed events go: files, the live stream, the upstream daemon. The collector
  * holds every enabled sink in a list (tsyringe `injectAll(EVENT_SINK)`), so adding a
  * destination is a new class registered under {@link EVENT_SINK}, not an edit of the
@@ -27,13 +34,21 @@ export interface TypeRoute {
  * accepted document, then `end()`. These run on the receive loop's hot path: they must
  * not throw, block, or await, and should not allocate per event. A sink counts what it
  * did with each event on the given tallies and on Stats.totals (`written`, `forwarded`,
- * `published`, `dropped`).
+ * `published`) and, in its own counters, what it let go. The collector counts an event as
+ * `dropped` (per type, per host, in the totals) when no sink that {@link EventSink.keeps}
+ * events took it; a sink that loses an event after taking it (a write error) counts it on
+ * the tallies as `dropped` only when Stats.lossIsFinal (no other sink keeps events).
  */
 export interface EventSink {
   /** Short name for logs. */
   readonly name: string;
   /** Whether the configuration turns this sink on. Read once, after the config is resolved; a disabled sink is never started or called. */
   readonly enabled: boolean;
+  /**
+   * Whether events handed to this sink are kept (files, the upstream, a spool) rather than
+   * only shown (the live stream): an event is lost when every keeping sink let it go.
+   */
+  readonly keeps: boolean;
   /** Binds, opens, checks. A failure here aborts the daemon's start with a ZiggyError. */
   start(): Promise<void>;
   /** A message arrived at `now` (ms since the epoch, from the daemon's clock). */
@@ -41,8 +56,10 @@ export interface EventSink {
   /**
    * One accepted document: `frame[offset, offset + length)`. The frame is never modified
    * afterwards, so a sink may keep a subarray of it; `route` and `host` may be kept too.
+   * Returns false when the sink let the event go (counted in its own status), true when it
+   * took it or has nothing to do with it.
    */
-  write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): void;
+  write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): boolean;
   /** The message is done: a good moment to start asynchronous I/O. */
   end(): void;
   /** Nothing has arrived for a while (about 100 ms): deliver what is buffered now rather than later. */
@@ -55,6 +72,8 @@ export interface EventSink {
    * peer (the upstream) must drop and count instead, or one dead peer would stop all.
    */
   pressure(): Promise<void> | null;
+  /** Its own counters for STATUS (`sinks.<name>`). Cheap: STATUS may be asked often. */
+  status(): SinkStatus;
   /** No more writes will come: deliver what is buffered (within the sink's own deadline), then release everything. Never rejects. */
   stop(): Promise<void>;
 }

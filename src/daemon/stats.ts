@@ -43,6 +43,8 @@ export interface TrafficSnapshot {
   lag: number;
   events: Record<string, SeenCounters>;
   hosts: Record<string, SeenCounters>;
+  /** Types and hosts counted but left out of `events` and `hosts` (only the busiest are listed). */
+  omitted: { types: number; hosts: number };
   totals: Counters;
   rejects: Record<RejectReason, number>;
 }
@@ -63,13 +65,19 @@ export class Stats {
   last = 0;
   /** Unix seconds: arrival time of the latest event. */
   lastArrival = 0;
+  /**
+   * Whether an event a keeping sink lost after taking it (a write error, a queue given up
+   * at stop) is lost for good: true unless several sinks keep events (files and
+   * forwarding both on), when the other may have it. Set by the collector at start.
+   */
+  lossIsFinal = true;
 
   private readonly types = new Map<string, Tally>();
   private readonly hosts = new Map<string, Tally>();
 
   constructor(@inject(DaemonSettings) private readonly settings: DaemonSettings) {}
 
-  /** Counts one document a sink had to let go, against its type, its host and the totals. */
+  /** Counts one document no keeping sink took, against its type, its host and the totals. */
   drop(type: Tally, host: Tally): void {
     type.dropped++;
     host.dropped++;
@@ -103,20 +111,25 @@ export class Stats {
     if (host !== undefined) host.rejected += count;
   }
 
-  /** Copies of every counter, with `lag` as of the latest arrival. */
-  snapshot(): TrafficSnapshot {
-    const events = table(this.types);
-    const hosts = table(this.hosts);
-    if (used(this.otherType)) events[OTHER_KEY] = this.otherType.snapshot();
-    if (used(this.otherHost)) hosts[OTHER_KEY] = this.otherHost.snapshot();
-    if (used(this.unknownHost)) hosts[UNKNOWN_HOST_KEY] = this.unknownHost.snapshot();
+  /**
+   * Copies of the counters, with `lag` as of the latest arrival: the totals, and the `top`
+   * busiest types and hosts (by events received), so a reply stays small however many
+   * names senders invent; `omitted` says how many were left out.
+   */
+  snapshot(top = Infinity): TrafficSnapshot {
+    const types = [...this.types];
+    const hosts = [...this.hosts];
+    if (used(this.otherType)) types.push([OTHER_KEY, this.otherType]);
+    if (used(this.otherHost)) hosts.push([OTHER_KEY, this.otherHost]);
+    if (used(this.unknownHost)) hosts.push([UNKNOWN_HOST_KEY, this.unknownHost]);
     const { received, written, forwarded, published, dropped, rejected } = this.totals;
     return {
       last: this.last,
       // negative when the sender's clock is ahead of ours: shown, not hidden
       lag: this.last > 0 ? this.lastArrival - this.last : 0,
-      events,
-      hosts,
+      events: table(busiest(types, top)),
+      hosts: table(busiest(hosts, top)),
+      omitted: { types: Math.max(0, types.length - top), hosts: Math.max(0, hosts.length - top) },
       totals: { received, written, forwarded, published, dropped, rejected },
       rejects: { ...this.rejects },
     };
@@ -132,10 +145,16 @@ function add(map: Map<string, Tally>, key: string, cap: number): Tally | undefin
   return t;
 }
 
-function table(map: Map<string, Tally>): Record<string, SeenCounters> {
+/** The `top` entries with the most events received (all of them, in their order, when they fit). */
+function busiest(entries: [string, Tally][], top: number): [string, Tally][] {
+  if (entries.length <= top) return entries;
+  return entries.sort((a, b) => b[1].received - a[1].received || b[1].last - a[1].last).slice(0, top);
+}
+
+function table(entries: Iterable<[string, Tally]>): Record<string, SeenCounters> {
   // Keys are names chosen by senders: `__proto__` is a valid event type, so no prototype.
   const out = Object.create(null) as Record<string, SeenCounters>;
-  for (const [k, t] of map) out[k] = t.snapshot();
+  for (const [k, t] of entries) out[k] = t.snapshot();
   return out;
 }
 

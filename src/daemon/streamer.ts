@@ -5,7 +5,8 @@ import { MAX_TYPE_LENGTH } from '../protocol/event';
 import { DaemonSettings } from './config';
 import { DaemonLog, ThrottledWarning } from './logger';
 import { DaemonSecurity } from './security';
-import type { EventSink, TypeRoute } from './sink';
+import { PrefixSet } from './prefix-set';
+import type { EventSink, SinkStatus, TypeRoute } from './sink';
 import { bindSocket, closeQuietly } from './sockets';
 import { Stats, type Tally } from './stats';
 
@@ -21,7 +22,8 @@ import { Stats, type Tally } from './stats';
  *
  * Each published event costs a ZeroMQ send (a few microseconds), so at most
  * `streamMaxRate` events are published per second; the rest are skipped and counted as
- * `dropped`, and collection keeps its speed whoever watches.
+ * the stream's `skipped` (not as lost events: the stream only shows what other sinks
+ * keep), and collection keeps its speed whoever watches.
  */
 /** What the CURVE handshake and encryption add to the largest message the stream takes. */
 const CURVE_ROOM = 1024;
@@ -30,12 +32,13 @@ const CURVE_ROOM = 1024;
 export class Streamer implements EventSink {
   readonly name = 'stream';
   readonly enabled = true;
+  readonly keeps = false;
 
   private socket: XPublisher | null = null;
   private boundPort = 0;
   private boundEndpoint: string | undefined;
-  /** Subscribed prefixes (latin1 keys of their bytes). */
-  private readonly prefixes = new Map<string, Buffer>();
+  /** Subscribed prefixes (latin1 strings of their bytes). */
+  private readonly prefixes = new PrefixSet();
   /** Bumped whenever `prefixes` changes; per-route answers are cached against it. */
   private generation = 1;
   private cachedAt = new Int32Array(64);
@@ -44,6 +47,8 @@ export class Streamer implements EventSink {
   private maxRate = 0;
   private windowStart = 0;
   private sentInWindow = 0;
+  private published = 0;
+  private skipped = 0;
   private readonly onSendError = (e: unknown): void => {
     if (this.socket !== null) this.log.debug(`stream send failed: ${(e as Error).message}`);
   };
@@ -103,24 +108,30 @@ export class Streamer implements EventSink {
     }
   }
 
-  write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): void {
-    if (this.prefixes.size === 0) return;
-    if (!this.wants(route)) return;
+  write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): boolean {
+    if (this.prefixes.size === 0) return true;
+    if (!this.wants(route)) return true;
     const socket = this.socket;
-    if (socket === null) return;
+    if (socket === null) return true;
     if (this.maxRate > 0 && ++this.sentInWindow > this.maxRate) {
-      this.skip(route, host);
-      return;
+      this.skip();
+      return false;
     }
     try {
       socket.send([route.topic, ownCopy(frame, offset, length)]).catch(this.onSendError);
     } catch (e) {
       this.onSendError(e);
-      return;
+      return false;
     }
     route.tally.published++;
     host.published++;
     this.stats.totals.published++;
+    this.published++;
+    return true;
+  }
+
+  status(): SinkStatus {
+    return { published: this.published, skipped: this.skipped, subscriptions: this.prefixes.size, maxRate: this.maxRate };
   }
 
   end(): void {}
@@ -138,27 +149,20 @@ export class Streamer implements EventSink {
     await this.listening;
   }
 
-  private skip(route: TypeRoute, host: Tally): void {
-    this.stats.drop(route.tally, host);
-    this.dropWarning.warn(this.log, () => `live stream over ${this.maxRate} events/s: skipping events for subscribers (counted as dropped)`);
+  private skip(): void {
+    this.skipped++;
+    this.dropWarning.warn(this.log, () => `live stream over ${this.maxRate} events/s: skipping events for subscribers (counted as the stream's skipped)`);
   }
 
   private wants(route: TypeRoute): boolean {
     const id = route.id;
-    if (id < 0) return this.matches(route.topic);
+    if (id < 0) return this.prefixes.matches(route.type);
     if (id >= this.cachedAt.length) this.grow(id);
     if (this.cachedAt[id] !== this.generation) {
       this.cachedAt[id] = this.generation;
-      this.wanted[id] = this.matches(route.topic) ? 1 : 0;
+      this.wanted[id] = this.prefixes.matches(route.type) ? 1 : 0;
     }
     return this.wanted[id] === 1;
-  }
-
-  private matches(topic: Buffer): boolean {
-    for (const prefix of this.prefixes.values()) {
-      if (prefix.length <= topic.length && topic.compare(prefix, 0, prefix.length, 0, prefix.length) === 0) return true;
-    }
-    return false;
   }
 
   private grow(id: number): void {
@@ -187,9 +191,8 @@ export class Streamer implements EventSink {
       }
       const m = msg[0];
       if (m === undefined || m.length === 0 || (m[0] !== 0 && m[0] !== 1)) continue;
-      const prefix = Buffer.from(m.subarray(1));
-      const key = prefix.toString('latin1');
-      if (m[0] === 1) this.prefixes.set(key, prefix);
+      const key = m.toString('latin1', 1);
+      if (m[0] === 1) this.prefixes.add(key);
       else this.prefixes.delete(key);
       this.generation++;
       this.log.debug(`stream ${m[0] === 1 ? 'subscribe' : 'unsubscribe'} '${key}' (${this.prefixes.size} prefix(es) wanted)`);

@@ -32,7 +32,7 @@ export interface Counters {
   forwarded: number;
   /** Documents published on the live stream. */
   published: number;
-  /** Documents a sink had to let go (queue full, write error). */
+  /** Documents lost to every sink that keeps events (files, the upstream): see `sinks` for each sink's own. */
   dropped: number;
   /** Documents (or unsplittable frame tails) refused as malformed or hostile. */
   rejected: number;
@@ -73,7 +73,15 @@ export interface ControlStatus {
   host: string;
   pid: number;
   ports: { collect: number; control: number; stream: number };
-  /** Upstream `host:port` when forwarding, plus how many documents wait for it. */
+  /** Types and hosts left out of `events` and `hosts`, which list only the busiest. */
+  omitted?: { types: number; hosts: number };
+  /**
+   * Each enabled sink's own counters and facts, by sink name: `files` (written, synced,
+   * dropped, repaired...), `forward` (to, queued, forwarded, dropped), `stream`
+   * (published, skipped, subscriptions), and whatever sinks a daemon adds.
+   */
+  sinks?: Record<string, Record<string, number | string>>;
+  /** Upstream `host:port` when forwarding, plus how many documents wait for it (older daemons; now `sinks.forward`). */
   forward?: { to: string; queued: number };
   logPath?: string;
 }

@@ -9,7 +9,7 @@
 
 /** Where the routing fields of one document are; reused from document to document. */
 export class DocFields {
-  /** BSON element kind of `type` (0x02 = string), 0 when absent. */
+  /** BSON element kind of `type` (0x02 = string), 0 when absent, {@link KIND_REPEATED} when there are several. */
   typeKind = 0;
   /** Byte range of the `type` string's UTF-8 bytes (without the trailing 0). */
   typeStart = 0;
@@ -24,6 +24,11 @@ export class DocFields {
 
 /** BSON element kind of a UTF-8 string. */
 export const KIND_STRING = 0x02;
+/**
+ * `typeKind` of a document with more than one top-level `type`: the daemon would route it
+ * by one and every decoder keeps the other, so it is refused rather than guessed at.
+ */
+export const KIND_REPEATED = -1;
 
 /**
  * Scans the document at `buf[offset, offset + length)`, whose length prefix and final 0
@@ -55,8 +60,10 @@ export function scanElements(buf: Buffer, offset: number, length: number, out: D
     if (nameLen === 4) {
       const c0 = buf[nameStart];
       if (c0 === 0x74 && buf[nameStart + 1] === 0x79 && buf[nameStart + 2] === 0x70 && buf[nameStart + 3] === 0x65) {
-        // "type": the first occurrence wins
-        if (out.typeKind === 0) {
+        // "type": a second one makes the document's type ambiguous
+        if (out.typeKind !== 0) {
+          out.typeKind = KIND_REPEATED;
+        } else {
           out.typeKind = kind;
           if (kind === KIND_STRING) {
             out.typeStart = p + 4;

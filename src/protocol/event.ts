@@ -87,12 +87,13 @@ export function idTimestamp(id: string): number {
 }
 
 /** Characters an event type may contain; anything else could escape a log path. */
-const TYPE_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
+const TYPE_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 export const MAX_TYPE_LENGTH = 200;
 
 /**
  * Whether an event type is safe to use in a file name: non-empty, at most 200
- * characters, only `[A-Za-z0-9_.-]`, and not starting with `.` (so never `.` or `..`).
+ * characters, only `[A-Za-z0-9_.-]`, and not starting with `.` (so never `.` or `..`) or
+ * `-` (a file name that tools would take for an option).
  */
 export function isValidEventType(type: unknown): type is string {
   return typeof type === 'string' && type.length <= MAX_TYPE_LENGTH && TYPE_PATTERN.test(type);

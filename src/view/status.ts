@@ -25,7 +25,7 @@ export function formatStatus(status: Partial<ControlStatus>, now: number = Date.
   lines.push(`lag: ${typeof status.lag === 'number' ? `${status.lag.toFixed(3)} s` : '-'}`);
 
   const rows: string[][] = [['', 'last seen', ...COUNTERS]];
-  const section = (title: string, entries: Record<string, Record<string, unknown>> | undefined): void => {
+  const section = (title: string, entries: Record<string, Record<string, unknown>> | undefined, omitted: unknown): void => {
     rows.push([title]);
     const names = Object.keys(entries ?? {}).sort();
     if (names.length === 0) rows.push(['  (none yet)']);
@@ -35,13 +35,35 @@ export function formatStatus(status: Partial<ControlStatus>, now: number = Date.
       const e = (typeof found === 'object' && found !== null ? found : {}) as Record<string, unknown>;
       rows.push([`  ${name}`, typeof e.last === 'number' && e.last > 0 ? ago(now - e.last) : '-', ...COUNTERS.map((c) => count(e[c]))]);
     }
+    // The daemon lists only the busiest; the totals below count the rest too.
+    if (typeof omitted === 'number' && omitted > 0) rows.push([`  (${omitted} more, less busy)`]);
   };
-  section('hosts', status.hosts as Record<string, Record<string, unknown>> | undefined);
-  section('types', status.events as Record<string, Record<string, unknown>> | undefined);
+  const omitted = (status.omitted ?? {}) as Record<string, unknown>;
+  section('hosts', status.hosts as Record<string, Record<string, unknown>> | undefined, omitted.hosts);
+  section('types', status.events as Record<string, Record<string, unknown>> | undefined, omitted.types);
   const totals = (status.totals ?? {}) as unknown as Record<string, unknown>;
   rows.push(['total', '', ...COUNTERS.map((c) => count(totals[c]))]);
   lines.push('', ...table(rows));
+  if (typeof status.sinks === 'object' && status.sinks !== null) lines.push('', ...sinkLines(status.sinks));
   return lines.join('\n') + '\n';
+}
+
+/**
+ * One line per sink, with whatever it reports (`files: written 10, synced 10, ...`), so a
+ * sink added to the daemon shows up here without a change. `dropped` in the totals above
+ * counts only events no sink kept; each sink's own losses are on its line.
+ */
+function sinkLines(sinks: Record<string, unknown>): string[] {
+  const out = ['sinks'];
+  const names = Object.keys(sinks).sort();
+  if (names.length === 0) out.push('  (none)');
+  for (const name of names) {
+    const found: unknown = sinks[name];
+    const entries = typeof found === 'object' && found !== null ? Object.entries(found) : [];
+    const shown = entries.filter(([, v]) => typeof v === 'number' || typeof v === 'string' || typeof v === 'bigint').map(([k, v]) => `${k} ${String(v)}`);
+    out.push(`  ${name}: ${shown.length > 0 ? shown.join(', ') : '-'}`);
+  }
+  return out;
 }
 
 /** `12.3 s ago`, `4m 05s ago`, ... */
