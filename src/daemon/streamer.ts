@@ -10,6 +10,9 @@ import type { EventSink, SinkStatus, TypeRoute } from './sink';
 import { bindSocket, closeQuietly } from './sockets';
 import { Stats, type Tally } from './stats';
 
+/** What the CURVE handshake and encryption add to the largest message the stream takes. */
+const CURVE_ROOM = 1024;
+
 /**
  * The live stream: every event is published as the two-frame message `[type, bson]` on a
  * socket bound to a random port of the control host, so a SUB socket's prefix
@@ -25,9 +28,6 @@ import { Stats, type Tally } from './stats';
  * the stream's `skipped` (not as lost events: the stream only shows what other sinks
  * keep), and collection keeps its speed whoever watches.
  */
-/** What the CURVE handshake and encryption add to the largest message the stream takes. */
-const CURVE_ROOM = 1024;
-
 @scoped(Lifecycle.ContainerScoped)
 export class Streamer implements EventSink {
   readonly name = 'stream';
