@@ -1,0 +1,51 @@
+import { expect } from 'chai';
+import type { DaemonStatus } from '../../src/daemon/control-server';
+import { escapeLabelValue, renderMetrics, type DaemonGauges } from '../../src/daemon/metrics';
+import { metric, parseMetrics } from '../helpers/http';
+
+const counters = { received: 0, written: 0, forwarded: 0, published: 0, dropped: 0, rejected: 0 };
+
+function status(over: Partial<DaemonStatus> = {}): DaemonStatus {
+  return {
+    last: 0,
+    lag: 0,
+    events: {},
+    hosts: {},
+    totals: { ...counters },
+    rejects: { frame: 0, document: 0, type: 0 },
+    uptime: 1.5,
+    version: '1.2.3',
+    host: 'h',
+    pid: 1,
+    ports: { collect: 1, control: 2, stream: 3 },
+    ...over,
+  };
+}
+
+const gauges: DaemonGauges = { fileBufferedBytes: 10, openFiles: 2, forwardQueued: 3, forwardQueuedBytes: 300, streamSubscriptions: 1, dashboards: 0 };
+
+describe('daemon metrics', () => {
+  it('escapes backslash, double quote and line feed in label values, and nothing else', () => {
+    expect(escapeLabelValue('a\\b"c\nd\te')).to.equal('a\\\\b\\"c\\nd\te');
+  });
+
+  it('renders every family with HELP and TYPE, even with no sample yet', () => {
+    const { samples, types } = parseMetrics(renderMetrics(status(), gauges));
+    for (const name of ['ziggyd_events_received_total', 'ziggyd_events_written_total', 'ziggyd_events_forwarded_total', 'ziggyd_events_published_total', 'ziggyd_events_dropped_total', 'ziggyd_events_rejected_total']) {
+      expect(types.get(name), name).to.equal('counter');
+    }
+    expect(samples.filter((s) => s.name === 'ziggyd_events_received_total')).to.deep.equal([]);
+    expect(metric(samples, 'ziggyd_forward_queued_bytes')).to.equal(300);
+    expect(metric(samples, 'ziggyd_file_buffered_bytes')).to.equal(10);
+    expect(metric(samples, 'ziggyd_info', { version: '1.2.3', host: 'h' })).to.equal(1);
+  });
+
+  it('names types such as __proto__ and (other) as they are', () => {
+    const events = Object.create(null) as DaemonStatus['events'];
+    events.__proto__ = { ...counters, received: 4, last: 0 };
+    events['(other)'] = { ...counters, received: 5, dropped: 1, last: 0 };
+    const { samples } = parseMetrics(renderMetrics(status({ events }), gauges));
+    expect(metric(samples, 'ziggyd_events_received_total', { type: '__proto__' })).to.equal(4);
+    expect(metric(samples, 'ziggyd_events_dropped_total', { type: '(other)' })).to.equal(1);
+  });
+});
