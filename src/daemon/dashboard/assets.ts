@@ -56,8 +56,9 @@ header { display: flex; align-items: baseline; gap: 1.5em; padding: 0.8em 1.5em;
 h1 { font-size: 1.2em; margin: 0; }
 h1 span, #summary { color: var(--muted); font-weight: normal; }
 #summary { margin: 0; }
-main { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 1em; padding: 1em 1.5em; }
-section { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 0.8em 1em; min-width: 0; }
+main { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; padding: 1em 1.5em; }
+@media (max-width: 960px) { main { grid-template-columns: 1fr; } }
+section { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 0.8em 1em; min-width: 0; overflow-x: auto; }
 section:last-child { grid-column: 1 / -1; }
 h2 { font-size: 1em; margin: 0 0 0.6em; display: flex; align-items: center; gap: 0.4em; flex-wrap: wrap; }
 h2 form { display: inline; }
@@ -77,7 +78,8 @@ input { font: inherit; font-family: ui-monospace, Menlo, Consolas, monospace; pa
 body[data-state="live"] .state::before { color: #16a34a; }
 body[data-state="lost"] .state::before { color: var(--warn); }
 #latest { list-style: none; margin: 0; padding: 0; font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.85em; }
-#latest li { display: grid; grid-template-columns: 7em 14em 1fr; gap: 0.8em; padding: 0.25em 0; border-bottom: 1px solid var(--line); }
+#latest li { display: grid; grid-template-columns: 7em 14em 9em 1fr; gap: 0.8em; padding: 0.25em 0; border-bottom: 1px solid var(--line); }
+#latest .host { color: var(--muted); overflow: hidden; text-overflow: ellipsis; }
 #latest .time { color: var(--muted); }
 #latest .type { color: var(--accent); overflow: hidden; text-overflow: ellipsis; }
 #latest .json { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
@@ -220,12 +222,17 @@ export const DASHBOARD_JS = `'use strict';
       var li = el('li');
       li.dataset.type = e.type;
       var when = isFinite(e.end) && e.end > 0 ? new Date(e.end * 1000).toISOString().slice(11, 23) : '';
+      var doc = null;
+      try { doc = JSON.parse(e.json); } catch (err) { /* cut short: shown as it is */ }
+      var hasBody = doc && typeof doc.body === 'object' && doc.body !== null;
       li.appendChild(el('span', 'time', when));
       li.appendChild(el('span', 'type', e.type));
-      li.appendChild(el('span', 'json', e.json));
+      li.appendChild(el('span', 'host', doc && typeof doc.host === 'string' ? doc.host : ''));
+      // the body is what differs from event to event; the whole event is in the tooltip
+      li.appendChild(el('span', 'json', hasBody ? JSON.stringify(doc.body) : e.json));
       li.title = e.json;
       list.insertBefore(li, list.firstChild);
-      try { var doc = JSON.parse(e.json); if (doc && typeof doc.body === 'object' && doc.body) learnFields(doc.body, '', 0); } catch (err) { /* cut short: not JSON */ }
+      if (hasBody) learnFields(doc.body, '', 0);
     });
     while (list.children.length > LATEST_SHOWN) list.lastChild.remove();
   }
