@@ -164,21 +164,21 @@ export class HttpServer {
       this.route(req, res);
     } catch (e) {
       this.log.error(`http: ${req.method} ${req.url}: ${(e as Error).stack ?? String(e)}`);
-      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      if (!res.headersSent) reply(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
     }
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
     if (this.loopbackOnly && !isLoopbackName(hostOf(req.headers.host))) {
-      send(res, 403, 'text/plain; charset=utf-8', 'this daemon answers requests addressed to a loopback host only\n');
+      reply(res, 403, 'text/plain; charset=utf-8', 'this daemon answers requests addressed to a loopback host only\n');
       return;
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname === '/index.html' ? '/' : url.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
-      send(res, 405, 'text/plain; charset=utf-8', 'only GET and HEAD\n');
+      reply(res, 405, 'text/plain; charset=utf-8', 'only GET and HEAD\n');
       return;
     }
     const head = req.method === 'HEAD';
@@ -187,21 +187,21 @@ export class HttpServer {
       res.setHeader('content-security-policy', CSP);
       res.setHeader('x-content-type-options', 'nosniff');
       res.setHeader('cache-control', 'no-cache');
-      send(res, 200, file.type, file.body, head);
+      reply(res, 200, file.type, file.body, head);
     } else if (path === '/metrics') {
       res.setHeader('cache-control', 'no-store');
-      send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', this.metrics(), head);
+      reply(res, 200, 'text/plain; version=0.0.4; charset=utf-8', this.metrics(), head);
     } else if (path === '/events' && !head) {
       this.join(req, res, url.searchParams.get('field') ?? DEFAULT_FIELD);
     } else {
-      send(res, 404, 'text/plain; charset=utf-8', 'not found: try / (dashboard) or /metrics\n', head);
+      reply(res, 404, 'text/plain; charset=utf-8', 'not found: try / (dashboard) or /metrics\n', head);
     }
   }
 
   /** A dashboard connects to `/events`: an update now, then every UPDATE_MS until it goes. */
   private join(req: IncomingMessage, res: ServerResponse, field: string): void {
     if (this.dashboards.size >= MAX_DASHBOARDS) {
-      send(res, 503, 'text/plain; charset=utf-8', `${MAX_DASHBOARDS} dashboards are connected already\n`);
+      reply(res, 503, 'text/plain; charset=utf-8', `${MAX_DASHBOARDS} dashboards are connected already\n`);
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
@@ -220,7 +220,7 @@ export class HttpServer {
     req.socket.setNoDelay(true);
     res.once('close', () => this.leave(d));
     this.startTicking();
-    this.send(d, this.update());
+    this.push(d, this.update());
   }
 
   private leave(d: Dashboard): void {
@@ -244,11 +244,11 @@ export class HttpServer {
 
   private tick(): void {
     const common = this.update();
-    for (const d of this.dashboards) this.send(d, common);
+    for (const d of this.dashboards) this.push(d, common);
   }
 
   /** One dashboard's update: the shared part, plus its field's timings and the latest events it has not seen. */
-  private send(d: Dashboard, common: Omit<DashboardUpdate, 'field' | 'timings' | 'latest'>): void {
+  private push(d: Dashboard, common: Omit<DashboardUpdate, 'field' | 'timings' | 'latest'>): void {
     // a dashboard that does not read (a stopped tab, a slow link) misses updates rather than growing our memory
     if (d.res.writableLength > MAX_UNREAD_BYTES) return;
     const latest = this.feed.latestSince(d.seq);
@@ -283,7 +283,7 @@ export class HttpServer {
   }
 }
 
-function send(res: ServerResponse, code: number, type: string, body: string | Buffer, head = false): void {
+function reply(res: ServerResponse, code: number, type: string, body: string | Buffer, head = false): void {
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
   res.writeHead(code, { 'content-type': type, 'content-length': bytes.length });
   res.end(head ? undefined : bytes);
