@@ -163,6 +163,17 @@ describe('daemon HttpServer', () => {
       }
     });
 
+    it('turns away dashboards past 32 at once', async () => {
+      const open = Array.from({ length: 32 }, () => new SseClient(`${base}/events`));
+      try {
+        await Promise.all(open.map((c) => c.ready));
+        const extra = await httpGet(`${base}/events`);
+        expect([extra.status, extra.body]).to.deep.equal([503, '32 dashboards are connected already\n']);
+      } finally {
+        for (const c of open) c.close();
+      }
+    });
+
     it('ends the streams when the daemon stops', async () => {
       const sse = new SseClient(`${base}/events`);
       await waitFor(() => sse.parsed('update').length > 0, 3000, 'an update');
