@@ -43,7 +43,7 @@ export interface DaemonPorts {
   collect: number;
   control: number;
   stream: number;
-  /** Present when `http` is configured. */
+  /** Present once the HTTP port (`http`) is bound. */
   http?: number;
 }
 
@@ -51,7 +51,8 @@ type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /**
  * ziggyd as a composition of injectable services: the Collector (with its sinks:
- * FileWriter, Streamer, Forwarder) and the ControlServer, all scoped to the container
+ * FileWriter, Streamer, Forwarder, DashboardFeed), the ControlServer and, with `http`,
+ * the HttpServer, all scoped to the container
  * that resolves the Daemon, so two daemons in two child containers share nothing.
  *
  * @example
@@ -94,7 +95,7 @@ export class Daemon {
   /** Bound ports (zeros before start): useful when the config asked for port `*`. */
   get ports(): DaemonPorts {
     const ports: DaemonPorts = { collect: this.collector.port, control: this.control.port, stream: this.streamer.port };
-    if (this.http.enabled) ports.http = this.http.port;
+    if (this.http.port > 0) ports.http = this.http.port;
     return ports;
   }
 
