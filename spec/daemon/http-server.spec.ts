@@ -216,6 +216,28 @@ describe('daemon HttpServer start', () => {
     }
   });
 
+  it('refuses a non-loopback address without insecure: HTTP has no CURVE', async () => {
+    const err = await startDaemon({ config: { http: '0.0.0.0:*' } }).then(
+      (t) => t.cleanup().then(() => null),
+      (e: unknown) => e,
+    );
+    expect(isZiggyError(err) && err.code).to.equal('BAD_CONFIG');
+    expect((err as Error).message).to.equal(
+      'http: 0.0.0.0:* is reachable from the network, and HTTP has no CURVE: anyone there could read the metrics and the events the dashboard shows; give --insecure to serve it anyway',
+    );
+  });
+
+  it('with insecure, serves every interface, says so once, and takes any Host', async () => {
+    const d = await startDaemon({ config: { http: '0.0.0.0:*', insecure: true } });
+    try {
+      expect(d.logger.lines.filter((l) => l.level === 'warn' && l.message.startsWith('--insecure: http on 0.0.0.0:'))).to.have.length(1);
+      const reply = await httpGet(`http://127.0.0.1:${d.daemon.ports.http}/metrics`, { headers: { host: 'ziggy.example:80' } });
+      expect(reply.status).to.equal(200);
+    } finally {
+      await d.cleanup();
+    }
+  });
+
   it('refuses a malformed --http endpoint before binding anything', async () => {
     const d = startDaemon({ config: { http: 'localhost:99999' } });
     const err = await d.then(

@@ -13,6 +13,7 @@ function status(over: Partial<DaemonStatus> = {}): DaemonStatus {
     hosts: {},
     totals: { ...counters },
     rejects: { frame: 0, document: 0, type: 0 },
+    auth: { rejected: 2, plaintext: 0, crypto: 0, protocol: 0, aborted: 0, other: 0 },
     uptime: 1.5,
     version: '1.2.3',
     host: 'h',
@@ -38,6 +39,7 @@ describe('daemon metrics', () => {
     expect(metric(samples, 'ziggyd_forward_queued_bytes')).to.equal(300);
     expect(metric(samples, 'ziggyd_file_buffered_bytes')).to.equal(10);
     expect(metric(samples, 'ziggyd_info', { version: '1.2.3', host: 'h' })).to.equal(1);
+    expect(metric(samples, 'ziggyd_handshakes_refused_total', { reason: 'rejected' })).to.equal(2);
   });
 
   it('names types such as __proto__ and (other) as they are', () => {

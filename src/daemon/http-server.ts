@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { isZiggyError, ZiggyError } from '../errors';
 import type { SeenCounters } from '../protocol/control';
+import { isLocalOnly } from '../protocol/endpoint';
 import { CLOCK, systemClock, type Clock } from './clock';
 import { DaemonSettings } from './config';
 import { ControlServer, type DaemonStatus } from './control-server';
@@ -117,7 +118,7 @@ export class HttpServer {
   async start(): Promise<void> {
     const ep = this.settings.value.http;
     if (ep === undefined) return;
-    this.loopbackOnly = isLoopbackName(ep.host);
+    this.loopbackOnly = isLocalOnly(ep);
     const server = createServer((req, res) => this.handle(req, res));
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
@@ -132,7 +133,10 @@ export class HttpServer {
     const addr = server.address();
     this.boundPort = typeof addr === 'object' && addr !== null ? addr.port : 0;
     this.server = server;
-    this.log.info(`http on ${showEndpoint({ ...ep, port: this.boundPort })}: /metrics and the dashboard`);
+    const shown = showEndpoint({ ...ep, port: this.boundPort });
+    this.log.info(`http on ${shown}: /metrics and the dashboard`);
+    // the configuration allowed a non-loopback address only with --insecure
+    if (!isLocalOnly(ep)) this.log.warn(`--insecure: http on ${shown} serves the metrics and the events the dashboard shows to anyone who can reach it`);
   }
 
   /** Ends every dashboard's stream and closes every connection. Idempotent. */

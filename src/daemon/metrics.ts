@@ -44,6 +44,9 @@ export function renderMetrics(status: DaemonStatus, gauges: DaemonGauges): strin
   out.family('ziggyd_events_rejected_total', 'counter', 'Documents (or unsplittable frame tails) refused, by reason: frame, document, type.');
   for (const [reason, n] of Object.entries(status.rejects)) out.sample('ziggyd_events_rejected_total', { reason }, n);
 
+  out.family('ziggyd_handshakes_refused_total', 'counter', 'Connections refused during the CURVE handshake, by reason: rejected (key not authorized), plaintext, crypto, protocol, aborted, other.');
+  for (const [reason, n] of Object.entries(status.auth)) out.sample('ziggyd_handshakes_refused_total', { reason }, n);
+
   out.family('ziggyd_host_events_received_total', 'counter', 'Documents received, by sending host.');
   for (const [host, c] of Object.entries(status.hosts)) out.sample('ziggyd_host_events_received_total', { host }, c.received);
 
