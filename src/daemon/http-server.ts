@@ -7,7 +7,7 @@ import { isLocalOnly } from '../protocol/endpoint';
 import { CLOCK, systemClock, type Clock } from './clock';
 import { DaemonSettings } from './config';
 import { ControlServer, type DaemonStatus } from './control-server';
-import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard/assets';
+import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard-assets';
 import { DashboardFeed, type LatestEvent, type TimingSummary } from './dashboard-feed';
 import { FileWriter } from './file-writer';
 import { Forwarder } from './forwarder';
