@@ -54,8 +54,10 @@ describe('daemon HttpServer', () => {
       expect(metric(samples, 'ziggyd_host_events_received_total', { host: 'spec-host' })).to.equal(3);
       expect(metric(samples, 'ziggyd_host_events_received_total', { host: 'worker-1' })).to.equal(2);
       expect(metric(samples, 'ziggyd_last_event_end_seconds')).to.equal(1700000001);
-      expect(metric(samples, 'ziggyd_files_open')).to.equal(2);
-      expect(metric(samples, 'ziggyd_stream_subscriptions')).to.equal(0);
+      expect(metric(samples, 'ziggyd_sink_written_total', { sink: 'files' })).to.equal(5);
+      expect(metric(samples, 'ziggyd_sink_open', { sink: 'files' })).to.equal(2);
+      expect(metric(samples, 'ziggyd_sink_subscriptions', { sink: 'stream' })).to.equal(0);
+      expect(metric(samples, 'ziggyd_sink_watching', { sink: 'dashboard' })).to.equal(0);
 
       // every per-type counter, as STATUS has it
       const status = d.daemon.status();

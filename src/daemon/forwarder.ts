@@ -59,11 +59,6 @@ export class Forwarder implements EventSink {
     return this.queue?.length ?? 0;
   }
 
-  /** Bytes waiting for the upstream. */
-  get queuedBytes(): number {
-    return this.queue?.bytes ?? 0;
-  }
-
   async start(): Promise<void> {
     const cfg = this.settings.value;
     this.queue = this.injectedQueue ?? new MemoryForwardQueue(cfg.forwardHwm, cfg.forwardMaxBytes);

@@ -9,12 +9,10 @@ import { DaemonSettings } from './config';
 import { ControlServer, type DaemonStatus } from './control-server';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard-assets';
 import { DashboardFeed, type LatestEvent, type TimingSummary } from './dashboard-feed';
-import { FileWriter } from './file-writer';
-import { Forwarder } from './forwarder';
 import { DaemonLog } from './logger';
 import { renderMetrics } from './metrics';
 import { showEndpoint } from './sockets';
-import { Streamer } from './streamer';
+import { Stats } from './stats';
 
 /** Dashboards get an update this often (whatever the event rate). */
 export const UPDATE_MS = 500;
@@ -75,7 +73,8 @@ export interface DashboardUpdate {
  * dashboard, and `/events`, the dashboard's Server-Sent Events. Off unless `http` is
  * configured.
  *
- * Metrics are rendered from the STATUS reply on every scrape, so both always agree.
+ * Metrics are rendered from the STATUS reply on every scrape (with every tracked type and
+ * host, where STATUS lists the busiest), so both always agree.
  * Dashboards are fed on a timer (UPDATE_MS), not per event: rates come from the STATUS
  * counters, timings and latest events from the DashboardFeed sink's samples, so a
  * dashboard costs the same at 10 events/s as at 100k.
@@ -98,9 +97,7 @@ export class HttpServer {
     @inject(DaemonSettings) private readonly settings: DaemonSettings,
     @inject(ControlServer) private readonly control: ControlServer,
     @inject(DashboardFeed) private readonly feed: DashboardFeed,
-    @inject(FileWriter) private readonly files: FileWriter,
-    @inject(Forwarder) private readonly forwarder: Forwarder,
-    @inject(Streamer) private readonly streamer: Streamer,
+    @inject(Stats) private readonly stats: Stats,
     @inject(DaemonLog) private readonly log: DaemonLog,
     @inject(CLOCK, { isOptional: true }) private readonly clock: Clock = systemClock,
   ) {}
@@ -153,14 +150,11 @@ export class HttpServer {
 
   /** The `/metrics` text. */
   metrics(): string {
-    return renderMetrics(this.control.status(), {
-      fileBufferedBytes: this.files.bufferedBytes,
-      openFiles: this.files.openFiles,
-      forwardQueued: this.forwarder.queued,
-      forwardQueuedBytes: this.forwarder.queuedBytes,
-      streamSubscriptions: this.streamer.subscriptions,
-      dashboards: this.dashboards.size,
-    });
+    const status = this.control.status();
+    // STATUS lists only the busiest types and hosts, but a series must not vanish from a
+    // scrape when its type gets quiet: every tracked one (as capped by maxTypes / maxHosts).
+    const { events, hosts } = this.stats.snapshot();
+    return renderMetrics({ ...status, events, hosts }, this.dashboards.size);
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {

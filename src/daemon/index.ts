@@ -17,4 +17,4 @@ export { DaemonSecurity, type AuthRejectReason, type AuthRejects } from './secur
 export { VERSION } from './version';
 export { HttpServer, type DashboardUpdate } from './http-server';
 export { DashboardFeed, type LatestEvent, type TimingSummary } from './dashboard-feed';
-export { renderMetrics, type DaemonGauges } from './metrics';
+export { renderMetrics } from './metrics';

@@ -1,26 +1,19 @@
 import type { DaemonStatus } from './control-server';
 
-/** What a daemon's services hold right now, besides the STATUS counters. */
-export interface DaemonGauges {
-  /** Bytes waiting to be written to files. */
-  fileBufferedBytes: number;
-  /** Files open for the current day. */
-  openFiles: number;
-  /** Documents and bytes waiting for the upstream (0 when not forwarding). */
-  forwardQueued: number;
-  forwardQueuedBytes: number;
-  /** Distinct type prefixes subscribed on the live stream. */
-  streamSubscriptions: number;
-  /** Dashboards connected to `/events`. */
-  dashboards: number;
-}
+/**
+ * Keys of a sink's status (STATUS `sinks.<name>`) that say how much it holds now; every
+ * other numeric key of the built-in sinks only grows. A key of a sink added by an
+ * application that is in neither list is exposed untyped.
+ */
+const SINK_GAUGES = new Set(['queued', 'queuedBytes', 'open', 'filesToday', 'buffered', 'subscriptions', 'maxRate', 'watching', 'sampledTypes']);
+const SINK_COUNTERS = new Set(['written', 'synced', 'dropped', 'refused', 'repaired', 'repairedBytes', 'forwarded', 'published', 'skipped']);
 
 /**
  * The daemon's counters in Prometheus' text exposition format (version 0.0.4), built from
  * the STATUS reply so that both always say the same. Per-type and per-host series are as
  * capped as STATUS is: past `maxTypes` / `maxHosts`, new names share `(other)`.
  */
-export function renderMetrics(status: DaemonStatus, gauges: DaemonGauges): string {
+export function renderMetrics(status: DaemonStatus, dashboards: number): string {
   const out = new MetricsWriter();
   out.family('ziggyd_info', 'gauge', 'The daemon: version and host (always 1).');
   out.sample('ziggyd_info', { version: status.version, host: status.host }, 1);
@@ -33,7 +26,7 @@ export function renderMetrics(status: DaemonStatus, gauges: DaemonGauges): strin
     ['written', 'Documents appended to log files (sink "files"), by event type.'],
     ['forwarded', 'Documents handed to the upstream daemon (sink "forward"), by event type.'],
     ['published', 'Documents published on the live stream (sink "stream"), by event type.'],
-    ['dropped', 'Documents a sink had to let go (buffer or queue full, write error, stream rate cap), by event type.'],
+    ['dropped', 'Documents lost: no sink that keeps events (files, upstream) took them, by event type (see ziggyd_sink_dropped_total for each sink).'],
   ];
   for (const [counter, help] of perType) {
     const name = `ziggyd_events_${counter}_total`;
@@ -50,20 +43,39 @@ export function renderMetrics(status: DaemonStatus, gauges: DaemonGauges): strin
   out.family('ziggyd_host_events_received_total', 'counter', 'Documents received, by sending host.');
   for (const [host, c] of Object.entries(status.hosts)) out.sample('ziggyd_host_events_received_total', { host }, c.received);
 
-  out.single('ziggyd_file_buffered_bytes', 'gauge', 'Bytes waiting to be written to log files.', gauges.fileBufferedBytes);
-  out.single('ziggyd_files_open', 'gauge', 'Log files open for the current day.', gauges.openFiles);
-  out.single('ziggyd_forward_queued_events', 'gauge', 'Documents waiting for the upstream daemon.', gauges.forwardQueued);
-  out.single('ziggyd_forward_queued_bytes', 'gauge', 'Bytes waiting for the upstream daemon.', gauges.forwardQueuedBytes);
-  out.single('ziggyd_stream_subscriptions', 'gauge', 'Distinct type prefixes subscribed on the live stream.', gauges.streamSubscriptions);
-  out.single('ziggyd_http_dashboards', 'gauge', 'Dashboards connected to /events.', gauges.dashboards);
+  sinkMetrics(out, status.sinks);
+  out.single('ziggyd_http_dashboards', 'gauge', 'Dashboards connected to /events.', dashboards);
   return out.text();
+}
+
+/**
+ * Each sink's own numbers, one family per key across sinks: `ziggyd_sink_written_total{sink="files"}`,
+ * `ziggyd_sink_queued{sink="forward"}`. Strings (where a sink sends, its fsync mode) are left to STATUS.
+ */
+function sinkMetrics(out: MetricsWriter, sinks: DaemonStatus['sinks']): void {
+  const byKey = new Map<string, [string, number][]>();
+  for (const [sink, st] of Object.entries(sinks)) {
+    for (const [key, v] of Object.entries(st)) {
+      if (typeof v !== 'number') continue;
+      const list = byKey.get(key) ?? [];
+      list.push([sink, v]);
+      byKey.set(key, list);
+    }
+  }
+  for (const [key, values] of byKey) {
+    const snake = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/[^a-z0-9_]/gi, '_');
+    const counter = SINK_COUNTERS.has(key);
+    const name = `ziggyd_sink_${snake}${counter ? '_total' : ''}`;
+    out.family(name, counter ? 'counter' : SINK_GAUGES.has(key) ? 'gauge' : 'untyped', `STATUS sinks.<sink>.${key}, by sink.`);
+    for (const [sink, v] of values) out.sample(name, { sink }, v);
+  }
 }
 
 /** Builds exposition text: one HELP and TYPE per family, then its samples. */
 class MetricsWriter {
   private readonly lines: string[] = [];
 
-  family(name: string, type: 'counter' | 'gauge', help: string): void {
+  family(name: string, type: 'counter' | 'gauge' | 'untyped', help: string): void {
     this.lines.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`);
   }
 
