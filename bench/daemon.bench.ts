@@ -15,7 +15,8 @@
 // the page cache "warm" (memory recycled just before, as on a long-running host) and
 // "cold" (fresh memory: on this VM each new page costs a hypervisor fault); ziggyd with a
 // live subscriber to every `request*` event (the stream is capped at streamMaxRate);
-// ziggyd with no log path, which shows the daemon's own cost without the disk.
+// ziggyd with no log path, which shows the daemon's own cost without the disk; the same
+// with `--http` and a dashboard watching `/events` (its sampling sink then works per event).
 //
 // Environment: BENCH_EVENTS (per client, default 1,500,000), BENCH_CLIENTS (2),
 // BENCH_ROUNDS (3), BENCH_BATCH_BYTES (65536), BENCH_PEER_BYTES (ziggyd's maxPeerBytes); BENCH_THREADS=1 prints the CPU time of
@@ -26,6 +27,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, un
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { container } from 'tsyringe';
+import { request } from 'node:http';
 import { Pull, Push, Subscriber } from 'zeromq';
 import { encode } from '../src/protocol/codec';
 import { newEventId } from '../src/protocol/event';
@@ -188,13 +190,14 @@ async function rawMain(file?: string): Promise<void> {
   process.disconnect();
 }
 
-/** ziggyd, as a library in its own process, writing files to `logPath` (`-`: no files). */
-async function daemonMain(logPath: string): Promise<void> {
+/** ziggyd, as a library in its own process, writing files to `logPath` (`-`: no files), with `--http` when `http` is 'http'. */
+async function daemonMain(logPath: string, http?: string): Promise<void> {
   const c = container.createChildContainer();
   const flushBytes = process.env.BENCH_FLUSH_BYTES ? Number(process.env.BENCH_FLUSH_BYTES) : undefined;
   const files = logPath !== '-';
   const maxPeerBytes = process.env.BENCH_PEER_BYTES ? Number(process.env.BENCH_PEER_BYTES) : undefined;
-  c.register(DAEMON_CONFIG, { useValue: { collect: '127.0.0.1:*', control: '127.0.0.1:*', logPath: files ? logPath : undefined, flushBytes, maxPeerBytes } });
+  const httpAt = http === 'http' ? '127.0.0.1:*' : undefined;
+  c.register(DAEMON_CONFIG, { useValue: { collect: '127.0.0.1:*', control: '127.0.0.1:*', logPath: files ? logPath : undefined, flushBytes, maxPeerBytes, http: httpAt } });
   const daemon = c.resolve(Daemon);
   await daemon.start();
   process.on('message', (m: { expect?: number; warm?: number }) => {
@@ -223,7 +226,7 @@ async function daemonMain(logPath: string): Promise<void> {
       void daemon.stop().then(() => process.disconnect());
     }, 2);
   });
-  process.send!({ port: daemon.ports.collect, stream: daemon.ports.stream });
+  process.send!({ port: daemon.ports.collect, stream: daemon.ports.stream, http: daemon.ports.http });
 }
 
 /** CPU time (ms) of each thread of this process, by thread id and name (Linux). */
@@ -284,8 +287,13 @@ function next<T>(child: ChildProcess): Promise<T> {
 
 async function scenario(receiverArgs: string[], subscribe = false, warm = false): Promise<Result> {
   const receiver = start(receiverArgs);
-  const { port, stream } = await next<{ port: number; stream?: number }>(receiver);
+  const { port, stream, http } = await next<{ port: number; stream?: number; http?: number }>(receiver);
   const helpers: ChildProcess[] = [];
+  // a dashboard watching a timing field, read (and thrown away) by this process
+  const dashboard = http === undefined ? null : await new Promise<ReturnType<typeof request>>((ok) => {
+    const req = request(`http://127.0.0.1:${http}/events?field=timings.request_time`, (res) => res.once('data', () => ok(req)).resume());
+    req.end();
+  });
   if (subscribe) {
     const sub = start(['subscriber', `tcp://127.0.0.1:${stream}`]);
     await next(sub);
@@ -302,6 +310,7 @@ async function scenario(receiverArgs: string[], subscribe = false, warm = false)
   receiver.send({ expect: CLIENTS * EVENTS_PER_CLIENT });
   for (const c of clients) c.send('go');
   const r = await result;
+  dashboard?.destroy();
   for (const c of [...clients, ...helpers]) c.send('stop');
   await Promise.all([receiver, ...clients, ...helpers].map((c) => new Promise((res) => (c.exitCode !== null ? res(null) : c.once('exit', res)))));
   return r;
@@ -337,6 +346,7 @@ async function main(): Promise<void> {
     ['ziggyd -> files, page cache cold (fresh VM memory)', () => inTempDir((dir) => scenario(['daemon', dir]))],
     ['ziggyd -> files (warm) + live SUB to "request"', () => inTempDir((dir) => scenario(['daemon', dir], true, true))],
     ['ziggyd, no log path (receive, route, count)', () => scenario(['daemon', '-'])],
+    ['ziggyd, no log path, --http + a dashboard watching', () => scenario(['daemon', '-', 'http'])],
   ];
   const results = scenarios.map((): Result[] => []);
   for (let round = 0; round < ROUNDS; round++) {
@@ -365,6 +375,7 @@ async function main(): Promise<void> {
   console.log(`\n  ziggyd -> files / raw ceiling: ${(warm / ceiling).toFixed(2)}x warm, ${(cold / ceiling).toFixed(2)}x cold`);
   console.log(`  ziggyd -> files / raw PUSH -> PULL -> one file: ${(warm / disk).toFixed(2)}x`);
   console.log(`  ziggyd without files / raw ceiling: ${(noFiles / ceiling).toFixed(2)}x`);
+  console.log(`  ziggyd without files, dashboard watching / without: ${(median(results[6].map(rate)) / noFiles).toFixed(2)}x`);
   console.log('  targets: >= 250,000 events/s, <= 1,000 ns CPU/event, >= 0.80x the ceiling');
 }
 
@@ -373,7 +384,7 @@ const roles: Record<string, () => Promise<void>> = {
   client: () => clientMain(a1, Number(a2)),
   subscriber: () => subscriberMain(a1),
   raw: () => rawMain(a1),
-  daemon: () => daemonMain(a1),
+  daemon: () => daemonMain(a1, a2),
 };
 const run = (roles[role] ?? main)();
 run.catch((e: unknown) => {

@@ -17,6 +17,7 @@ interface ZiggydArgs {
   logPath?: string;
   forwardHwm: number;
   maxFilesPerDay: number;
+  http?: string;
   verbose: number;
   curveCert?: string;
   authorizedKeys?: string;
@@ -49,6 +50,7 @@ function configFrom(args: ArgumentsCamelCase<ZiggydArgs>): DaemonConfig {
     logPath: args.logPath,
     forwardHwm: args.forwardHwm,
     maxFilesPerDay: args.maxFilesPerDay,
+    http: args.http,
     logLevel: level,
     curveCert: args.curveCert,
     authorizedKeys: args.authorizedKeys,
@@ -59,7 +61,7 @@ function configFrom(args: ArgumentsCamelCase<ZiggydArgs>): DaemonConfig {
 
 /** Config errors name the option as a program would (`logPath: ...`); say it as the flag. */
 function asFlags(message: string): string {
-  return message.replace(/^(collect|control|forward|logPath|forwardHwm|maxFilesPerDay|curveCert|authorizedKeys|forwardServerKey): /, (_, key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `);
+  return message.replace(/^(collect|control|forward|logPath|forwardHwm|maxFilesPerDay|curveCert|authorizedKeys|forwardServerKey|http): /, (_, key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `);
 }
 
 /** The first signal stops the daemon gracefully (bounded by a deadline); a second one exits at once. */
@@ -101,6 +103,7 @@ export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
       .option('authorized-keys', { type: 'string', default: fromEnv('authorized-keys'), describe: 'With --curve-cert: a folder of the .key files of clients allowed in; re-read on SIGHUP' })
       .option('forward-server-key', { type: 'string', default: fromEnv('forward-server-key'), describe: "The upstream's public key (Z85, or its .key file): forward over CURVE, with --curve-cert as this daemon's key" })
       .option('insecure', { type: 'boolean', default: fromEnv('insecure') === '1', describe: 'Allow binding a non-loopback address without --curve-cert (plain text, anyone can connect)' })
+      .option('http', { type: 'string', default: fromEnv('http'), describe: 'Serve /metrics (Prometheus) and a live dashboard on http://host:port (a bare port is on 127.0.0.1); off by default' })
       .option('verbose', { alias: 'v', type: 'count', default: numberFromEnv('verbose') ?? 0, describe: 'Log to stderr: -v what happens, -vv every rejected event too' }) as unknown as Argv<ZiggydArgs>,
   handler: async (args) => {
     const c = container.createChildContainer();
@@ -115,7 +118,7 @@ export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
 
 void yargs(hideBin(process.argv))
   .scriptName(PROG)
-  .usage(`${PROG} [options]\n\nCollects Ziggy events (BSON over ZeroMQ). Options default to ZIGGY_<OPTION> from the environment (ZIGGY_COLLECT, ZIGGY_CONTROL, ZIGGY_FORWARD, ZIGGY_LOG_PATH, ZIGGY_FORWARD_HWM, ZIGGY_MAX_FILES_PER_DAY, ZIGGY_VERBOSE, ZIGGY_CURVE_CERT, ZIGGY_AUTHORIZED_KEYS, ZIGGY_FORWARD_SERVER_KEY, ZIGGY_INSECURE=1).`)
+  .usage(`${PROG} [options]\n\nCollects Ziggy events (BSON over ZeroMQ). Options default to ZIGGY_<OPTION> from the environment (ZIGGY_COLLECT, ZIGGY_CONTROL, ZIGGY_FORWARD, ZIGGY_LOG_PATH, ZIGGY_FORWARD_HWM, ZIGGY_MAX_FILES_PER_DAY, ZIGGY_HTTP, ZIGGY_VERBOSE, ZIGGY_CURVE_CERT, ZIGGY_AUTHORIZED_KEYS, ZIGGY_FORWARD_SERVER_KEY, ZIGGY_INSECURE=1).`)
   .command(ziggydCommand)
   .version(VERSION)
   .alias('h', 'help')

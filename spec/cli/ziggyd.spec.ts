@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { Pull } from 'zeromq';
 import { VERSION } from '../../src/daemon/version';
 import { event, listFiles, Pusher, readDocs, status, control } from '../daemon/harness';
+import { httpGet, metric, parseMetrics } from '../helpers/http';
 import { freePort, tempDir, waitFor } from '../helpers/net';
 
 const ROOT = resolve(__dirname, '../..');
@@ -120,7 +121,7 @@ describe('cli/ziggyd', function () {
     it('--help describes every flag and the environment variables', async () => {
       const run = track(ziggyd(['--help']));
       expect((await run.exited).code).to.equal(0);
-      for (const flag of ['--collect', '-c', '--control', '-t', '--forward', '-r', '--log-path', '-l', '--forward-hwm', '--max-files-per-day', '--verbose', '-v', '--version', 'ZIGGY_LOG_PATH']) {
+      for (const flag of ['--collect', '-c', '--control', '-t', '--forward', '-r', '--log-path', '-l', '--forward-hwm', '--max-files-per-day', '--http', '--verbose', '-v', '--version', 'ZIGGY_LOG_PATH']) {
         expect(run.stdout()).to.include(flag);
       }
     });
@@ -369,6 +370,30 @@ describe('cli/ziggyd', function () {
       expect(info.stderr()).to.match(/info: collecting on 127\.0\.0\.1:\d+ into files, stream/);
       expect(info.stderr()).to.not.include('debug:');
       expect(debug.stderr()).to.include('debug: rejected type "../escape"');
+    });
+  });
+
+  describe('--http', () => {
+    it('serves /metrics with what was received; ZIGGY_HTTP is its default', async () => {
+      const port = await freePort();
+      const d = track(await running([], { ZIGGY_HTTP: `127.0.0.1:${port}` }));
+      const push = new Pusher(d.collectUrl);
+      try {
+        for (let i = 0; i < 3; i++) await push.send(event('request'));
+        await waitFor(async () => (await status(d.controlUrl)).totals.received === 3, 5000, 'three events');
+        const { samples } = parseMetrics((await httpGet(`http://127.0.0.1:${port}/metrics`)).body);
+        expect(metric(samples, 'ziggyd_events_received_total', { type: 'request' })).to.equal(3);
+        d.child.kill('SIGTERM');
+        expect((await d.exited).code).to.equal(0);
+      } finally {
+        push.close();
+      }
+    });
+
+    it('a malformed --http is a start-up problem naming the flag', async () => {
+      const run = track(ziggyd(['-c', '127.0.0.1:0', '-t', '127.0.0.1:0', '--http', '127.0.0.1:http']));
+      expect((await run.exited).code).to.equal(1);
+      expect(oneLine(run.stderr())).to.equal("ziggyd: --http: malformed endpoint '127.0.0.1:http': bad port 'http' (expected host:port, e.g. 127.0.0.1:3516)");
     });
   });
 });

@@ -3,8 +3,9 @@ import { resolve as resolvePath } from 'node:path';
 import { inject, Lifecycle, scoped, type InjectionToken } from 'tsyringe';
 import { ZiggyError } from '../errors';
 import { readSecretCertificate, resolveServerKey, type CurveClientKeys } from '../protocol/curve-cert';
-import { DEFAULT_COLLECT_PORT, DEFAULT_CONTROL_PORT, isIpc, parseEndpoint, type Endpoint } from '../protocol/endpoint';
+import { DEFAULT_COLLECT_PORT, DEFAULT_CONTROL_PORT, isIpc, isLocalOnly, parseEndpoint, type Endpoint } from '../protocol/endpoint';
 import { exposureProblem } from './exposure';
+import { showEndpoint } from './sockets';
 
 /** How chatty the daemon is on stderr. */
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -81,6 +82,8 @@ export interface DaemonConfig {
   forwardServerKey?: string;
   /** Allows binding a non-loopback address without `curveCert` (with one warning). */
   insecure?: boolean;
+  /** Where `/metrics` (Prometheus) and the live dashboard `/` are served over HTTP, `host:port` (a bare port is on 127.0.0.1). Off when unset. */
+  http?: string;
 }
 
 /** The injection token a daemon's configuration is registered under. */
@@ -118,9 +121,12 @@ export interface ResolvedDaemonConfig {
   /** Set with `forwardServerKey`: the keys the forwarding socket connects with. */
   readonly forwardKeys?: CurveClientKeys;
   readonly insecure: boolean;
+  readonly http?: Endpoint;
 }
 
 const MiB = 1024 * 1024;
+/** The HTTP port when `http` names only a host. */
+export const DEFAULT_HTTP_PORT = 3516;
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 const FSYNC_MODES: readonly FsyncMode[] = ['always', 'interval', 'never'];
 
@@ -165,6 +171,7 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
     if (typeof config.logPath !== 'string') throw new ZiggyError('BAD_CONFIG', 'logPath: expected a directory path');
     logPath = resolvePath(config.logPath);
   }
+  const http = config.http === undefined || config.http === '' ? undefined : endpoint('http', config.http, DEFAULT_HTTP_PORT);
   const logLevel = config.logLevel ?? 'warn';
   if (!LOG_LEVELS.includes(logLevel)) throw new ZiggyError('BAD_CONFIG', `logLevel: expected one of ${LOG_LEVELS.join(', ')}`);
   if (isIpc(collect)) throw new ZiggyError('BAD_ENDPOINT', 'collect: takes host:port; only the control port can be an ipc:// socket');
@@ -172,6 +179,11 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
   for (const [name, ep] of [['collect', collect], ['control', control]] as const) {
     const problem = exposureProblem(ep, curve !== undefined, insecure);
     if (problem !== null) throw new ZiggyError('BAD_CONFIG', `${name}: ${problem}`);
+  }
+  if (http !== undefined && isIpc(http)) throw new ZiggyError('BAD_ENDPOINT', 'http: takes host:port; only the control port can be an ipc:// socket');
+  // HTTP has no CURVE, so a certificate does not make a non-loopback --http safe: only --insecure allows it.
+  if (http !== undefined && !insecure && !isLocalOnly(http)) {
+    throw new ZiggyError('BAD_CONFIG', `http: ${showEndpoint(http)} is reachable from the network, and HTTP has no CURVE: anyone there could read the metrics and the events the dashboard shows; give --insecure to serve it anyway`);
   }
   const fsync = config.fsync ?? 'interval';
   if (!FSYNC_MODES.includes(fsync)) throw new ZiggyError('BAD_CONFIG', `fsync: expected one of ${FSYNC_MODES.join(', ')}, got ${String(fsync)}`);
@@ -204,6 +216,7 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
     curve,
     forwardKeys,
     insecure,
+    http,
   };
 }
 

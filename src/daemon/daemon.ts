@@ -4,9 +4,11 @@ import { CLOCK } from './clock';
 import { Collector } from './collector';
 import { DAEMON_CONFIG, DaemonSettings } from './config';
 import { ControlServer, type DaemonStatus } from './control-server';
+import { DashboardFeed } from './dashboard-feed';
 import { FileWriter } from './file-writer';
 import { Forwarder } from './forwarder';
 import { FORWARD_QUEUE } from './forward-queue';
+import { HttpServer } from './http-server';
 import { DAEMON_LOGGER, DaemonLog } from './logger';
 import { DaemonSecurity } from './security';
 import { EVENT_SINK } from './sink';
@@ -21,7 +23,7 @@ import { Streamer } from './streamer';
  * for (const sink of DEFAULT_SINKS) c.register(EVENT_SINK, { useToken: sink });
  * c.register(EVENT_SINK, { useToken: MySink });
  */
-export const DEFAULT_SINKS = [FileWriter, Streamer, Forwarder] as const;
+export const DEFAULT_SINKS = [FileWriter, Streamer, Forwarder, DashboardFeed] as const;
 for (const sink of DEFAULT_SINKS) container.register(EVENT_SINK, { useToken: sink });
 
 /**
@@ -41,13 +43,16 @@ export interface DaemonPorts {
   collect: number;
   control: number;
   stream: number;
+  /** Present once the HTTP port (`http`) is bound. */
+  http?: number;
 }
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /**
  * ziggyd as a composition of injectable services: the Collector (with its sinks:
- * FileWriter, Streamer, Forwarder) and the ControlServer, all scoped to the container
+ * FileWriter, Streamer, Forwarder, DashboardFeed), the ControlServer and, with `http`,
+ * the HttpServer, all scoped to the container
  * that resolves the Daemon, so two daemons in two child containers share nothing.
  *
  * @example
@@ -75,6 +80,7 @@ export class Daemon {
     @inject(Streamer) private readonly streamer: Streamer,
     @inject(DaemonLog) private readonly log: DaemonLog,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
+    @inject(HttpServer) private readonly http: HttpServer,
   ) {
     this.stopped = new Promise((resolve) => {
       this.markStopped = resolve;
@@ -88,7 +94,9 @@ export class Daemon {
 
   /** Bound ports (zeros before start): useful when the config asked for port `*`. */
   get ports(): DaemonPorts {
-    return { collect: this.collector.port, control: this.control.port, stream: this.streamer.port };
+    const ports: DaemonPorts = { collect: this.collector.port, control: this.control.port, stream: this.streamer.port };
+    if (this.http.port > 0) ports.http = this.http.port;
+    return ports;
   }
 
   /**
@@ -140,7 +148,9 @@ export class Daemon {
       }
       try {
         await this.control.start();
+        await this.http.start();
       } catch (e) {
+        await this.control.stop();
         await this.collector.stop();
         this.security.stop();
         throw e;
@@ -165,6 +175,7 @@ export class Daemon {
     const t0 = performance.now();
     try {
       try {
+        await this.http.stop();
         await this.collector.stop();
       } finally {
         await this.control.stop();

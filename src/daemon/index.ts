@@ -15,3 +15,6 @@ export { FORWARD_QUEUE, MemoryForwardQueue, type ForwardBatch, type ForwardQueue
 export { ControlServer, type DaemonStatus } from './control-server';
 export { DaemonSecurity, type AuthRejectReason, type AuthRejects } from './security';
 export { VERSION } from './version';
+export { HttpServer, type DashboardUpdate } from './http-server';
+export { DashboardFeed, type LatestEvent, type TimingSummary } from './dashboard-feed';
+export { renderMetrics } from './metrics';
