@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { container } from 'tsyringe';
 import yargs, { type ArgumentsCamelCase, type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { Daemon, DAEMON_CONFIG, VERSION, type DaemonConfig, type LogLevel } from '../src/daemon';
+import { Daemon, DAEMON_CONFIG, VERSION, parseByteSize, type DaemonConfig, type FsyncMode, type LogLevel } from '../src/daemon';
 import { isZiggyError } from '../src/errors';
 
 const PROG = 'ziggyd';
@@ -13,7 +13,12 @@ const EXIT_DEADLINE_MS = 1900;
 interface ZiggydArgs {
   collect: string;
   control: string;
-  forward?: string;
+  forward: string[];
+  forwardPlain?: string;
+  relay: string;
+  spoolPath?: string;
+  spoolMax: string;
+  fsync: FsyncMode;
   logPath?: string;
   forwardHwm: number;
   maxFilesPerDay: number;
@@ -46,7 +51,12 @@ function configFrom(args: ArgumentsCamelCase<ZiggydArgs>): DaemonConfig {
   return {
     collect: args.collect,
     control: args.control,
-    forward: args.forward,
+    forward: args.forwardPlain,
+    upstreams: args.forward,
+    relay: args.relay,
+    spoolPath: args.spoolPath,
+    spoolMaxBytes: parseByteSize('spoolMaxBytes', args.spoolMax),
+    fsync: args.fsync,
     logPath: args.logPath,
     forwardHwm: args.forwardHwm,
     maxFilesPerDay: args.maxFilesPerDay,
@@ -59,9 +69,13 @@ function configFrom(args: ArgumentsCamelCase<ZiggydArgs>): DaemonConfig {
   };
 }
 
+const FLAG_OF: Record<string, string> = { forward: 'forward-plain', upstreams: 'forward', spoolPath: 'spool-path', spoolMaxBytes: 'spool-max' };
+
 /** Config errors name the option as a program would (`logPath: ...`); say it as the flag. */
 function asFlags(message: string): string {
-  return message.replace(/^(collect|control|forward|logPath|forwardHwm|maxFilesPerDay|curveCert|authorizedKeys|forwardServerKey|http): /, (_, key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `);
+  return message
+    .replace(/^(collect|control|forward|logPath|forwardHwm|maxFilesPerDay|curveCert|authorizedKeys|forwardServerKey|http|relay|upstreams|spoolPath|spoolMaxBytes|fsync): /, (_, key: string) => `--${FLAG_OF[key] ?? key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `)
+    .replace(/\bspoolPath\b/g, '--spool-path');
 }
 
 /** The first signal stops the daemon gracefully (bounded by a deadline); a second one exits at once. */
@@ -95,7 +109,12 @@ export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
     y
       .option('collect', { alias: 'c', type: 'string', default: fromEnv('collect') ?? '127.0.0.1:3514', describe: 'Where applications and other daemons push events, host:port (*:3514 = every interface)' })
       .option('control', { alias: 't', type: 'string', default: fromEnv('control') ?? '127.0.0.1:3513', describe: 'Where ziggyctl and ziggyview ask questions, host:port; the live stream binds a random port on this host' })
-      .option('forward', { alias: 'r', type: 'string', default: fromEnv('forward'), describe: "Send every event on to another ziggyd's collection port, host:port" })
+      .option('forward', { alias: 'r', type: 'string', array: true, default: fromEnv('forward')?.split(',') ?? [], describe: "Send every event on to another ziggyd's relay port, host:port, acknowledged, through the spool (repeat for failover upstreams)" })
+      .option('forward-plain', { type: 'string', default: fromEnv('forward-plain'), describe: "Send every event on to another ziggyd's collection port (PUSH, unacknowledged; for an original ziggyd)" })
+      .option('relay', { type: 'string', default: fromEnv('relay') ?? '127.0.0.1:3515', describe: 'Where acknowledged batches are taken (from --forward daemons and acked clients), host:port, or none' })
+      .option('spool-path', { type: 'string', default: fromEnv('spool-path'), describe: 'Directory of the disk spool that keeps what the --forward upstream has not acknowledged' })
+      .option('spool-max', { type: 'string', default: fromEnv('spool-max') ?? '1G', describe: 'Most bytes in the spool (K, M, G suffixes); beyond it new events are dropped (and counted)' })
+      .option('fsync', { choices: ['always', 'interval', 'never'], default: (fromEnv('fsync') ?? 'interval') as FsyncMode, describe: 'When the spool and the files reach the disk: before each acknowledgement, every second, or when the OS decides' })
       .option('log-path', { alias: 'l', type: 'string', default: fromEnv('log-path'), describe: 'Write events to <log-path>/<YYYYMMDD>/<type>-<YYYYMMDD>.bson' })
       .option('forward-hwm', { type: 'number', default: numberFromEnv('forward-hwm') ?? 100_000, describe: 'Most events held for the upstream while it is away; more are dropped (and counted)' })
       .option('max-files-per-day', { type: 'number', default: numberFromEnv('max-files-per-day') ?? 1000, describe: 'Most files (event types) in one day folder; events of more types are refused (and counted)' })
@@ -118,7 +137,7 @@ export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
 
 void yargs(hideBin(process.argv))
   .scriptName(PROG)
-  .usage(`${PROG} [options]\n\nCollects Ziggy events (BSON over ZeroMQ). Options default to ZIGGY_<OPTION> from the environment (ZIGGY_COLLECT, ZIGGY_CONTROL, ZIGGY_FORWARD, ZIGGY_LOG_PATH, ZIGGY_FORWARD_HWM, ZIGGY_MAX_FILES_PER_DAY, ZIGGY_HTTP, ZIGGY_VERBOSE, ZIGGY_CURVE_CERT, ZIGGY_AUTHORIZED_KEYS, ZIGGY_FORWARD_SERVER_KEY, ZIGGY_INSECURE=1).`)
+  .usage(`${PROG} [options]\n\nCollects Ziggy events (BSON over ZeroMQ). Options default to ZIGGY_<OPTION> from the environment (ZIGGY_COLLECT, ZIGGY_CONTROL, ZIGGY_FORWARD, ZIGGY_FORWARD_PLAIN, ZIGGY_RELAY, ZIGGY_SPOOL_PATH, ZIGGY_SPOOL_MAX, ZIGGY_FSYNC, ZIGGY_LOG_PATH, ZIGGY_FORWARD_HWM, ZIGGY_MAX_FILES_PER_DAY, ZIGGY_HTTP, ZIGGY_VERBOSE, ZIGGY_CURVE_CERT, ZIGGY_AUTHORIZED_KEYS, ZIGGY_FORWARD_SERVER_KEY, ZIGGY_INSECURE=1).`)
   .command(ziggydCommand)
   .version(VERSION)
   .alias('h', 'help')

@@ -106,7 +106,7 @@ describe('a ziggyd process: status, its files read back by ziggyview, shutdown',
     if (!existsSync(CLI.ziggyd)) this.skip();
     const logs = await tempDir();
     const [collect, control] = [await freeEndpoint(), await freeEndpoint()];
-    const daemon = spawn(process.execPath, [CLI.ziggyd, '-c', collect, '-t', control, '-l', logs.path], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const daemon = spawn(process.execPath, [CLI.ziggyd, '-c', collect, '-t', control, '-l', logs.path, '--relay', 'none'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let daemonErr = '';
     daemon.stderr.on('data', (b: Buffer) => (daemonErr += b.toString()));
     const exited = new Promise<number | null>((resolve) => daemon.on('close', resolve));

@@ -44,7 +44,8 @@ interface Run {
 const COMMAND = ziggydCommand();
 
 function ziggyd(args: string[], env: Record<string, string> = {}, fileSizeLimitKiB?: number): Run {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ZIGGY_')));
+  // The relay port defaults to 3515: a free port here, so runs side by side do not collide.
+  const clean = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ZIGGY_'))), ZIGGY_RELAY: '127.0.0.1:0' };
   const argv = [...COMMAND, ...args];
   const child =
     fileSizeLimitKiB === undefined

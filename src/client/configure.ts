@@ -4,6 +4,7 @@ import { DEFAULT_COLLECT_PORT, DEFAULT_HOST, parseEndpoint } from '../protocol/e
 import { clientCounters } from './counters';
 import { setOutgoingSink, setRecorder, type EventRecorder, type Sink } from './sink';
 import { Transport, type TransportCounters } from './transport';
+import type { AckedCounters } from './acked-sender';
 
 /** Options of {@link configure}. Every one is optional. */
 export interface ConfigureOptions {
@@ -46,6 +47,13 @@ export interface ConfigureOptions {
    * is in the daemon's `--authorized-keys` (default `$ZIGGY_CERTIFICATE`).
    */
   certificate?: string;
+  /**
+   * Send to a daemon's **relay** port (give that port: ziggyd binds 3515 by default) with the relay
+   * protocol: each batch is kept until the daemon acknowledges it as durable (at most
+   * `highWaterMark` events held), and sent again after a daemon restart. Default false
+   * (PUSH to the collection port, fire-and-forget).
+   */
+  acked?: boolean;
 }
 
 /** What the client has done with events since the process started. */
@@ -70,6 +78,8 @@ export interface ClientStats {
   rejectedCalls: number;
   /** Times a recorder threw while being handed an event. */
   recorderErrors: number;
+  /** In acknowledged mode: events acknowledged, held unacknowledged, batches resent. */
+  acked?: AckedCounters;
 }
 
 /** The defaults of the transport's options. */
@@ -102,6 +112,7 @@ const OPTION_NAMES = new Set<string>([
   'onWarning',
   'serverKey',
   'certificate',
+  'acked',
 ]);
 
 // One set of counters for the life of the process, so reconfiguring loses no count.
@@ -167,6 +178,7 @@ export function configure(
       flushInterval: plan.options.flushInterval ?? DEFAULTS.flushInterval,
       sendHighWaterMark: plan.options.sendHighWaterMark ?? DEFAULTS.sendHighWaterMark,
       warn: plan.options.onWarning,
+      acked: plan.options.acked === true,
     },
     counters,
   );
@@ -207,6 +219,7 @@ export function stats(): ClientStats {
     encodeErrors: counters.encodeErrors,
     rejectedCalls: clientCounters.rejectedCalls,
     recorderErrors: clientCounters.recorderErrors,
+    ...(transport?.acked ? { acked: { ...transport.acked.counters } } : {}),
   };
 }
 
@@ -335,6 +348,9 @@ function checkOptions(value: unknown, allowTarget: boolean): ConfigureOptions {
   checkInteger(options, 'batchBytes', 1, 16 * 1024 * 1024);
   checkInteger(options, 'flushInterval', 0, 60_000);
   checkInteger(options, 'sendHighWaterMark', 1, 1_000_000);
+  if (options.acked !== undefined && typeof options.acked !== 'boolean') {
+    throw new ZiggyError('BAD_CONFIG', `configure(): acked must be a boolean, got ${describe(options.acked)}`);
+  }
   if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
     throw new ZiggyError('BAD_CONFIG', `configure(): onWarning must be a function, got ${describe(options.onWarning)}`);
   }

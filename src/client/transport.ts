@@ -1,6 +1,7 @@
 import { Push } from 'zeromq';
 import { ZiggyError } from '../errors';
 import { applyClientKeys, type CurveClientKeys } from '../protocol/curve-cert';
+import { AckedSender } from './acked-sender';
 import type { OutgoingEvent } from './field-list';
 import { monotonicMs } from './clock';
 import { EventWriter, TOO_LARGE } from './serializer';
@@ -23,6 +24,16 @@ export interface TransportOptions {
   warn?: (message: string) => void;
   /** CURVE keys, for a collector that requires them. */
   curve?: CurveClientKeys;
+  /** Send to a relay port and keep each batch until acknowledged (see AckedSender) instead of PUSH. */
+  acked?: boolean;
+}
+
+/** What the transport sends batches through: a PUSH socket, or an AckedSender. */
+interface BatchSocket {
+  send(bytes: Buffer): Promise<void>;
+  readonly writable: boolean;
+  linger: number;
+  close(): void;
 }
 
 /** Counters a Transport adds to; configure() keeps one set across transports. */
@@ -78,7 +89,9 @@ const MAX_RETRY_MS = 200;
  *   written them out, which is after send() resolves.
  */
 export class Transport {
-  private readonly socket: Push;
+  private readonly socket: BatchSocket;
+  /** The acknowledged mode's sender, when `acked`. */
+  readonly acked: AckedSender | null = null;
   private readonly writer = new EventWriter();
   private readonly arenaSize: number;
   private arena: Buffer;
@@ -127,20 +140,8 @@ export class Transport {
     private readonly options: TransportOptions,
     private readonly counters: TransportCounters,
   ) {
-    this.socket = new Push({
-      immediate: true,
-      sendTimeout: 0,
-      linger: options.linger,
-      sendHighWaterMark: options.sendHighWaterMark,
-      ipv6: options.url.startsWith('tcp://['), // an IPv6 literal needs the IPv6 mode
-    });
-    try {
-      applyClientKeys(this.socket, options.curve);
-      this.socket.connect(options.url);
-    } catch (e) {
-      this.socket.close();
-      throw new ZiggyError('BAD_ENDPOINT', `cannot connect to ${options.url}: ${(e as Error).message}`, { cause: e });
-    }
+    if (options.acked === true) this.socket = this.acked = new AckedSender({ url: options.url, highWaterMark: options.highWaterMark, linger: options.linger, curve: options.curve });
+    else this.socket = connectPush(options);
     this.arenaSize = Math.max(2 * options.batchBytes, 256 * 1024);
     this.arena = Buffer.allocUnsafe(this.arenaSize);
     watchExit(this);
@@ -255,7 +256,8 @@ export class Transport {
   async flush(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     await this.pump(true);
-    while (this.queuedCount > 0 && !this.closed && Date.now() < deadline) {
+    // In acknowledged mode, flushed means acknowledged.
+    while ((this.queuedCount > 0 || (this.acked?.counters.unacknowledged ?? 0) > 0) && !this.closed && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(MIN_RETRY_MS, Math.max(1, deadline - Date.now()))));
       await this.pump(true);
     }
@@ -428,6 +430,24 @@ export class Transport {
       // A warning must never become the application's problem.
     }
   }
+}
+
+function connectPush(options: TransportOptions): Push {
+  const socket = new Push({
+    immediate: true,
+    sendTimeout: 0,
+    linger: options.linger,
+    sendHighWaterMark: options.sendHighWaterMark,
+    ipv6: options.url.startsWith('tcp://['), // an IPv6 literal needs the IPv6 mode
+  });
+  try {
+    applyClientKeys(socket, options.curve);
+    socket.connect(options.url);
+  } catch (e) {
+    socket.close();
+    throw new ZiggyError('BAD_ENDPOINT', `cannot connect to ${options.url}: ${(e as Error).message}`, { cause: e });
+  }
+  return socket;
 }
 
 // One pair of process listeners for all transports, however often configure() is called.

@@ -60,6 +60,15 @@ export class Collector {
     return this.active;
   }
 
+  /** A promise while a sink asks input to pause (EventSink.pressure), null otherwise: the relay port waits on it too. */
+  pressure(): Promise<void> | null {
+    for (const sink of this.active) {
+      const wait = sink.pressure();
+      if (wait !== null) return wait;
+    }
+    return null;
+  }
+
   /** Starts the enabled sinks, then binds the collection socket and starts receiving. */
   async start(): Promise<void> {
     const cfg = this.settings.value;
@@ -190,6 +199,7 @@ export class Collector {
     const now = this.clock.now();
     const sinks = this.active;
     const n = sinks.length;
+    this.busySinceIdle = true; // messages from the relay port count too: the sinks hear of the pause after them
     this.stats.lastArrival = now / 1000;
     for (let i = 0; i < n; i++) sinks[i].begin(now);
     for (let i = 0; i < msg.length; i++) this.ingestFrame(msg[i], now / 1000);

@@ -6,6 +6,7 @@ import { readSecretCertificate, resolveServerKey, type CurveClientKeys } from '.
 import { DEFAULT_COLLECT_PORT, DEFAULT_CONTROL_PORT, isIpc, isLocalOnly, parseEndpoint, type Endpoint } from '../protocol/endpoint';
 import { exposureProblem } from './exposure';
 import { showEndpoint } from './sockets';
+import { DEFAULT_RELAY_PORT } from '../protocol/relay';
 
 /** How chatty the daemon is on stderr. */
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -84,6 +85,22 @@ export interface DaemonConfig {
   insecure?: boolean;
   /** Where `/metrics` (Prometheus) and the live dashboard `/` are served over HTTP, `host:port` (a bare port is on 127.0.0.1). Off when unset. */
   http?: string;
+  /** Where acknowledged batches are taken (ROUTER, bound): `host:port`, or `none`. Unset here means off; the ziggyd CLI defaults to `127.0.0.1:3515`. */
+  relay?: string;
+  /** Upstream daemons' relay ports, in failover order: every event is spooled, then sent with the relay protocol until acknowledged. Needs `spoolPath`. */
+  upstreams?: string | readonly string[];
+  /** Directory of the disk spool holding what the upstream has not acknowledged. */
+  spoolPath?: string;
+  /** Most bytes in the spool; beyond it new events are dropped (and counted). Default 1 GiB. */
+  spoolMaxBytes?: number;
+  /** With `fsync: 'interval'`, how often the spool (and an acknowledgement's wait) is fsynced. Default 1000 ms. */
+  fsyncIntervalMs?: number;
+  /** Batches sent upstream and not yet acknowledged, at most. Default 128. */
+  relayCredit?: number;
+  /** A relay peer that sent nothing for 3 heartbeats is taken for dead (the next upstream is tried). Default 1000 ms. */
+  heartbeatMs?: number;
+  /** Unacknowledged batches are sent again after this long without an acknowledgement. Default 5000 ms. */
+  resendMs?: number;
 }
 
 /** The injection token a daemon's configuration is registered under. */
@@ -122,6 +139,15 @@ export interface ResolvedDaemonConfig {
   readonly forwardKeys?: CurveClientKeys;
   readonly insecure: boolean;
   readonly http?: Endpoint;
+  readonly relay?: Endpoint;
+  readonly upstreams: readonly Endpoint[];
+  /** Absolute. */
+  readonly spoolPath?: string;
+  readonly spoolMaxBytes: number;
+  readonly fsyncIntervalMs: number;
+  readonly relayCredit: number;
+  readonly heartbeatMs: number;
+  readonly resendMs: number;
 }
 
 const MiB = 1024 * 1024;
@@ -172,11 +198,28 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
     logPath = resolvePath(config.logPath);
   }
   const http = config.http === undefined || config.http === '' ? undefined : endpoint('http', config.http, DEFAULT_HTTP_PORT);
+  let relay: Endpoint | undefined;
+  if (config.relay !== undefined && config.relay !== '' && config.relay !== 'none') relay = endpoint('relay', config.relay, DEFAULT_RELAY_PORT);
+  const upstreams = (typeof config.upstreams === 'string' ? [config.upstreams] : (config.upstreams ?? []))
+    .filter((u) => u !== '')
+    .map((u) => {
+      const ep = endpoint('upstreams', u, DEFAULT_RELAY_PORT);
+      if (ep.host === '*' || ep.port === 0) throw new ZiggyError('BAD_ENDPOINT', `upstreams: '${u}' is not a connectable address (give a host and a port, e.g. central:3515)`);
+      if (isOwnAddress(ep, collect)) throw new ZiggyError('BAD_CONFIG', `upstreams: '${u}' is this daemon's own collection port; forward to another daemon's relay port`);
+      if (relay !== undefined && isOwnAddress(ep, relay)) throw new ZiggyError('BAD_CONFIG', `upstreams: '${u}' is this daemon's own relay port; forward to another daemon`);
+      return ep;
+    });
+  let spoolPath: string | undefined;
+  if (config.spoolPath !== undefined && config.spoolPath !== '') {
+    if (typeof config.spoolPath !== 'string') throw new ZiggyError('BAD_CONFIG', 'spoolPath: expected a directory path');
+    spoolPath = resolvePath(config.spoolPath);
+  }
+  if (upstreams.length > 0 && spoolPath === undefined) throw new ZiggyError('BAD_CONFIG', 'upstreams: acknowledged forwarding keeps what is unacknowledged on disk; give a spoolPath too');
   const logLevel = config.logLevel ?? 'warn';
   if (!LOG_LEVELS.includes(logLevel)) throw new ZiggyError('BAD_CONFIG', `logLevel: expected one of ${LOG_LEVELS.join(', ')}`);
   if (isIpc(collect)) throw new ZiggyError('BAD_ENDPOINT', 'collect: takes host:port; only the control port can be an ipc:// socket');
   const { curve, forwardKeys, insecure } = resolveSecurity(config, forward);
-  for (const [name, ep] of [['collect', collect], ['control', control]] as const) {
+  for (const [name, ep] of [['collect', collect], ['control', control], ...(relay !== undefined ? [['relay', relay] as const] : [])] as const) {
     const problem = exposureProblem(ep, curve !== undefined, insecure);
     if (problem !== null) throw new ZiggyError('BAD_CONFIG', `${name}: ${problem}`);
   }
@@ -217,6 +260,14 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
     forwardKeys,
     insecure,
     http,
+    relay,
+    upstreams,
+    spoolPath,
+    spoolMaxBytes: count('spoolMaxBytes', 1024 * MiB),
+    fsyncIntervalMs: count('fsyncIntervalMs', 1000),
+    relayCredit: count('relayCredit', 128),
+    heartbeatMs: count('heartbeatMs', 1000),
+    resendMs: count('resendMs', 5000),
   };
 }
 
@@ -264,6 +315,17 @@ function resolveSecurity(config: DaemonConfig, forward: Endpoint | undefined): P
     }
   }
   return { curve, forwardKeys, insecure: config.insecure === true };
+}
+
+/**
+ * `1073741824`, `512K`, `64M`, `1G` (powers of 1024) to bytes. Throws ZiggyError BAD_CONFIG
+ * naming `option` for anything else.
+ */
+export function parseByteSize(option: string, text: string | number): number {
+  const m = /^\s*(\d+)\s*([KMG]?)i?B?\s*$/i.exec(String(text));
+  const n = m === null ? NaN : Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase());
+  if (!Number.isSafeInteger(n) || n < 1) throw new ZiggyError('BAD_CONFIG', `${option}: expected a size such as 1G, 512M or a number of bytes, got '${String(text)}'`);
+  return n;
 }
 
 /**

@@ -6,6 +6,8 @@ import { ControlCommand, encodeReply, isControlCommand, type ControlReply, type 
 import { CLOCK, systemClock, type Clock } from './clock';
 import { Collector } from './collector';
 import { DaemonSettings } from './config';
+import { Relay } from './relay';
+import { RelayForwarder } from './relay-forwarder';
 import { DaemonLog } from './logger';
 import { bindSocket, closeQuietly, showEndpoint } from './sockets';
 import { DaemonSecurity, type AuthRejects } from './security';
@@ -62,6 +64,8 @@ export class ControlServer {
     @inject(DaemonLog) private readonly log: DaemonLog,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
     @inject(CLOCK, { isOptional: true }) private readonly clock: Clock = systemClock,
+    @inject(Relay) private readonly relay?: Relay,
+    @inject(RelayForwarder) private readonly upstream?: RelayForwarder,
   ) {}
 
   /** The control socket's bound port (0 before start). */
@@ -105,12 +109,14 @@ export class ControlServer {
       version: VERSION,
       host: hostname(),
       pid: process.pid,
-      ports: { collect: this.collector.port, control: this.boundPort, stream: this.streamer.port },
+      ports: { collect: this.collector.port, control: this.boundPort, stream: this.streamer.port, ...(this.relay !== undefined && this.relay.port > 0 ? { relay: this.relay.port } : {}) },
       // refused handshakes, per reason: `auth.rejected` is a key not authorized
       auth: this.security.rejects(),
       sinks,
     };
     if (cfg.logPath !== undefined) status.logPath = cfg.logPath;
+    if (this.relay?.enabled === true) status.relay = { port: this.relay.port, ...this.relay.stats() };
+    if (this.upstream?.enabled === true) status.upstream = this.upstream.upstreamStatus();
     return status;
   }
 

@@ -13,6 +13,8 @@ import { DAEMON_LOGGER, DaemonLog } from './logger';
 import { DaemonSecurity } from './security';
 import { EVENT_SINK } from './sink';
 import { Streamer } from './streamer';
+import { Relay } from './relay';
+import { RelayForwarder } from './relay-forwarder';
 
 /**
  * The built-in sinks, registered under EVENT_SINK in the root container when this module
@@ -23,7 +25,7 @@ import { Streamer } from './streamer';
  * for (const sink of DEFAULT_SINKS) c.register(EVENT_SINK, { useToken: sink });
  * c.register(EVENT_SINK, { useToken: MySink });
  */
-export const DEFAULT_SINKS = [FileWriter, Streamer, Forwarder, DashboardFeed] as const;
+export const DEFAULT_SINKS = [FileWriter, Streamer, Forwarder, DashboardFeed, RelayForwarder] as const;
 for (const sink of DEFAULT_SINKS) container.register(EVENT_SINK, { useToken: sink });
 
 /**
@@ -45,6 +47,8 @@ export interface DaemonPorts {
   stream: number;
   /** Present once the HTTP port (`http`) is bound. */
   http?: number;
+  /** Only while the relay port is bound. */
+  relay?: number;
 }
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -81,6 +85,7 @@ export class Daemon {
     @inject(DaemonLog) private readonly log: DaemonLog,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
     @inject(HttpServer) private readonly http: HttpServer,
+    @inject(Relay) private readonly relay: Relay,
   ) {
     this.stopped = new Promise((resolve) => {
       this.markStopped = resolve;
@@ -96,6 +101,7 @@ export class Daemon {
   get ports(): DaemonPorts {
     const ports: DaemonPorts = { collect: this.collector.port, control: this.control.port, stream: this.streamer.port };
     if (this.http.port > 0) ports.http = this.http.port;
+    if (this.relay.port > 0) ports.relay = this.relay.port;
     return ports;
   }
 
@@ -147,10 +153,12 @@ export class Daemon {
         throw e;
       }
       try {
+        await this.relay.start();
         await this.control.start();
         await this.http.start();
       } catch (e) {
         await this.control.stop();
+        await this.relay.stop();
         await this.collector.stop();
         this.security.stop();
         throw e;
@@ -176,6 +184,7 @@ export class Daemon {
     try {
       try {
         await this.http.stop();
+        await this.relay.stop(); // first: what it took is acknowledged once the sinks hold it
         await this.collector.stop();
       } finally {
         await this.control.stop();

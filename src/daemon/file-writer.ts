@@ -5,6 +5,7 @@ import { inject, Lifecycle, scoped } from 'tsyringe';
 import { ZiggyError } from '../errors';
 import { CLOCK, systemClock, UtcDayCache, type Clock } from './clock';
 import { DaemonSettings } from './config';
+import { ACK_SYNC_MS } from './durable-file';
 import { ChunkPool, ensureDir, LogFile, type FileCounters, type LogFileContext } from './log-file';
 import { DaemonLog, ThrottledWarning } from './logger';
 import type { EventSink, SinkStatus, TypeRoute } from './sink';
@@ -22,6 +23,9 @@ const MAX_SLAB_CHUNKS = 1024;
 const MIN_MAX_CLOSING = 1024;
 const MAX_CLOSING_PER_OPEN = 4;
 const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** With `--fsync interval`, a durable() waiter (an acknowledgement) starts an fsync at once once this much was written since the last. */
+const EARLY_SYNC_BYTES = 1024 * 1024;
 
 /** The file an event of `type` arriving on UTC day `day` (YYYYMMDD) is appended to. */
 export function logFilePath(logPath: string, type: string, day: string): string {
@@ -74,6 +78,11 @@ export class FileWriter implements EventSink {
   private relief: Promise<void> | null = null;
   private relieve: () => void = () => undefined;
   private timer: NodeJS.Timeout | null = null;
+  /** durable() callers waiting for the next sync pass, the pass under way, and bytes written since the last. */
+  private syncWaiters: (() => void)[] = [];
+  private syncing: Promise<void> | null = null;
+  private sinceSync = 0;
+  private ackTimer: NodeJS.Timeout | null = null;
   private ctx!: LogFileContext;
   private root = '';
   private maxBuffered = 0;
@@ -167,6 +176,7 @@ export class FileWriter implements EventSink {
     }
     file.append(frame, view, this.staged, offset, length, host);
     this.buffered += length;
+    this.sinceSync += length;
     if (file.pendingBytes >= this.flushBytes) void file.flush();
     return true;
   }
@@ -177,6 +187,8 @@ export class FileWriter implements EventSink {
   }
 
   end(): void {
+    // Acknowledgements wait for a sync pass: under load, start it by size, not only by time.
+    if (this.syncWaiters.length > 0 && this.sinceSync >= EARLY_SYNC_BYTES) this.startSync();
     // Writes are started by size in write(), by time in tick() and by a pause in idle().
     this.viewOf = null; // do not pin the message
     this.view = EMPTY;
@@ -214,6 +226,51 @@ export class FileWriter implements EventSink {
   }
 
   /**
+   * Resolves once what was written before is on disk: written (`--fsync never`), or
+   * written and fsynced, by a sync pass that starts at once (`always`, `now`, or 1 MiB
+   * written since the last) or within ACK_SYNC_MS (`interval`). Never rejects.
+   */
+  durable(now = false): Promise<void> {
+    return new Promise((resolve) => {
+      this.syncWaiters.push(resolve);
+      if (now) this.startSync();
+      else this.syncForWaiters();
+    });
+  }
+
+  private syncForWaiters(): void {
+    if (this.settings.value.fsync !== 'interval' || this.sinceSync >= EARLY_SYNC_BYTES) this.startSync();
+    else if (this.ackTimer === null) {
+      this.ackTimer = setTimeout(() => {
+        this.ackTimer = null;
+        if (this.syncWaiters.length > 0) this.startSync();
+      }, ACK_SYNC_MS);
+      this.ackTimer.unref();
+    }
+  }
+
+  /** One sync pass at a time; waiters that came during a pass wait for the next (their events may have missed its flush). */
+  private startSync(): void {
+    if (this.syncing !== null) return;
+    const waiters = this.syncWaiters;
+    this.syncWaiters = [];
+    this.sinceSync = 0;
+    this.syncing = this.syncAll().finally(() => {
+      this.syncing = null;
+      for (const w of waiters) w();
+      if (this.syncWaiters.length > 0) this.syncForWaiters();
+    });
+  }
+
+  private async syncAll(): Promise<void> {
+    const files = [...this.files.values()];
+    const never = this.settings.value.fsync === 'never';
+    await Promise.all(files.map((f) => (never ? f.flush() : f.sync())));
+    // Files closing write, fsync (unless `never`) and close on their own.
+    await Promise.all(this.retiringByPath.values());
+  }
+
+  /**
    * Writes and closes every file, waiting at most `fileDrainMs`: a disk that hangs must
    * not hang the daemon's exit. What is not on disk by then is counted as dropped.
    */
@@ -228,6 +285,10 @@ export class FileWriter implements EventSink {
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, this.settings.value.fileDrainMs, 'late')));
     const outcome = await Promise.race([all, late]);
     clearTimeout(timer);
+    if (this.ackTimer !== null) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+    if (outcome !== 'late') await this.syncing;
+    for (const w of this.syncWaiters.splice(0)) w(); // what is not written by now is counted as dropped
     if (outcome !== 'late') return;
     let lost = 0;
     for (const f of this.retiring) lost += f.abandon();

@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 
 export { Daemon, DEFAULT_SINKS, type DaemonPorts } from './daemon';
-export { DAEMON_CONFIG, DaemonSettings, resolveDaemonConfig, type DaemonConfig, type FsyncMode, type LogLevel, type ResolvedDaemonConfig } from './config';
+export { DAEMON_CONFIG, DaemonSettings, parseByteSize, resolveDaemonConfig, type DaemonConfig, type FsyncMode, type LogLevel, type ResolvedDaemonConfig } from './config';
 export { CLOCK, systemClock, utcDay, type Clock } from './clock';
 export { DAEMON_LOGGER, StderrLogger, type DaemonLogger } from './logger';
 export { EVENT_SINK, type EventSink, type SinkStatus, type TypeRoute } from './sink';
@@ -18,3 +18,6 @@ export { VERSION } from './version';
 export { HttpServer, type DashboardUpdate } from './http-server';
 export { DashboardFeed, type LatestEvent, type TimingSummary } from './dashboard-feed';
 export { renderMetrics } from './metrics';
+export { Relay, RELAY_STATE_FILE, type RelayCounters } from './relay';
+export { RelayForwarder, type UpstreamStatus } from './relay-forwarder';
+export { Spool, type SpoolCounters, type SpoolOptions } from './spool';

@@ -76,6 +76,13 @@ export interface EventSink {
   status(): SinkStatus;
   /** No more writes will come: deliver what is buffered (within the sink's own deadline), then release everything. Never rejects. */
   stop(): Promise<void>;
+  /**
+   * Only for sinks that keep events (files, the spool): resolves once every document
+   * written before the call is durable as `--fsync` says (or was counted as dropped).
+   * The relay acknowledges a batch once every such sink's promise has resolved. `now`:
+   * fsync at once rather than at the next interval (at shutdown). Never rejects.
+   */
+  durable?(now?: boolean): Promise<void>;
 }
 
 /** The token every sink is registered under; the collector injects them all. */

@@ -72,7 +72,7 @@ export interface ControlStatus {
   /** The daemon's own host name and pid. */
   host: string;
   pid: number;
-  ports: { collect: number; control: number; stream: number };
+  ports: { collect: number; control: number; stream: number; relay?: number };
   /** Types and hosts left out of `events` and `hosts`, which list only the busiest. */
   omitted?: { types: number; hosts: number };
   /**
@@ -83,6 +83,10 @@ export interface ControlStatus {
   sinks?: Record<string, Record<string, number | string>>;
   /** Upstream `host:port` when forwarding, plus how many documents wait for it (older daemons; now `sinks.forward`). */
   forward?: { to: string; queued: number };
+  /** The relay port's counters (acknowledged ingest), when it is on. See the README's relay section. */
+  relay?: { port: number; batches: number; events: number; acknowledged: number; duplicates: number; gaps: number; redelivered: number; refused: number };
+  /** Acknowledged forwarding (`--forward`): where to, what is in flight and the spool's counters. */
+  upstream?: { to: string; upstreams: string[]; inFlight: number; resent: number; failovers: number; spool: Record<string, number> };
   logPath?: string;
 }
 
