@@ -65,6 +65,15 @@ describe('client/acked-sender: configure(host, port, { acked: true })', () => {
     expect(s.dropped - droppedBefore).to.equal(200);
   });
 
+  it('sends to the relay port, 3515, when the endpoint names no port', () => {
+    configure('127.0.0.1', { acked: true, onWarning: () => undefined });
+    expect(stats().endpoint).to.equal('tcp://127.0.0.1:3515');
+    configure({ host: '127.0.0.1', acked: true, onWarning: () => undefined });
+    expect(stats().endpoint).to.equal('tcp://127.0.0.1:3515');
+    configure('127.0.0.1', { onWarning: () => undefined });
+    expect(stats().endpoint).to.equal('tcp://127.0.0.1:3514');
+  });
+
   it('refuses a non-boolean acked', () => {
     expect(() => configure('127.0.0.1:1', { acked: 'yes' as unknown as boolean })).to.throw(/acked must be a boolean/);
   });

@@ -1,6 +1,7 @@
 import { ZiggyError } from '../errors';
 import { loadClientKeys, type CurveClientKeys } from '../protocol/curve-cert';
 import { DEFAULT_COLLECT_PORT, DEFAULT_HOST, parseEndpoint } from '../protocol/endpoint';
+import { DEFAULT_RELAY_PORT } from '../protocol/relay';
 import { clientCounters } from './counters';
 import { setOutgoingSink, setRecorder, type EventRecorder, type Sink } from './sink';
 import { Transport, type TransportCounters } from './transport';
@@ -48,7 +49,7 @@ export interface ConfigureOptions {
    */
   certificate?: string;
   /**
-   * Send to a daemon's **relay** port (give that port: ziggyd binds 3515 by default) with the relay
+   * Send to a daemon's **relay** port (3515 unless the endpoint names another) with the relay
    * protocol: each batch is kept until the daemon acknowledges it as durable (at most
    * `highWaterMark` events held), and sent again after a daemon restart. Default false
    * (PUSH to the collection port, fire-and-forget).
@@ -265,7 +266,7 @@ function resolve(target: string | ConfigureOptions | undefined, second: unknown,
     }
     checkNoMore(third, undefined);
     const options = checkOptions(second, false);
-    return { url: connectable(target), options };
+    return { url: connectable(target, defaultPort(options)), options };
   }
   if (typeof target === 'object') {
     checkNoMore(second, third);
@@ -279,20 +280,25 @@ function resolve(target: string | ConfigureOptions | undefined, second: unknown,
       }
       return { url: '', recorder: options.recorder, options };
     }
-    if (options.host === undefined && options.port === undefined) return { url: fromEnvironment(), options };
+    if (options.host === undefined && options.port === undefined) return { url: fromEnvironment(defaultPort(options)), options };
     if (options.host !== undefined && typeof options.host !== 'string') {
       throw new ZiggyError('BAD_CONFIG', `configure({ host }): the host must be a string, got ${describe(options.host)}`);
     }
-    return { url: hostAndPort(options.host ?? DEFAULT_HOST, options.port ?? DEFAULT_COLLECT_PORT), options };
+    return { url: hostAndPort(options.host ?? DEFAULT_HOST, options.port ?? defaultPort(options)), options };
   }
   throw new ZiggyError('BAD_CONFIG', `configure() takes 'host:port', (host, port), an options object or null; got ${describe(target)}`);
 }
 
-function fromEnvironment(): string {
+/** The port a daemon listens on for this kind of sending: relay (acked) or collection. */
+function defaultPort(options: ConfigureOptions): number {
+  return options.acked === true ? DEFAULT_RELAY_PORT : DEFAULT_COLLECT_PORT;
+}
+
+function fromEnvironment(port = DEFAULT_COLLECT_PORT): string {
   const spec = process.env[ZIGGY_HOST_ENV]?.trim();
-  if (!spec) return parseEndpoint(`${DEFAULT_HOST}:${DEFAULT_COLLECT_PORT}`, DEFAULT_COLLECT_PORT).url;
+  if (!spec) return parseEndpoint(`${DEFAULT_HOST}:${port}`, port).url;
   try {
-    return connectable(spec);
+    return connectable(spec, port);
   } catch (e) {
     throw new ZiggyError('BAD_ENDPOINT', `${ZIGGY_HOST_ENV}: ${(e as Error).message}`, { cause: e });
   }
@@ -322,8 +328,8 @@ function curveKeys(options: ConfigureOptions): CurveClientKeys | undefined {
 }
 
 /** Parses an endpoint an application can connect to: no `*` host, no port 0. */
-function connectable(spec: string): string {
-  const ep = parseEndpoint(spec, DEFAULT_COLLECT_PORT);
+function connectable(spec: string, port = DEFAULT_COLLECT_PORT): string {
+  const ep = parseEndpoint(spec, port);
   if (ep.path !== undefined) throw new ZiggyError('BAD_ENDPOINT', `cannot send to '${spec}': the collector takes host:port (ipc:// is for a daemon's control port)`);
   if (ep.host === '*' || ep.port === 0) {
     throw new ZiggyError('BAD_ENDPOINT', `cannot send to '${spec}': '*' and port 0 only make sense for a daemon's bind`);
