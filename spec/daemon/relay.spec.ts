@@ -177,7 +177,8 @@ describe('daemon/relay', () => {
       await waitForStatus(second.daemon, (s) => s.totals.forwarded === 7, 'replayed and forwarded', 8000);
       expect((await readDocs(fileOf(central, 'kept'))).map((d) => d.n)).to.deep.equal([0, 1, 2, 3, 4, 5, 6]);
       expect(second.daemon.status().upstream!.spool).to.include({ replayed: 1 });
-      expect(await listFiles(spool.path)).to.include('cursor');
+      // The cursor is saved after the acknowledgement, on its own schedule.
+      await waitFor(async () => (await listFiles(spool.path)).includes('cursor'), 5000, 'the spool cursor saved');
     });
   });
 });
