@@ -262,6 +262,26 @@ describe('client/transport', () => {
       expect(warnings).to.have.length(2);
     });
 
+    it('never holds more than highWaterMark events, while full batches are refused and retried', async () => {
+      const ep = await freeEndpoint();
+      const c = counters();
+      const t = transport(ep, c, { highWaterMark: 1000, batchBytes: 2048, flushInterval: 1 });
+      let recorded = 0;
+      // Batches fill and are refused (nothing listens) while new events keep coming, in
+      // the same synchronous run and across the retry and flush timers.
+      for (let round = 0; round < 20; round++) {
+        for (let i = 0; i < 300; i++) {
+          t.record(event(recorded++, { pad: 'p'.repeat(40) }), i % 2 === 0);
+          expect(t.queued).to.be.at.most(1000);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 3));
+        expect(t.queued).to.be.at.most(1000);
+        expect(t.queued + c.dropped + c.sent).to.equal(recorded);
+      }
+      expect(t.queued).to.equal(1000);
+      expect(c.dropped).to.equal(recorded - 1000);
+    });
+
     it('delivers what was queued before the collector started', async () => {
       const ep = await freeEndpoint();
       const c = counters();
@@ -332,10 +352,25 @@ describe('client/transport', () => {
       const ep = await freeEndpoint();
       const r = await runFixture('daemon-down.ts', [ep]);
       expect(r.code, r.stderr).to.equal(0);
-      const stats = JSON.parse(r.stdout);
-      expect(stats).to.include({ queued: 100, dropped: 200, sent: 0 });
+      const [running, atExit] = r.stdout.trim().split('\n').map((line) => JSON.parse(line));
+      expect(running).to.include({ queued: 100, dropped: 200, sent: 0 });
       expect(r.stderr).to.include('ZIGGY_DROPPED');
       expect(r.ms - baseline.ms, `exit took ${r.ms} ms against ${baseline.ms} ms for an empty script`).to.be.below(2500);
+      // The 100 still queued at exit are dropped, counted, and warned about with their number.
+      expect(atExit).to.include({ queued: 0, dropped: 300, sent: 0 });
+      expect(r.stderr).to.include('100 events were still queued at exit');
+    });
+
+    it('an application whose collector never answered says how many events it lost at exit, once', async () => {
+      const ep = await freeEndpoint();
+      const r = await runFixture('daemon-down.ts', [ep, '48', '10000']);
+      expect(r.code, r.stderr).to.equal(0);
+      const [running, atExit] = r.stdout.trim().split('\n').map((line) => JSON.parse(line));
+      expect(running).to.include({ queued: 48, dropped: 0, sent: 0 });
+      expect(atExit).to.include({ queued: 0, dropped: 48, sent: 0 });
+      const warnings = r.stderr.split('\n').filter((line) => line.includes('ZiggyWarning'));
+      expect(warnings, r.stderr).to.have.length(1);
+      expect(warnings[0]).to.include('48 events were still queued at exit').and.include('ZIGGY_DROPPED');
     });
 
     it('events still queued when the process ends on its own are handed over and delivered', async () => {
