@@ -42,17 +42,10 @@ type State = typeof NEW | typeof STARTED | typeof DONE;
 const TYPE_NAME = /^(?:\^?\.)?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
 const MAX_CHECKED_NAMES = 1024;
 const checkedNames = new Set<string>();
-// Most calls repeat the name checked just before, which a comparison confirms without
-// hashing it. (A private symbol until a first name passes.)
-let lastChecked: unknown = Symbol('none yet');
 
 /** Throws ZiggyError('BAD_TYPE') unless `typeName` is a context type name. */
 export function checkTypeName(typeName: unknown): asserts typeName is string {
-  if (typeName === lastChecked) return;
-  if (typeof typeName === 'string' && checkedNames.has(typeName)) {
-    lastChecked = typeName;
-    return;
-  }
+  if (typeof typeName === 'string' && checkedNames.has(typeName)) return;
   if (typeof typeName !== 'string' || typeName.length > MAX_TYPE_LENGTH || !TYPE_NAME.test(typeName)) {
     throw new ZiggyError(
       'BAD_TYPE',
@@ -61,7 +54,6 @@ export function checkTypeName(typeName: unknown): asserts typeName is string {
   }
   if (checkedNames.size >= MAX_CHECKED_NAMES) checkedNames.clear();
   checkedNames.add(typeName);
-  lastChecked = typeName;
 }
 
 /** Checks context options; throws ZiggyError('BAD_CONFIG') for bad ones. */
