@@ -93,8 +93,8 @@ export class PushSender implements Sender {
   private readonly pending: (Batch | undefined)[] = [];
   private head = 0;
   private queuedEvents = 0;
-  // Batches given to send() whose promise has not settled: counted as queued until then.
-  private inFlight = 0;
+  // Batches given to socket.send() whose promise has not settled: counted as queued until then.
+  private readonly flying = new Set<Batch>();
   private timer: NodeJS.Timeout | null = null;
   private retryMs = MIN_RETRY_MS;
   private closed = false;
@@ -136,9 +136,13 @@ export class PushSender implements Sender {
 
   handOverNow(): void {
     this.handOver();
-    // Their promises will not settle any more: the socket took them (it was writable).
-    this.queuedEvents -= this.inFlight;
-    this.inFlight = 0;
+    // Their promises will not settle any more, but the socket took them: it was writable,
+    // and with sendTimeout 0 send() is done before it returns.
+    for (const batch of this.flying) {
+      this.queuedEvents -= batch.count;
+      this.host.delivered(batch);
+    }
+    this.flying.clear();
   }
 
   close(lingerMs: number): number {
@@ -146,8 +150,10 @@ export class PushSender implements Sender {
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    const left = this.queuedEvents - this.inFlight;
-    this.queuedEvents = this.inFlight;
+    let flying = 0;
+    for (const batch of this.flying) flying += batch.count;
+    const left = this.queuedEvents - flying;
+    this.queuedEvents = flying; // their sends settle later: delivered or lost
     this.pending.length = 0;
     this.head = 0;
     this.socket.linger = lingerMs;
@@ -166,7 +172,7 @@ export class PushSender implements Sender {
         }
         const batch = this.pending[this.head] as Batch;
         this.pending[this.head++] = undefined;
-        this.inFlight += batch.count;
+        this.flying.add(batch);
         this.socket.send(batch.bytes).then(
           () => this.settled(batch, undefined),
           (e: unknown) => this.settled(batch, e),
@@ -182,8 +188,7 @@ export class PushSender implements Sender {
   }
 
   private settled(batch: Batch, error: unknown): void {
-    if (this.inFlight === 0) return; // counted at exit or close already
-    this.inFlight -= batch.count;
+    if (!this.flying.delete(batch)) return; // counted at exit already
     if (error === undefined) {
       this.queuedEvents -= batch.count;
       this.host.delivered(batch);

@@ -174,6 +174,7 @@ export class Transport implements Destination {
     for (;;) {
       this.sendOpenBatch();
       this.sender.retryNow();
+      await undefined; // the outcomes of the sends just made (reported through promises already settled)
       const left = deadline - monotonicMs();
       // In acknowledged mode, flushed means acknowledged.
       const waiting = this.queued + (this.acked?.counters.unacknowledged ?? 0);
