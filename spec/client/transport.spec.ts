@@ -6,6 +6,8 @@ import { decode, splitFrame } from '../../src/protocol/codec';
 import { parseEndpoint } from '../../src/protocol/endpoint';
 import type { ZiggyEvent } from '../../src/protocol/event';
 import { serializeEvent } from '../../src/client/serializer';
+import type { Batch } from '../../src/client/encoder';
+import type { Sender, SenderHost } from '../../src/client/sender';
 import { Transport, type TransportCounters, type TransportOptions } from '../../src/client/transport';
 import { freeEndpoint, waitFor } from '../helpers/net';
 
@@ -313,6 +315,48 @@ describe('client/transport', () => {
       t.record(event(1));
       await t.flush(50);
       expect(t.queued).to.equal(1);
+    });
+  });
+
+  describe('the sender seam', () => {
+    it('takes another sender, which keeps batches counted as queued until it confirms them', async () => {
+      // An in-memory stand-in for an acknowledged sender (issue 10): it holds each batch
+      // until confirm() is called, as a relay's acknowledgement would.
+      const held: Batch[] = [];
+      let host: SenderHost | undefined;
+      const acked: Sender = {
+        get queued() {
+          return held.reduce((n, b) => n + b.count, 0);
+        },
+        get idle() {
+          return held.length === 0;
+        },
+        send: (batch) => held.push(batch),
+        retryNow: () => undefined,
+        handOverNow: () => undefined,
+        close: () => held.splice(0).reduce((n, b) => n + b.count, 0),
+      };
+      const confirm = (): void => {
+        const b = held.shift() as Batch;
+        (host as SenderHost).delivered(b);
+      };
+      const c = counters();
+      const t = transport('127.0.0.1:1', c, {
+        batchBytes: 1024,
+        sender: (h) => {
+          host = h;
+          return acked;
+        },
+      });
+      for (let i = 0; i < 30; i++) t.record(event(i, { pad: 'p'.repeat(60) }));
+      await t.flush(50);
+      expect(t.queued).to.equal(30);
+      expect(c.sent).to.equal(0);
+      const docs = held.flatMap((b) => splitFrame(b.bytes).docs.map((d) => decode(b.bytes.subarray(d.offset, d.offset + d.length))));
+      expect(docs.map((d) => (d.body as { seq: number }).seq)).to.deep.equal(Array.from({ length: 30 }, (_, i) => i));
+      while (held.length > 0) confirm();
+      expect(t.queued).to.equal(0);
+      expect(c.sent).to.equal(30);
     });
   });
 

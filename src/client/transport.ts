@@ -3,7 +3,7 @@ import { AckedSender } from './acked-sender';
 import type { OutgoingEvent } from './field-list';
 import { monotonicMs } from './clock';
 import { BatchEncoder } from './encoder';
-import { PushSender, type Sender } from './sender';
+import { PushSender, type Sender, type SenderHost } from './sender';
 import { TOO_LARGE } from './serializer';
 import type { Destination } from './sink';
 
@@ -27,6 +27,12 @@ export interface TransportOptions {
   curve?: CurveClientKeys;
   /** Send to a relay port and keep each batch until acknowledged (see AckedSender) instead of PUSH. */
   acked?: boolean;
+  /**
+   * Makes the sender batches leave through (see Sender): a PushSender to `url` by
+   * default. Another one (an acknowledged sender, say) plugs in here; the Transport
+   * keeps admission, encoding, flush timing and exit.
+   */
+  sender?: (host: SenderHost) => Sender;
 }
 
 /** Counters a Transport adds to; configure() keeps one set across transports. */
@@ -92,7 +98,9 @@ export class Transport implements Destination {
     if (options.acked === true) {
       this.acked = new AckedSender({ url: options.url, highWaterMark: options.highWaterMark, linger: options.linger, curve: options.curve });
     }
-    this.sender = new PushSender(options, {
+    const acked = this.acked ?? undefined;
+    const makeSender = options.sender ?? ((host: SenderHost) => new PushSender(options, host, acked));
+    this.sender = makeSender({
       delivered: (batch) => {
         this.counters.sent += batch.count;
         this.counters.batches++;
@@ -105,7 +113,7 @@ export class Transport implements Destination {
       drained: () => {
         this.dropping = false; // ZeroMQ took all it was given: a later drop starts a new burst
       },
-    }, this.acked ?? undefined);
+    });
     this.encoder = new BatchEncoder(options.batchBytes, {
       full: (batch) => this.sender.send(batch),
       opened: () => {
