@@ -338,7 +338,7 @@ describe('client/transport', () => {
       };
       const confirm = (): void => {
         const b = held.shift() as Batch;
-        (host as SenderHost).delivered(b);
+        (host as SenderHost).taken(b);
       };
       const c = counters();
       const t = transport('127.0.0.1:1', c, {

@@ -6,7 +6,7 @@ import type { Batch } from './encoder';
 /** What a sender reports to its owner (the Transport). */
 export interface SenderHost {
   /** A batch left this process's hands (ZeroMQ took it, or, for an acknowledged sender, the relay confirmed it). */
-  delivered(batch: Batch): void;
+  taken(batch: Batch): void;
   /** A batch was refused for good (not a "try later"): its events are lost. */
   lost(batch: Batch, error: unknown): void;
   /** The queue emptied: everything given so far has left. */
@@ -19,7 +19,7 @@ export interface SenderHost {
  *
  * Today's sender is {@link PushSender} (fire and forget, ZeroMQ PUSH). An acknowledged
  * sender (a DEALER to a relay, resending what is not confirmed) fits the same shape: it
- * keeps unconfirmed batches counted in `queued` until `host.delivered()`.
+ * keeps unconfirmed batches counted in `queued` until `host.taken()`.
  */
 export interface Sender {
   /** Events in batches it holds: not yet handed over (or not yet confirmed). */
@@ -109,7 +109,7 @@ export class PushSender implements Sender {
     if (batch === null) return; // counted at exit already
     this.inFlight = null;
     this.queuedEvents -= batch.count;
-    this.host.delivered(batch);
+    this.host.taken(batch);
     if (this.queuedEvents === 0) this.host.drained();
     this.next();
   };
@@ -172,7 +172,7 @@ export class PushSender implements Sender {
         this.inFlight = null;
         if (this.socket.writable) {
           this.queuedEvents -= flying.count;
-          this.host.delivered(flying);
+          this.host.taken(flying);
         } else {
           this.putBack(flying);
         }
@@ -185,7 +185,7 @@ export class PushSender implements Sender {
         this.pending[this.head++] = undefined;
         this.socket.send(batch.bytes).then(undefined, () => undefined);
         this.queuedEvents -= batch.count;
-        this.host.delivered(batch);
+        this.host.taken(batch);
       }
     } catch {
       // closed under us
@@ -199,7 +199,7 @@ export class PushSender implements Sender {
     this.timer = null;
     const flying = this.inFlight === null ? 0 : this.inFlight.count;
     const left = this.queuedEvents - flying;
-    this.queuedEvents = flying; // its send settles later: delivered or lost
+    this.queuedEvents = flying; // its send settles later: taken or lost
     this.pending.length = 0;
     this.head = 0;
     this.socket.linger = lingerMs;

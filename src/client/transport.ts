@@ -101,7 +101,7 @@ export class Transport implements Destination {
     const acked = this.acked ?? undefined;
     const makeSender = options.sender ?? ((host: SenderHost) => new PushSender(options, host, acked));
     this.sender = makeSender({
-      delivered: (batch) => {
+      taken: (batch) => {
         this.counters.sent += batch.count;
         this.counters.batches++;
         this.counters.bytes += batch.bytes.length;
