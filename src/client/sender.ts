@@ -17,9 +17,10 @@ export interface SenderHost {
  * Moves sealed batches out of the process. The Transport owns one; the encoder and the
  * clock are the Transport's, so a sender only queues, hands over and retries.
  *
- * Today's sender is {@link PushSender} (fire and forget, ZeroMQ PUSH). An acknowledged
- * sender (a DEALER to a relay, resending what is not confirmed) fits the same shape: it
- * keeps unconfirmed batches counted in `queued` until `host.taken()`.
+ * Today's sender is {@link PushSender}: over a ZeroMQ PUSH socket (fire and forget), or,
+ * in acknowledged mode, over an AckedSender (a DEALER to a relay, which holds batches
+ * until they are acknowledged). A sender of another kind fits the same interface: it
+ * keeps batches counted in `queued` until `host.taken()`.
  */
 export interface Sender {
   /** Events in batches it holds: not yet handed over (or not yet confirmed). */
