@@ -19,7 +19,7 @@ function event(seq: number): ZiggyEvent {
 function record(ev: ZiggyEvent): void {
   const r = activeRecorder();
   if (!r) throw new Error('nothing configured');
-  r(ev, true); // frozen, as a context whose fields are all primitives hands it over
+  r.record(ev, true); // frozen, as a context whose fields are all primitives hands it over
 }
 
 /** A bound Pull socket collecting decoded documents. */

@@ -6,6 +6,8 @@ import { decode, splitFrame } from '../../src/protocol/codec';
 import { parseEndpoint } from '../../src/protocol/endpoint';
 import type { ZiggyEvent } from '../../src/protocol/event';
 import { serializeEvent } from '../../src/client/serializer';
+import type { Batch } from '../../src/client/encoder';
+import type { Sender, SenderHost } from '../../src/client/sender';
 import { Transport, type TransportCounters, type TransportOptions } from '../../src/client/transport';
 import { freeEndpoint, waitFor } from '../helpers/net';
 
@@ -262,6 +264,26 @@ describe('client/transport', () => {
       expect(warnings).to.have.length(2);
     });
 
+    it('never holds more than highWaterMark events, while full batches are refused and retried', async () => {
+      const ep = await freeEndpoint();
+      const c = counters();
+      const t = transport(ep, c, { highWaterMark: 1000, batchBytes: 2048, flushInterval: 1 });
+      let recorded = 0;
+      // Batches fill and are refused (nothing listens) while new events keep coming, in
+      // the same synchronous run and across the retry and flush timers.
+      for (let round = 0; round < 20; round++) {
+        for (let i = 0; i < 300; i++) {
+          t.record(event(recorded++, { pad: 'p'.repeat(40) }), i % 2 === 0);
+          expect(t.queued).to.be.at.most(1000);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 3));
+        expect(t.queued).to.be.at.most(1000);
+        expect(t.queued + c.dropped + c.sent).to.equal(recorded);
+      }
+      expect(t.queued).to.equal(1000);
+      expect(c.dropped).to.equal(recorded - 1000);
+    });
+
     it('delivers what was queued before the collector started', async () => {
       const ep = await freeEndpoint();
       const c = counters();
@@ -293,6 +315,48 @@ describe('client/transport', () => {
       t.record(event(1));
       await t.flush(50);
       expect(t.queued).to.equal(1);
+    });
+  });
+
+  describe('the sender seam', () => {
+    it('takes another sender, which keeps batches counted as queued until it confirms them', async () => {
+      // An in-memory stand-in for an acknowledged sender (issue 10): it holds each batch
+      // until confirm() is called, as a relay's acknowledgement would.
+      const held: Batch[] = [];
+      let host: SenderHost | undefined;
+      const acked: Sender = {
+        get queued() {
+          return held.reduce((n, b) => n + b.count, 0);
+        },
+        get idle() {
+          return held.length === 0;
+        },
+        send: (batch) => held.push(batch),
+        retryNow: () => undefined,
+        handOverNow: () => undefined,
+        close: () => held.splice(0).reduce((n, b) => n + b.count, 0),
+      };
+      const confirm = (): void => {
+        const b = held.shift() as Batch;
+        (host as SenderHost).taken(b);
+      };
+      const c = counters();
+      const t = transport('127.0.0.1:1', c, {
+        batchBytes: 1024,
+        sender: (h) => {
+          host = h;
+          return acked;
+        },
+      });
+      for (let i = 0; i < 30; i++) t.record(event(i, { pad: 'p'.repeat(60) }));
+      await t.flush(50);
+      expect(t.queued).to.equal(30);
+      expect(c.sent).to.equal(0);
+      const docs = held.flatMap((b) => splitFrame(b.bytes).docs.map((d) => decode(b.bytes.subarray(d.offset, d.offset + d.length))));
+      expect(docs.map((d) => (d.body as { seq: number }).seq)).to.deep.equal(Array.from({ length: 30 }, (_, i) => i));
+      while (held.length > 0) confirm();
+      expect(t.queued).to.equal(0);
+      expect(c.sent).to.equal(30);
     });
   });
 
@@ -332,10 +396,25 @@ describe('client/transport', () => {
       const ep = await freeEndpoint();
       const r = await runFixture('daemon-down.ts', [ep]);
       expect(r.code, r.stderr).to.equal(0);
-      const stats = JSON.parse(r.stdout);
-      expect(stats).to.include({ queued: 100, dropped: 200, sent: 0 });
+      const [running, atExit] = r.stdout.trim().split('\n').map((line) => JSON.parse(line));
+      expect(running).to.include({ queued: 100, dropped: 200, sent: 0 });
       expect(r.stderr).to.include('ZIGGY_DROPPED');
       expect(r.ms - baseline.ms, `exit took ${r.ms} ms against ${baseline.ms} ms for an empty script`).to.be.below(2500);
+      // The 100 still queued at exit are dropped, counted, and warned about with their number.
+      expect(atExit).to.include({ queued: 0, dropped: 300, sent: 0 });
+      expect(r.stderr).to.include('100 events were still queued at exit');
+    });
+
+    it('an application whose collector never answered says how many events it lost at exit, once', async () => {
+      const ep = await freeEndpoint();
+      const r = await runFixture('daemon-down.ts', [ep, '48', '10000']);
+      expect(r.code, r.stderr).to.equal(0);
+      const [running, atExit] = r.stdout.trim().split('\n').map((line) => JSON.parse(line));
+      expect(running).to.include({ queued: 48, dropped: 0, sent: 0 });
+      expect(atExit).to.include({ queued: 0, dropped: 48, sent: 0 });
+      const warnings = r.stderr.split('\n').filter((line) => line.includes('ZiggyWarning'));
+      expect(warnings, r.stderr).to.have.length(1);
+      expect(warnings[0]).to.include('48 events were still queued at exit').and.include('ZIGGY_DROPPED');
     });
 
     it('events still queued when the process ends on its own are handed over and delivered', async () => {

@@ -1,4 +1,5 @@
-import { Context, type ContextOptions } from './context';
+import { Context, invoke, openBody, type ContextOptions } from './context';
+import type { EventBody } from './event-body';
 import { noteRejected } from './counters';
 import type { Fields } from './keys';
 import { current, runIn } from './scope';
@@ -12,10 +13,9 @@ import { newTimer, timeInto, type TimerHandle } from './timing';
  * warned about once.
  */
 
-/** The current context when it can take fields: open and enabled. */
-function writable(): Context | undefined {
-  const c = current<Context>();
-  return c !== undefined && c._open() ? c : undefined;
+/** The body of the current context when it can take fields (open and enabled), else null. */
+function writable(): EventBody | null {
+  return openBody(current<Context>());
 }
 
 /** The current context, if any (it may be disabled by sampling or already finished). */
@@ -28,10 +28,10 @@ export function currentContext(): Context | undefined {
  * @example set('response.status', 200)
  */
 export function set(key: string, value: unknown): void {
-  const c = writable();
-  if (c === undefined) return;
+  const body = writable();
+  if (body === null) return;
   try {
-    c._set(key, value);
+    body.set(key, value);
   } catch (e) {
     noteRejected('set', e);
   }
@@ -42,10 +42,10 @@ export function set(key: string, value: unknown): void {
  * @example append('cache.misses', key)
  */
 export function append(key: string, value: unknown): void {
-  const c = writable();
-  if (c === undefined) return;
+  const body = writable();
+  if (body === null) return;
   try {
-    c._append(key, value);
+    body.append(key, value);
   } catch (e) {
     noteRejected('append', e);
   }
@@ -57,10 +57,10 @@ export function append(key: string, value: unknown): void {
  * @example add('db.queries', 1)
  */
 export function add(key: string, amount = 1): void {
-  const c = writable();
-  if (c === undefined) return;
+  const body = writable();
+  if (body === null) return;
   try {
-    c._add(key, amount);
+    body.add(key, amount);
   } catch (e) {
     noteRejected('add', e);
   }
@@ -74,10 +74,10 @@ export function add(key: string, amount = 1): void {
 export function merge(fields: Fields): void;
 export function merge(key: string, fields: Fields): void;
 export function merge(keyOrFields: string | Fields, fields?: Fields): void {
-  const c = writable();
-  if (c === undefined) return;
+  const body = writable();
+  if (body === null) return;
   try {
-    c._merge(keyOrFields, fields);
+    body.merge(keyOrFields, fields);
   } catch (e) {
     noteRejected('merge', e);
   }
@@ -132,7 +132,7 @@ export function context(typeName: string, optionsOrFn: ContextOptions | (() => u
   }
   // What run() would do, less its checks: the context is new and its outer context was
   // read by the constructor just now.
-  return ctx._invoke(fn, undefined, NO_ARGS, null);
+  return invoke(ctx, fn, undefined, NO_ARGS, null);
 }
 
 const NO_ARGS: readonly unknown[] = [];

@@ -8,14 +8,11 @@ import { performance } from 'node:perf_hooks';
  * does meanwhile; the price is that a system clock stepped after start-up is not followed.
  */
 
-// The global `performance` is a lazy getter on globalThis: reading it costs a global
-// lookup and a getter call on every use. The module's own binding is read once.
-const perf = performance;
-const originMs = perf.timeOrigin;
+const originMs = performance.timeOrigin;
 
 /** A monotonic reading in ms (performance.now()). */
 export function monotonicMs(): number {
-  return perf.now();
+  return performance.now();
 }
 
 /** The wall-clock time, in ms since the epoch, of a monotonicMs() reading. */
@@ -25,5 +22,5 @@ export function wallClockMs(reading: number): number {
 
 /** Seconds elapsed since a monotonicMs() reading, as a double. */
 export function secondsSince(t0: number): number {
-  return (perf.now() - t0) / 1000;
+  return (performance.now() - t0) / 1000;
 }

@@ -3,7 +3,7 @@ import { loadClientKeys, type CurveClientKeys } from '../protocol/curve-cert';
 import { DEFAULT_COLLECT_PORT, DEFAULT_HOST, parseEndpoint } from '../protocol/endpoint';
 import { DEFAULT_RELAY_PORT } from '../protocol/relay';
 import { clientCounters } from './counters';
-import { setOutgoingSink, setRecorder, type EventRecorder, type Sink } from './sink';
+import { setDestination, setRecorder, type EventRecorder } from './sink';
 import { Transport, type TransportCounters } from './transport';
 import type { AckedCounters } from './acked-sender';
 
@@ -224,8 +224,8 @@ export function stats(): ClientStats {
   };
 }
 
-function switchTo(next: ClientStats['mode'], recorder: Sink | null, nextTransport: Transport | null): void {
-  if (nextTransport !== null) setOutgoingSink((ev, frozen) => nextTransport.record(ev, frozen), () => nextTransport.encodeHeld());
+function switchTo(next: ClientStats['mode'], recorder: EventRecorder | null, nextTransport: Transport | null): void {
+  if (nextTransport !== null) setDestination(nextTransport);
   else setRecorder(recorder);
   const previous = transport;
   transport = nextTransport;

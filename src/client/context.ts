@@ -3,11 +3,11 @@ import { ZiggyError } from '../errors';
 import { idPool, idString, MAX_TYPE_LENGTH, takeId } from '../protocol/event';
 import { monotonicMs, wallClockMs } from './clock';
 import { noteRecorderError } from './counters';
-import { addDeep, appendDeep, mergeDeep, setDeep, splitKey, type Fields } from './keys';
+import { splitKey, type Fields } from './keys';
 import { checkSampleSpec, decideEnabled, randomSource, type SampleNode, type SampleSpec } from './sampling';
 import { current, enter, runIn, type Scoped } from './scope';
-import { FieldList, type OutgoingEvent } from './field-list';
-import { activeOutgoingSink, activeRecorder, encodeHeldEvents } from './sink';
+import { EventBody } from './event-body';
+import { activeRecorder, settleHeldEvents } from './sink';
 import { isThenable, whenSettled } from './thenable';
 import { newTimer, recordTime, timeInto, type TimerHandle } from './timing';
 
@@ -42,17 +42,10 @@ type State = typeof NEW | typeof STARTED | typeof DONE;
 const TYPE_NAME = /^(?:\^?\.)?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
 const MAX_CHECKED_NAMES = 1024;
 const checkedNames = new Set<string>();
-// Most calls repeat the name checked just before, which a comparison confirms without
-// hashing it. (A private symbol until a first name passes.)
-let lastChecked: unknown = Symbol('none yet');
 
 /** Throws ZiggyError('BAD_TYPE') unless `typeName` is a context type name. */
 export function checkTypeName(typeName: unknown): asserts typeName is string {
-  if (typeName === lastChecked) return;
-  if (typeof typeName === 'string' && checkedNames.has(typeName)) {
-    lastChecked = typeName;
-    return;
-  }
+  if (typeof typeName === 'string' && checkedNames.has(typeName)) return;
   if (typeof typeName !== 'string' || typeName.length > MAX_TYPE_LENGTH || !TYPE_NAME.test(typeName)) {
     throw new ZiggyError(
       'BAD_TYPE',
@@ -61,7 +54,6 @@ export function checkTypeName(typeName: unknown): asserts typeName is string {
   }
   if (checkedNames.size >= MAX_CHECKED_NAMES) checkedNames.clear();
   checkedNames.add(typeName);
-  lastChecked = typeName;
 }
 
 /** Checks context options; throws ZiggyError('BAD_CONFIG') for bad ones. */
@@ -77,6 +69,11 @@ export function checkContextOptions(options: unknown): ContextOptions {
   if (sample !== undefined) checkSampleSpec(sample);
   return options as ContextOptions;
 }
+
+// How other modules of the client reach a context's private parts (set in a static block
+// of the class): through invoke() and openBody() below, not through underscore methods.
+let invokeContext: (ctx: Context, fn: (...a: never[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>, timeKeys: readonly string[] | null) => unknown;
+let bodyOf: (ctx: Context) => EventBody | null;
 
 /**
  * One unit of work whose fields become one event when it finishes.
@@ -113,14 +110,9 @@ export class Context implements SampleNode, Scoped {
   private _id: string | undefined;
   private _idBytes: Uint8Array | null = null;
   private _idAt = 0;
-  // The fields: a FieldList while their shape allows and the transport is what will
-  // read them (the usual case), else objects.
-  private _list: FieldList | null = null;
-  private _data: Fields | undefined = undefined;
-  // True once the body may hold something the application can still change: an object
-  // it passed in as a value, or the body itself handed out by `data`. Such an event is
-  // encoded the moment it finishes; any other may be encoded a little later, in a batch.
-  private _shared = false;
+  // The fields, made on first write (see EventBody): a context that sets nothing, or is
+  // sampled out, never makes one.
+  private _body: EventBody | null = null;
   private _state: State = NEW;
   // Wall-clock start in ms, and the monotonic reading it was taken from.
   private _startMs = 0;
@@ -208,10 +200,11 @@ export class Context implements SampleNode, Scoped {
    * context is done; the event carries whatever it holds then.
    */
   get data(): Fields {
-    this._shared = true;
     // Its event may be held, unencoded, with containers it shares with this body.
-    if (this._state === DONE) encodeHeldEvents();
-    return this._body();
+    if (this._state === DONE) settleHeldEvents();
+    let body = this._body;
+    if (body === null) body = this._body = new EventBody(false);
+    return body.handOut();
   }
 
   /** True once done() ran or run() finished (its event, if enabled and configured, was recorded). */
@@ -274,24 +267,24 @@ export class Context implements SampleNode, Scoped {
   run(fn: () => unknown): unknown {
     if (this._state === DONE) throw new ZiggyError('BAD_STATE', `context '${this._name}' is already done`);
     if (this._state === NEW) this._outer = current<Scoped>();
-    return this._invoke(fn, undefined, NO_ARGS, null);
+    return this.invoke(fn, undefined, NO_ARGS, null);
   }
 
   /** Sets the field at a deep key (`'response.status'`). @throws ZiggyError `BAD_KEY`, `BAD_STATE`. */
   set(key: string, value: unknown): this {
-    if (this._writable()) this._set(key, value);
+    this._writable()?.set(key, value);
     return this;
   }
 
   /** Appends to the array at a deep key, creating it. @throws ZiggyError `BAD_KEY`, `BAD_STATE`. */
   append(key: string, value: unknown): this {
-    if (this._writable()) this._append(key, value);
+    this._writable()?.append(key, value);
     return this;
   }
 
   /** Adds to the number at a deep key (unset counts as 0). @throws ZiggyError `BAD_KEY`, `BAD_VALUE`, `BAD_STATE`. */
   add(key: string, amount = 1): this {
-    if (this._writable()) this._add(key, amount);
+    this._writable()?.add(key, amount);
     return this;
   }
 
@@ -303,7 +296,7 @@ export class Context implements SampleNode, Scoped {
   merge(fields: Fields): this;
   merge(key: string, fields: Fields): this;
   merge(keyOrFields: string | Fields, fields?: Fields): this {
-    if (this._writable()) this._merge(keyOrFields, fields);
+    this._writable()?.merge(keyOrFields, fields);
     return this;
   }
 
@@ -317,7 +310,7 @@ export class Context implements SampleNode, Scoped {
   timeit(key: string, fn: () => unknown): unknown {
     splitKey(key);
     if (this._state === DONE) throw new ZiggyError('BAD_STATE', `context '${this._name}' is already done`);
-    return timeInto(this, key, fn);
+    return timeInto(this.openBody(), key, fn);
   }
 
   /**
@@ -327,15 +320,15 @@ export class Context implements SampleNode, Scoped {
   timer(key: string): TimerHandle {
     splitKey(key);
     if (this._state === DONE) throw new ZiggyError('BAD_STATE', `context '${this._name}' is already done`);
-    return newTimer(this, key);
+    return newTimer(this.openBody(), key);
   }
 
   /**
-   * @internal Runs `fn` as this context's work; `timeKeys` get the duration of the call.
-   * The clock is read once at each end: the same readings give the context's start and
-   * end and the timings.
+   * Runs `fn` as this context's work; `timeKeys` get the duration of the call. The clock
+   * is read once at each end: the same readings give the context's start and end and the
+   * timings. (Reached from other modules through {@link invoke}.)
    */
-  _invoke(fn: (...a: never[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>, timeKeys: readonly string[] | null): unknown {
+  private invoke(fn: (...a: never[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>, timeKeys: readonly string[] | null): unknown {
     let t0: number;
     if (this._state === NEW) {
       this._begin();
@@ -359,84 +352,34 @@ export class Context implements SampleNode, Scoped {
 
   private _settle(failed: boolean, error: unknown, timeKeys: readonly string[] | null, t0: number): void {
     const now = monotonicMs();
-    if (timeKeys !== null && this._open()) {
-      const seconds = (now - t0) / 1000;
-      for (let i = 0; i < timeKeys.length; i++) recordTime(this, timeKeys[i], seconds);
+    if (timeKeys !== null) {
+      const body = this.openBody();
+      if (body !== null) {
+        const seconds = (now - t0) / 1000;
+        for (let i = 0; i < timeKeys.length; i++) recordTime(body, timeKeys[i], seconds);
+      }
     }
     if (failed) this._fail(error, now);
     else this._finish(now);
   }
 
   /**
-   * @internal The body as objects, made on first use (from the field list, which it then
-   * replaces); unlike `data`, it is not handed out.
+   * The body, made on first use, while fields may be written: enabled and not finished.
+   * Null otherwise. (Reached from other modules through {@link openBody}.)
    */
-  _body(): Fields {
-    if (this._data === undefined) {
-      this._data = this._list === null ? {} : this._list.toObject();
-      this._list = null;
+  private openBody(): EventBody | null {
+    if (!this._enabled || this._state === DONE) return null;
+    let body = this._body;
+    if (body === null) {
+      const dest = activeRecorder();
+      body = this._body = new EventBody(dest !== null && dest.readsLists);
     }
-    return this._data;
+    return body;
   }
 
-  /** @internal Sets a field (setDeep semantics), noting a value the application still holds. */
-  _set(key: string, value: unknown): void {
-    this._setOwned(key, value);
-    if (typeof value === 'object' && value !== null) this._shared = true;
-  }
-
-  /**
-   * The field list, made on first use, while the fields are kept as one: they are not
-   * objects yet and the transport is what will read them. Null otherwise.
-   */
-  private _fieldList(): FieldList | null {
-    if (this._data !== undefined || activeOutgoingSink() === null) return null;
-    return this._list ?? (this._list = new FieldList());
-  }
-
-  /** @internal Sets a field to a value the context owns (nothing else holds it). */
-  _setOwned(key: string, value: unknown): void {
-    const list = this._fieldList();
-    if (list === null || !list.set(key, value)) setDeep(this._body(), key, value);
-  }
-
-  /** @internal appendDeep into the body, noting a value the application still holds. */
-  _append(key: string, value: unknown): void {
-    const list = this._fieldList();
-    if (list === null || !list.append(key, value)) appendDeep(this._body(), key, value);
-    if (typeof value === 'object' && value !== null) this._shared = true;
-  }
-
-  /** @internal addDeep into the body. */
-  _add(key: string, amount: number): void {
-    // A bad amount is refused by addDeep, before the key is looked at.
-    const list = typeof amount === 'number' && Number.isFinite(amount) ? this._fieldList() : null;
-    if (list === null || !list.addTo(key, amount)) addDeep(this._body(), key, amount);
-  }
-
-  /**
-   * @internal mergeDeep into the body. Plain objects are copied as they merge, but other
-   * objects (arrays, dates) are stored as they are, so the event counts as shared.
-   */
-  _merge(keyOrFields: string | Fields, fields?: Fields): void {
-    if (typeof keyOrFields === 'string') mergeDeep(this._body(), keyOrFields, fields as Fields);
-    else mergeDeep(this._body(), null, keyOrFields);
-    this._shared = true;
-  }
-
-  /** @internal Notes that the body holds objects the caller may still change. */
-  _share(): void {
-    this._shared = true;
-  }
-
-  /** @internal Whether module-level calls may write: enabled and not finished. */
-  _open(): boolean {
-    return this._enabled && this._state !== DONE;
-  }
-
-  private _writable(): boolean {
+  private _writable(): EventBody | null {
     if (this._state === DONE) throw new ZiggyError('BAD_STATE', `context '${this._name}' is done; its event was already recorded`);
-    return this._enabled;
+    return this.openBody();
   }
 
   private _begin(): void {
@@ -448,42 +391,74 @@ export class Context implements SampleNode, Scoped {
 
   private _fail(error: unknown, now: number = monotonicMs()): void {
     if (this._state === DONE) return;
-    if (this._enabled) this._setOwned('exception', describeError(error));
+    this.openBody()?.adopt('exception', describeError(error));
     this._finish(now);
   }
 
+  /**
+   * The event's way out: the context is done, its body closed, and (when enabled and
+   * Ziggy is on) the event handed to the destination. What happens to it then is told
+   * top to bottom in Transport.record().
+   */
   private _finish(now: number = monotonicMs()): void {
     if (this._state === DONE) return;
     this._state = DONE;
     // Start and end are readings of the one clock, so nested events nest exactly.
     const end = wallClockMs(now) / 1000;
+    const body = this._body;
+    if (body !== null) body.close();
     if (!this._enabled) return;
-    const record = activeRecorder();
-    if (record === null) return;
+    const dest = activeRecorder();
+    if (dest === null) return;
     try {
-      // The transport's encoder reads a field list as it is; anyone else gets objects.
-      const outgoing = activeOutgoingSink();
-      if (outgoing !== null && this._data === undefined) {
+      const frozen = body === null || body.frozen;
+      if (dest.readsLists) {
+        // The transport reads a field list as it is, and an id still in the id pool.
         this._takeId();
-        const ev: OutgoingEvent = {
-          id: this._id ?? '',
-          idBytes: this._idBytes,
-          idAt: this._idAt,
-          type: this._name,
-          host: HOST,
-          pid: PID,
-          start: this._startMs / 1000,
-          end,
-          body: this._list ?? NO_FIELDS,
-        };
-        outgoing(ev, !this._shared);
+        dest.record(
+          {
+            id: this._id ?? '',
+            idBytes: this._idBytes,
+            idAt: this._idAt,
+            type: this._name,
+            host: HOST,
+            pid: PID,
+            start: this._startMs / 1000,
+            end,
+            body: body === null ? NO_FIELDS : body.content(),
+          },
+          frozen,
+        );
       } else {
-        record({ id: this.id, type: this._name, host: HOST, pid: PID, start: this._startMs / 1000, end, body: this._body() }, !this._shared);
+        const fields = body === null ? {} : body.toObjects();
+        dest.record({ id: this.id, type: this._name, host: HOST, pid: PID, start: this._startMs / 1000, end, body: fields }, frozen);
       }
     } catch (e) {
       noteRecorderError(e);
     }
   }
+
+  static {
+    invokeContext = (ctx, fn, thisArg, args, timeKeys) => ctx.invoke(fn, thisArg, args, timeKeys);
+    bodyOf = (ctx) => ctx.openBody();
+  }
+}
+
+/**
+ * @internal Runs `fn` (with `thisArg` and `args`) as `ctx`'s work: starts it if new, makes
+ * it current, finishes it when `fn` returns, throws or settles, and sets `timeKeys` to the
+ * call's duration. What context(), run() and @ZiggyContext do.
+ */
+export function invoke(ctx: Context, fn: (...a: never[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>, timeKeys: readonly string[] | null): unknown {
+  return invokeContext(ctx, fn, thisArg, args, timeKeys);
+}
+
+/**
+ * @internal The body fields of `ctx` are written to, or null when it takes none (sampled
+ * out, or finished). The one way into a context's fields from other modules.
+ */
+export function openBody(ctx: Context | undefined): EventBody | null {
+  return ctx === undefined ? null : bodyOf(ctx);
 }
 
 /** `exception: { name, message, stack }` for anything thrown, Error or not. */

@@ -217,23 +217,7 @@ export class EventWriter {
   }
 
   private f64(v: number): void {
-    const buf = this.buf;
-    const p = this.pos;
-    if (BIG_ENDIAN) {
-      buf.writeDoubleLE(v, p);
-      this.pos = p + 8;
-      return;
-    }
-    F64[0] = v;
-    buf[p] = F64_BYTES[0];
-    buf[p + 1] = F64_BYTES[1];
-    buf[p + 2] = F64_BYTES[2];
-    buf[p + 3] = F64_BYTES[3];
-    buf[p + 4] = F64_BYTES[4];
-    buf[p + 5] = F64_BYTES[5];
-    buf[p + 6] = F64_BYTES[6];
-    buf[p + 7] = F64_BYTES[7];
-    this.pos = p + 8;
+    this.pos = this.buf.writeDoubleLE(v, this.pos);
   }
 
   /** A BSON string: int32 byte length (with the NUL), UTF-8 bytes, NUL. */
@@ -273,7 +257,7 @@ export class EventWriter {
     if (p + room > this.limit) room = Buffer.byteLength(s, 'utf8');
     this.pos = p;
     this.ensure(room + 1);
-    this.pos = p + utf8Write.call(this.buf, s, p, room);
+    this.pos = p + this.buf.write(s, p, room, 'utf8');
   }
 
   /**
@@ -658,11 +642,6 @@ function header(kind: number, name: string): Uint8Array {
   return Uint8Array.from([kind, ...Buffer.from(name, 'latin1'), 0]);
 }
 
-// Buffer#write normalises its arguments (encoding name, optional offset and length) on
-// every call; the UTF-8 encoder behind it, present on every Buffer though missing from
-// the typings, takes them as they are.
-const utf8Write = (Buffer.prototype as unknown as { utf8Write(this: Uint8Array, s: string, offset: number, length: number): number }).utf8Write;
-
 const EMPTY = Buffer.alloc(0);
 // Stands on the path of objects being written for a group of a FieldList (which has no
 // object of its own), so nesting depth counts the same as for the objects it stands for.
@@ -686,9 +665,3 @@ const ENVELOPE_END_FROM_END = H_BODY.length + 8;
 const ENVELOPE_START_FROM_END = ENVELOPE_END_FROM_END + H_END.length + 8;
 const MAX_ENVELOPES = 256;
 const INDEX_KEYS = Array.from({ length: 256 }, (_, i) => String(i));
-
-// Doubles go through a shared 8-byte view. BSON is little-endian, like nearly every
-// host Node runs on; a big-endian host takes Buffer#writeDoubleLE instead.
-const F64 = new Float64Array(1);
-const F64_BYTES = new Uint8Array(F64.buffer);
-const BIG_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1;

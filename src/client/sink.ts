@@ -5,54 +5,54 @@ import type { OutgoingEvent } from './field-list';
 export type EventRecorder = (event: ZiggyEvent) => void;
 
 /**
- * What contexts hand finished events to. `frozen` is true when nothing reachable from
- * the event can change any more: every value in its body is a primitive or a container
- * the context made itself, and the body was never handed out. Such an event may be
- * encoded a little later (the transport batches them); any other one must be read now.
- * A public EventRecorder simply ignores the flag.
+ * Where finished events go: the transport, or a recorder function.
+ *
+ * `frozen` is true when nothing reachable from the event can change any more (see
+ * EventBody): such an event may be encoded a little later; any other must be read now.
  */
-export type Sink = (event: ZiggyEvent, frozen: boolean) => void;
-
-/** A sink that also takes bodies still held as a FieldList (the transport's encoder does). */
-export type OutgoingSink = (event: OutgoingEvent, frozen: boolean) => void;
+export interface Destination {
+  /** True when it reads bodies still held as a FieldList and ids still in the id pool (the transport). */
+  readonly readsLists: boolean;
+  /** Takes one finished event. Never throws on purpose; a throw is counted as a recorder error. */
+  record(event: OutgoingEvent, frozen: boolean): void;
+  /** Reads every event it holds unread now: a finished body is about to be handed out. */
+  settle(): void;
+}
 
 // The one place that says whether Ziggy is on. null = unconfigured: contexts record
 // nothing and decorators call straight through.
-let recorder: Sink | null = null;
-let outgoing: OutgoingSink | null = null;
+let destination: Destination | null = null;
 
-/** The active sink, or null when Ziggy is not configured. */
-export function activeRecorder(): Sink | null {
-  return recorder;
+/** @internal The active destination, or null when Ziggy is not configured. */
+export function activeRecorder(): Destination | null {
+  return destination;
 }
 
-/** The active sink when it takes FieldList bodies, else null. */
-export function activeOutgoingSink(): OutgoingSink | null {
-  return outgoing;
-}
-
-// What encodes the events the active sink holds unencoded (frozen ones, see Sink).
-let encodeHeld: (() => void) | null = null;
-
-/** Installs (or, with null, removes) the sink. Used by configure(). */
-export function setRecorder(next: Sink | null): void {
-  recorder = next;
-  outgoing = null;
-  encodeHeld = null;
-}
-
-/** Installs a sink that takes FieldList bodies (the transport), and what encodes the events it holds. */
-export function setOutgoingSink(next: OutgoingSink, encodeHeldNow: (() => void) | null = null): void {
-  recorder = next as Sink;
-  outgoing = next;
-  encodeHeld = encodeHeldNow;
+/** @internal Installs (or, with null, removes) the destination. Used by configure(). */
+export function setDestination(next: Destination | null): void {
+  destination = next;
 }
 
 /**
- * Encodes the events the sink holds now. Called before the body of a finished context
- * is handed out: what the application then does with it must not reach an event
- * recorded as frozen.
+ * @internal Installs a recorder function (or, with null, turns recording off). The
+ * recorder gets every event with its body as objects and its id as a string.
  */
-export function encodeHeldEvents(): void {
-  if (encodeHeld !== null) encodeHeld();
+export function setRecorder(next: ((event: ZiggyEvent, frozen: boolean) => void) | null): void {
+  destination = next === null ? null : { readsLists: false, record: next as Destination['record'], settle: noop };
 }
+
+/** @internal Installs a function that takes events as the transport does (FieldList bodies, pooled ids). For specs and benches. */
+export function setOutgoingSink(next: (event: OutgoingEvent, frozen: boolean) => void, settle: () => void = noop): void {
+  destination = { readsLists: true, record: next, settle };
+}
+
+/**
+ * @internal Reads the events the destination holds unread now. Called before the body of
+ * a finished context is handed out: what the application then does with it must not
+ * reach an event recorded as frozen.
+ */
+export function settleHeldEvents(): void {
+  if (destination !== null) destination.settle();
+}
+
+function noop(): void {}

@@ -12,19 +12,19 @@ export interface TimerHandle {
   stop(): number;
 }
 
-/** What a timing is written into: a context that says whether it is open. */
+/** What a timing is written into: an event's body (EventBody), which says whether it is still open. */
 export interface Timed {
-  /** Enabled and not finished. */
-  _open(): boolean;
-  /** Sets a field (a deep key); throws ZiggyError for a key that clashes. */
-  _set(key: string, value: unknown): void;
+  /** False once the event was finished. */
+  readonly open: boolean;
+  /** Sets a field (a deep key) to a value made for the event; throws ZiggyError for a key that clashes. */
+  adopt(key: string, value: unknown): void;
 }
 
 const NO_ARGS: readonly unknown[] = [];
 
 /** Times `fn` into `ctx` (when it is open), whether `fn` is sync or async. */
-export function timeInto(ctx: Timed | undefined, key: string, fn: () => unknown): unknown {
-  if (ctx === undefined || !ctx._open()) return fn();
+export function timeInto(ctx: Timed | null, key: string, fn: () => unknown): unknown {
+  if (ctx === null || !ctx.open) return fn();
   return timeApply(ctx, key, fn, undefined, NO_ARGS);
 }
 
@@ -56,7 +56,7 @@ export function timeApply(
 
 function recordTimes(ctx: Timed, keys: string | readonly string[], t0: number): void {
   const s = secondsSince(t0);
-  if (!ctx._open()) return;
+  if (!ctx.open) return;
   if (typeof keys === 'string') {
     recordTime(ctx, keys, s);
   } else {
@@ -66,7 +66,7 @@ function recordTimes(ctx: Timed, keys: string | readonly string[], t0: number): 
 
 export function recordTime(ctx: Timed, key: string, seconds: number): void {
   try {
-    ctx._set(key, seconds);
+    ctx.adopt(key, seconds);
   } catch (e) {
     // A timing must never fail the timed call; a clash with a field the application
     // set is counted instead.
@@ -79,20 +79,20 @@ class Timer implements TimerHandle {
   private elapsed = -1;
 
   constructor(
-    private readonly ctx: Timed | undefined,
+    private readonly ctx: Timed | null,
     private readonly key: string,
   ) {}
 
   stop(): number {
     if (this.elapsed < 0) {
       this.elapsed = secondsSince(this.t0);
-      if (this.ctx !== undefined && this.ctx._open()) recordTime(this.ctx, this.key, this.elapsed);
+      if (this.ctx !== null && this.ctx.open) recordTime(this.ctx, this.key, this.elapsed);
     }
     return this.elapsed;
   }
 }
 
 /** A timer that records into `ctx` if given (used by the module-level timer()). */
-export function newTimer(ctx: Timed | undefined, key: string): TimerHandle {
+export function newTimer(ctx: Timed | null, key: string): TimerHandle {
   return new Timer(ctx, key);
 }

@@ -1,10 +1,11 @@
-import { Push } from 'zeromq';
-import { ZiggyError } from '../errors';
-import { applyClientKeys, type CurveClientKeys } from '../protocol/curve-cert';
+import type { CurveClientKeys } from '../protocol/curve-cert';
 import { AckedSender } from './acked-sender';
 import type { OutgoingEvent } from './field-list';
 import { monotonicMs } from './clock';
-import { EventWriter, TOO_LARGE } from './serializer';
+import { BatchEncoder } from './encoder';
+import { PushSender, type Sender, type SenderHost } from './sender';
+import { TOO_LARGE } from './serializer';
+import type { Destination } from './sink';
 
 /** What a Transport needs to know; configure() fills in the defaults. */
 export interface TransportOptions {
@@ -26,14 +27,12 @@ export interface TransportOptions {
   curve?: CurveClientKeys;
   /** Send to a relay port and keep each batch until acknowledged (see AckedSender) instead of PUSH. */
   acked?: boolean;
-}
-
-/** What the transport sends batches through: a PUSH socket, or an AckedSender. */
-interface BatchSocket {
-  send(bytes: Buffer): Promise<void>;
-  readonly writable: boolean;
-  linger: number;
-  close(): void;
+  /**
+   * Makes the sender batches leave through (see Sender): a PushSender to `url` by
+   * default. Another one (an acknowledged sender, say) plugs in here; the Transport
+   * keeps admission, encoding, flush timing and exit.
+   */
+  sender?: (host: SenderHost) => Sender;
 }
 
 /** Counters a Transport adds to; configure() keeps one set across transports. */
@@ -50,106 +49,91 @@ export interface TransportCounters {
   encodeErrors: number;
 }
 
-/** A run of complete documents, sent as one message. */
-interface Batch {
-  bytes: Buffer;
-  count: number;
-}
-
-const MIN_RETRY_MS = 10;
-/**
- * Frozen events held, unencoded, before they are encoded together. Encoding a run of
- * events back to back keeps the encoder's code and data in the CPU's caches; one at a
- * time between pieces of application code, each event costs about a third more.
- */
-const HOLD_MAX = 64;
+const MIN_WAIT_MS = 10;
 const noop = (): void => undefined;
-const MAX_RETRY_MS = 200;
 
 /**
- * The sender: serializes each finished event straight into a batch buffer and hands
- * whole batches (concatenated BSON documents) to a ZeroMQ PUSH socket.
+ * The client's way out: what configure() installs as the destination of finished events.
+ * It admits events against highWaterMark, and owns an encoder (BSON, batching: see
+ * BatchEncoder), a sender (ZeroMQ, queue, retries: see PushSender), the flush timer and
+ * what happens at process exit. Both units read the one clock of clock.ts.
  *
- * It never blocks, throws or keeps the process alive:
- * - The socket has `sendTimeout: 0`, so send() never waits: it hands the message to
- *   ZeroMQ's I/O thread or fails with EAGAIN at once. A send that could wait is what
- *   makes zeromq.js poll the socket, and that poll is what would hold the event loop
- *   open; with this socket it never happens. Batches go one send at a time, in order;
- *   one that ZeroMQ refuses goes back to the front of the queue.
- * - `immediate: true` makes ZeroMQ refuse messages until the collector is connected,
- *   so with the daemon down everything waits here, counted and bounded by
- *   highWaterMark, rather than piling up unseen inside ZeroMQ (which, given messages
- *   at exit, would also hold the process for the whole linger).
- * - Timers (the flush interval, the reconnect retry) are unref'd. When the event loop
- *   empties (`beforeExit`), what is queued is handed over, waiting at most `linger` ms
- *   (1 s by default) for ZeroMQ to be able to take it; on `exit` (process.exit) it is
- *   handed over if ZeroMQ takes it at once. ZeroMQ's own linger then bounds delivery.
- * - Batches are fresh slices of an arena buffer, never rewritten: zeromq.js sends buffers
- *   over 128 bytes without copying them and holds on to them until its I/O thread has
- *   written them out, which is after send() resolves.
+ * Where an event goes is told top to bottom in {@link record}. Its states:
+ *
+ *     OPEN --close()--> CLOSING (flushing, at most `linger` ms) --> CLOSED
+ *       |                                                             ^
+ *       +--- process 'exit' --------------------------------------------+
+ *
+ * OPEN takes events; CLOSED drops (and counts) them. Entering CLOSED, whatever is still
+ * queued is counted as dropped, and at process exit also warned about with its number.
+ *
+ * It never blocks, throws or keeps the process alive: timers are unref'd; when the event
+ * loop empties (`beforeExit`) what is queued is handed over, the process being kept at
+ * most `linger` ms (1 s by default) for ZeroMQ to be able to take it; on `exit` it is
+ * handed over if ZeroMQ takes it at once, and the rest is dropped, counted and warned
+ * about. ZeroMQ's own linger then bounds delivery.
  */
-export class Transport {
-  private readonly socket: BatchSocket;
-  /** The acknowledged mode's sender, when `acked`. */
+export class Transport implements Destination {
+  /** It reads bodies still held as a FieldList and ids still in the id pool. */
+  readonly readsLists = true;
+  private readonly encoder: BatchEncoder;
+  private readonly sender: Sender;
+  /** The acknowledged mode's socket, when `acked`. */
   readonly acked: AckedSender | null = null;
-  private readonly writer = new EventWriter();
-  private readonly arenaSize: number;
-  private arena: Buffer;
-  private batchStart = 0;
-  private pos = 0;
-  private openCount = 0;
-  private readonly pending: (Batch | undefined)[] = [];
-  private head = 0;
-  private queuedCount = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private retryMs = MIN_RETRY_MS;
+  private state: typeof OPEN | typeof CLOSING | typeof CLOSED = OPEN;
+  private closing: Promise<void> | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
   private dropping = false;
   private warnedTooLarge = false;
-  private closing: Promise<void> | null = null;
-  private closed = false;
-  private pumping = false;
-  // When the open batch received its first event (monotonic ms).
-  private openedAt = 0;
-  private readonly onTimer = (): void => {
-    this.timer = null;
-    // Under load the timer set for one batch fires while a younger one is open (the
-    // older one left when it filled). That one gets its own full interval, so batches
-    // leave full: each message has a fixed cost (5-7 µs of this thread in send() alone).
-    const wait = this.openedAt + this.options.flushInterval - monotonicMs();
-    if (wait >= 1 && this.openCount > 0 && this.head === this.pending.length) this.arm(wait);
-    else if (this.pumping) this.arm(MIN_RETRY_MS); // a send under way; look again soon
-    else void this.pump(true);
-  };
-  private exitDeadline = 0;
-  // Frozen events not yet encoded (counted in queuedCount), and whether a microtask
-  // will encode them: no event waits past the end of the current synchronous run.
-  private held: OutgoingEvent[] = [];
-  private encodeScheduled = false;
-  /**
-   * True while an event is being written. A getter, toJSON or toBSON of a value in it
-   * may finish another event: that one is held, whatever it holds, and encoded once the
-   * write is over (the writer and the batch are the running write's until then).
-   */
-  private encoding = false;
-  private readonly onMicrotask = (): void => {
-    this.encodeScheduled = false;
-    this.encodeHeld();
+  private exitDeadline = -1;
+  private readonly onFlushTimer = (): void => {
+    this.flushTimer = null;
+    this.flushOpenBatch();
   };
 
   constructor(
     private readonly options: TransportOptions,
     private readonly counters: TransportCounters,
   ) {
-    if (options.acked === true) this.socket = this.acked = new AckedSender({ url: options.url, highWaterMark: options.highWaterMark, linger: options.linger, curve: options.curve });
-    else this.socket = connectPush(options);
-    this.arenaSize = Math.max(2 * options.batchBytes, 256 * 1024);
-    this.arena = Buffer.allocUnsafe(this.arenaSize);
+    if (options.acked === true) {
+      this.acked = new AckedSender({ url: options.url, highWaterMark: options.highWaterMark, linger: options.linger, curve: options.curve });
+    }
+    const acked = this.acked ?? undefined;
+    const makeSender = options.sender ?? ((host: SenderHost) => new PushSender(options, host, acked));
+    this.sender = makeSender({
+      taken: (batch) => {
+        this.counters.sent += batch.count;
+        this.counters.batches++;
+        this.counters.bytes += batch.bytes.length;
+      },
+      lost: (batch, e) => {
+        this.counters.dropped += batch.count;
+        this.startBurst(`ZeroMQ refused a batch of ${batch.count} events, dropped (${e instanceof Error ? e.message : String(e)}); see stats().dropped`);
+      },
+      drained: () => {
+        this.dropping = false; // ZeroMQ took all it was given: a later drop starts a new burst
+      },
+    });
+    this.encoder = new BatchEncoder(options.batchBytes, {
+      full: (batch) => this.sender.send(batch),
+      opened: () => {
+        if (this.flushTimer === null) this.armFlush(this.options.flushInterval);
+      },
+      failed: (ev, e) => {
+        this.counters.dropped++;
+        if (e === TOO_LARGE) this.warnTooLarge(ev);
+        else this.startBurst(`an event could not be serialized and was dropped (${e instanceof Error ? e.message : String(e)}); see stats().dropped`);
+      },
+      repaired: (n) => {
+        this.counters.encodeErrors += n;
+      },
+    });
     watchExit(this);
   }
 
-  /** Events waiting in-process for ZeroMQ to take them. */
+  /** Events waiting in-process: held, in the open batch, or in the sender's queue. */
   get queued(): number {
-    return this.queuedCount;
+    return this.encoder.count + this.sender.queued;
   }
 
   /** The collector address this transport sends to. */
@@ -158,95 +142,35 @@ export class Transport {
   }
 
   /**
-   * The event loop is empty: hand over what is queued. If ZeroMQ cannot take it yet
-   * (still connecting, or the collector is down), keep the process for another look,
-   * up to `linger` ms in all; then let it go.
-   */
-  beforeExit(): void {
-    this.drainSync();
-    if (this.queuedCount === 0 || this.closed) return;
-    const now = Date.now();
-    if (this.exitDeadline === 0) this.exitDeadline = now + this.options.linger;
-    if (now < this.exitDeadline) setTimeout(noop, Math.min(MIN_RETRY_MS, this.exitDeadline - now));
-  }
-
-  /** process.exit() or the very end: nothing can wait any more; hand over what ZeroMQ takes. */
-  exit(): void {
-    this.drainSync();
-  }
-
-  /**
-   * Queues one finished event; the sink configure() installs. It is synchronous, never
-   * throws and never waits: a full queue drops the event (counted). A `frozen` event
-   * (nothing in it can change any more) is held and encoded with the others held in the
-   * same synchronous run, at the latest when that run ends; any other is encoded now.
+   * What happens to a finished event, top to bottom. Synchronous; never throws, never
+   * waits.
+   *
+   * 1. Closed: dropped, counted.
+   * 2. The queue holds highWaterMark events: dropped, counted, one warning per burst.
+   * 3. The encoder takes it: a frozen event is held to be written with the others of this
+   *    synchronous run (a microtask at the latest); any other is written now. Written
+   *    means one pass over its fields, straight into the open batch.
+   * 4. A batch that reaches batchBytes is sealed and handed to the sender, which gives
+   *    it to ZeroMQ if it can take it, else keeps it queued and retries.
+   * 5. A part-filled batch leaves when the flush timer fires (flushInterval after its
+   *    first event), with flush(), or at exit.
    */
   record(ev: OutgoingEvent, frozen = false): void {
-    if (this.closed) {
+    if (this.state === CLOSED) {
       this.counters.dropped++;
       return;
     }
-    if (this.queuedCount >= this.options.highWaterMark) {
+    if (this.encoder.count + this.sender.queued >= this.options.highWaterMark) {
       this.counters.dropped++;
       if (!this.dropping) this.startBurst(`the send queue is full (${this.options.highWaterMark} events), so new events are dropped until it drains (see stats().dropped); is ziggyd running at ${this.options.url}?`);
       return;
     }
-    this.queuedCount++;
-    if (frozen || this.encoding) {
-      const held = this.held;
-      held.push(ev);
-      if (held.length >= HOLD_MAX) this.encodeHeld();
-      else if (!this.encodeScheduled) {
-        this.encodeScheduled = true;
-        queueMicrotask(this.onMicrotask);
-      }
-      return;
-    }
-    if (this.held.length > 0) this.encodeHeld(); // keep the order events finished in
-    this.encode(ev);
-    if (this.held.length > 0) this.encodeHeld(); // events finished while it was encoded
+    this.encoder.add(ev, frozen);
   }
 
-  /** Encodes the held events, oldest first (unless an encode is running: see `encoding`). */
-  encodeHeld(): void {
-    if (this.encoding) return;
-    while (this.held.length > 0) {
-      const held = this.held;
-      this.held = [];
-      for (let i = 0; i < held.length; i++) this.encode(held[i]);
-    }
-  }
-
-  /**
-   * Serializes one queued event (already counted in queuedCount) into the open batch,
-   * sealing and sending the batch when it is full. An event that cannot be serialized is
-   * dropped and counted; nothing is thrown.
-   */
-  private encode(ev: OutgoingEvent): void {
-    this.encoding = true;
-    try {
-      const writer = this.writer;
-      // An event that does not fit carries on in a bigger arena, which the open batch
-      // moves to (the sealed ones keep the old one): values are read once.
-      const end = writer.write(ev, this.arena, this.pos, this.arena.length, this.batchStart);
-      this.arena = writer.lastBuffer;
-      this.counters.encodeErrors += writer.repairs;
-      this.pos = end;
-      if (this.openCount++ === 0) this.openedAt = monotonicMs();
-      if (end - this.batchStart >= this.options.batchBytes) {
-        this.seal();
-        void this.pump(false);
-      } else if (this.timer === null) {
-        this.arm(this.options.flushInterval);
-      }
-    } catch (e) {
-      this.queuedCount--;
-      this.counters.dropped++;
-      if (e === TOO_LARGE) this.warnTooLarge(ev);
-      else if (!this.dropping) this.startBurst(`an event could not be serialized and was dropped (${e instanceof Error ? e.message : String(e)}); see stats().dropped`);
-    } finally {
-      this.encoding = false;
-    }
+  /** Writes the events held unwritten now (a finished body is about to be handed out). */
+  settle(): void {
+    this.encoder.encodeHeld();
   }
 
   /**
@@ -254,12 +178,16 @@ export class Transport {
    * (it will not while the collector is unreachable). Resolves either way.
    */
   async flush(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    await this.pump(true);
-    // In acknowledged mode, flushed means acknowledged.
-    while ((this.queuedCount > 0 || (this.acked?.counters.unacknowledged ?? 0) > 0) && !this.closed && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(MIN_RETRY_MS, Math.max(1, deadline - Date.now()))));
-      await this.pump(true);
+    const deadline = monotonicMs() + timeoutMs;
+    for (;;) {
+      this.sendOpenBatch();
+      this.sender.retryNow();
+      await undefined; // the outcomes of the sends just made (reported through promises already settled)
+      const left = deadline - monotonicMs();
+      // In acknowledged mode, flushed means acknowledged.
+      const waiting = this.queued + (this.acked?.counters.unacknowledged ?? 0);
+      if (waiting === 0 || this.state === CLOSED || left <= 0) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(MIN_WAIT_MS, Math.max(1, left))));
     }
   }
 
@@ -268,150 +196,88 @@ export class Transport {
    * socket, leaving ZeroMQ `linger` ms to deliver what it holds. Safe to call twice.
    */
   close(): Promise<void> {
-    this.closing ??= this.flush(this.options.linger).then(() => this.shutDown());
+    if (this.closing === null) {
+      this.state = CLOSING;
+      this.closing = this.flush(this.options.linger).then(() => {
+        this.shutDown();
+      });
+    }
     return this.closing;
   }
 
-  private shutDown(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+  /**
+   * The event loop is empty: hand over what is queued. If ZeroMQ cannot take it yet
+   * (still connecting, or the collector is down), keep the process for another look,
+   * up to `linger` ms in all; then let it go (exit() counts what is left).
+   */
+  beforeExit(): void {
+    if (this.state === CLOSED) return;
+    this.sendOpenBatch();
+    this.sender.retryNow();
+    if (this.queued === 0) return;
+    const now = monotonicMs();
+    if (this.exitDeadline < 0) this.exitDeadline = now + this.options.linger;
+    if (now < this.exitDeadline) setTimeout(noop, Math.min(MIN_WAIT_MS, this.exitDeadline - now));
+  }
+
+  /**
+   * The process is exiting (process.exit() or the very end): nothing can wait any more.
+   * Hands over what ZeroMQ takes at once; the rest is dropped, counted, and warned about
+   * with its number.
+   */
+  exit(): void {
+    if (this.state === CLOSED) return;
+    this.sendOpenBatch();
+    this.sender.handOverNow();
+    const left = this.shutDown();
+    if (left > 0) {
+      this.warn(`ziggy: ${left} events were still queued at exit and are dropped (see stats().dropped): the collector at ${this.options.url} did not take them; is ziggyd running?`, true);
+    }
+  }
+
+  /** Enters CLOSED: counts what is still queued as dropped, and returns how many. */
+  private shutDown(): number {
+    if (this.state === CLOSED) return 0;
+    this.state = CLOSED;
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     live.delete(this);
-    if (this.queuedCount > 0) this.counters.dropped += this.queuedCount;
-    this.queuedCount = 0;
-    this.openCount = 0;
-    this.held = [];
-    this.pending.length = 0;
-    this.head = 0;
-    this.socket.linger = this.options.linger;
-    this.socket.close();
+    const left = this.encoder.discard() + this.sender.close(this.options.linger);
+    this.counters.dropped += left;
+    return left;
   }
 
-  /** Closes the open batch: its documents become one pending message. */
-  private seal(): void {
-    if (this.openCount === 0) return;
-    this.pending.push({ bytes: this.arena.subarray(this.batchStart, this.pos), count: this.openCount });
-    this.batchStart = this.pos;
-    this.openCount = 0;
-    // A fresh arena before this one runs short (an event that does not fit moves the
-    // open batch), or when a big event grew it: such an arena is not kept.
-    if (this.arena.length - this.pos < 2 * this.options.batchBytes || this.arena.length > 4 * this.arenaSize) {
-      this.arena = Buffer.allocUnsafe(this.arenaSize);
-      this.batchStart = this.pos = 0;
-    }
+  /** Seals the open batch (held events included) and gives it to the sender. */
+  private sendOpenBatch(): void {
+    const batch = this.encoder.takeOpen();
+    if (batch !== undefined) this.sender.send(batch);
   }
 
   /**
-   * Sends pending batches, oldest first, then (with `withOpen`) the open batch, one send
-   * at a time, until ZeroMQ refuses one (EAGAIN: not connected, or its queue is full);
-   * that batch goes back to the front and a retry is scheduled. With sendTimeout 0 each
-   * send() is done before it returns (its promise is only how the outcome is reported),
-   * so this costs one send per batch and no readiness check. Never rejects.
-   *
-   * A batch that filled up leaves without the open one: that one would go out part-full
-   * (the pump resumes after the application's current synchronous run, with the batch
-   * half filled), and every message costs the same whatever its size. The flush timer,
-   * flush() and exit send the open batch.
+   * The flush timer fired. Under load it was set for a batch that left full, and a
+   * younger one is open: that one gets its own full interval, so batches leave full
+   * (each message has a fixed cost). While the sender has a backlog, the open batch
+   * keeps filling rather than queueing part-filled behind it.
    */
-  private async pump(withOpen: boolean): Promise<void> {
-    // Encoding may fill and send batches itself (a pump of its own); if one is then
-    // running, this call leaves the rest to it and to the flush timer.
-    if (withOpen) this.encodeHeld();
-    if (this.pumping || this.closed) return;
-    this.pumping = true;
-    try {
-      for (;;) {
-        const batch = this.next(withOpen);
-        if (batch === undefined) break;
-        try {
-          await this.socket.send(batch.bytes);
-        } catch (e) {
-          this.unsend(batch, e);
-          return;
-        }
-      }
-      this.retryMs = MIN_RETRY_MS;
-      this.dropping = false; // ZeroMQ took all it was given: a later drop starts a new burst
-    } catch {
-      // send() threw synchronously: the socket is closed; close() counts what is left.
-    } finally {
-      this.pumping = false;
-    }
+  private flushOpenBatch(): void {
+    if (this.state === CLOSED) return;
+    this.encoder.encodeHeld();
+    const openedAt = this.encoder.openedAt;
+    if (openedAt < 0) return;
+    const wait = openedAt + this.options.flushInterval - monotonicMs();
+    if (wait >= 1) this.armFlush(wait);
+    else if (!this.sender.idle) this.armFlush(MIN_WAIT_MS);
+    else this.sendOpenBatch();
   }
 
-  /**
-   * The synchronous variant, for process exit where no promise will settle: asks ZeroMQ
-   * whether it will take a message before each send.
-   */
-  private drainSync(): void {
-    if (this.closed) return;
-    this.encodeHeld();
-    try {
-      for (;;) {
-        if (this.head === this.pending.length && this.openCount === 0) return;
-        if (!this.socket.writable) return;
-        const batch = this.next(true);
-        if (batch === undefined) return;
-        this.socket.send(batch.bytes).then(undefined, (e: unknown) => this.unsend(batch, e));
-      }
-    } catch {
-      // closed under us
-    }
-  }
-
-  /**
-   * Takes the oldest batch off the queue (with `withOpen`, sealing the open batch when
-   * nothing else is pending) and counts it as sent (undone by unsend).
-   */
-  private next(withOpen: boolean): Batch | undefined {
-    if (this.head === this.pending.length) {
-      this.pending.length = 0;
-      this.head = 0;
-      if (this.openCount === 0 || !withOpen) return undefined;
-      this.seal();
-    }
-    const batch = this.pending[this.head] as Batch;
-    this.pending[this.head++] = undefined;
-    this.queuedCount -= batch.count;
-    this.counters.sent += batch.count;
-    this.counters.batches++;
-    this.counters.bytes += batch.bytes.length;
-    return batch;
-  }
-
-  /**
-   * ZeroMQ did not take `batch`. EAGAIN (nothing connected, or its queue is full): put it
-   * back at the front and try again later. Anything else: the batch is dropped, counted.
-   */
-  private unsend(batch: Batch, e: unknown): void {
-    this.counters.sent -= batch.count;
-    this.counters.batches--;
-    this.counters.bytes -= batch.bytes.length;
-    if ((e as { code?: unknown })?.code === 'EAGAIN' && !this.closed) {
-      if (this.head > 0) this.pending[--this.head] = batch;
-      else this.pending.unshift(batch);
-      this.queuedCount += batch.count;
-      this.retryLater();
-      return;
-    }
-    this.counters.dropped += batch.count;
-    if (!this.dropping) this.startBurst(`ZeroMQ refused a batch of ${batch.count} events, dropped (${e instanceof Error ? e.message : String(e)}); see stats().dropped`);
-  }
-
-  private retryLater(): void {
-    if (this.timer !== null || this.closed) return;
-    this.arm(this.retryMs);
-    this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
-  }
-
-  private arm(ms: number): void {
-    this.timer = setTimeout(this.onTimer, ms);
-    this.timer.unref();
+  private armFlush(ms: number): void {
+    this.flushTimer = setTimeout(this.onFlushTimer, ms);
+    this.flushTimer.unref();
   }
 
   /** The first drop since the queue was last empty: one warning per burst. */
   private startBurst(why: string): void {
+    if (this.dropping) return;
     this.dropping = true;
     this.warn(`ziggy: ${why}`);
   }
@@ -422,33 +288,24 @@ export class Transport {
     this.warn(`ziggy: an event of type '${String(ev.type)}' exceeds the 16 MiB BSON limit and was dropped (counted in stats().dropped)`);
   }
 
-  private warn(message: string): void {
+  /**
+   * One warning, to options.warn or as a process warning. At exit (`now`) a warning is
+   * emitted at once: process.emitWarning() waits for a next tick that never comes.
+   */
+  private warn(message: string, now = false): void {
     try {
       if (this.options.warn) this.options.warn(message);
-      else process.emitWarning(message, { type: 'ZiggyWarning', code: 'ZIGGY_DROPPED' });
+      else if (!now) process.emitWarning(message, { type: 'ZiggyWarning', code: 'ZIGGY_DROPPED' });
+      else process.emit('warning', Object.assign(new Error(message), { name: 'ZiggyWarning', code: 'ZIGGY_DROPPED' }));
     } catch {
       // A warning must never become the application's problem.
     }
   }
 }
 
-function connectPush(options: TransportOptions): Push {
-  const socket = new Push({
-    immediate: true,
-    sendTimeout: 0,
-    linger: options.linger,
-    sendHighWaterMark: options.sendHighWaterMark,
-    ipv6: options.url.startsWith('tcp://['), // an IPv6 literal needs the IPv6 mode
-  });
-  try {
-    applyClientKeys(socket, options.curve);
-    socket.connect(options.url);
-  } catch (e) {
-    socket.close();
-    throw new ZiggyError('BAD_ENDPOINT', `cannot connect to ${options.url}: ${(e as Error).message}`, { cause: e });
-  }
-  return socket;
-}
+const OPEN = 0;
+const CLOSING = 1;
+const CLOSED = 2;
 
 // One pair of process listeners for all transports, however often configure() is called.
 const live = new Set<Transport>();

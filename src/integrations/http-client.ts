@@ -1,6 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { Context } from '../client/context';
+import { Context, openBody } from '../client/context';
 import { noteRejected } from '../client/counters';
 import { current } from '../client/scope';
 import { activeRecorder } from '../client/sink';
@@ -47,18 +47,20 @@ function begin(request: object, method: unknown, uri: string, size: number | und
   const ctx = new Context(HTTP_CLIENT_CONTEXT);
   ctx.start().stop();
   pending.set(request, { ctx, t0: performance.now() });
-  if (!ctx.enabled) return;
+  const body = openBody(ctx);
+  if (body === null) return;
   const req: Record<string, unknown> = { uri, method: typeof method === 'string' ? method : undefined };
   if (size !== undefined) req.size = size;
-  ctx._setOwned('request', req);
+  body.adopt('request', req);
 }
 
 function respond(request: object, code: unknown, size: number | undefined): void {
   const p = pending.get(request);
-  if (p === undefined || !p.ctx.enabled || p.ctx.finished) return;
+  const body = openBody(p?.ctx);
+  if (body === null) return;
   const res: Record<string, unknown> = { code };
   if (size !== undefined) res.size = size;
-  p.ctx._setOwned('response', res);
+  body.adopt('response', res);
 }
 
 function end(request: object, error?: unknown): void {
@@ -66,9 +68,10 @@ function end(request: object, error?: unknown): void {
   if (p === undefined) return;
   pending.delete(request);
   if (p.ctx.finished) return;
-  if (p.ctx.enabled) {
-    p.ctx._setOwned('elapsed', (performance.now() - p.t0) / 1000);
-    if (error !== undefined) p.ctx._setOwned('error', errorFields(error));
+  const body = openBody(p.ctx);
+  if (body !== null) {
+    body.adopt('elapsed', (performance.now() - p.t0) / 1000);
+    if (error !== undefined) body.adopt('error', errorFields(error));
   }
   p.ctx.done();
 }

@@ -1,4 +1,4 @@
-import { Context, describeError } from '../client/context';
+import { Context, describeError, openBody } from '../client/context';
 import { noteRejected } from '../client/counters';
 import type { Fields } from '../client/keys';
 import { current } from '../client/scope';
@@ -40,17 +40,14 @@ export function recordLog(record: LogRecord): void {
     // A finished context (still current where its work left it) takes no sub-events.
     const outer = current<Context>();
     const ctx = new Context(outer === undefined || outer.finished ? TOP_LEVEL_LOG : LOG_CONTEXT);
-    if (ctx.enabled) {
-      const data = ctx._body();
-      if (record.fields !== undefined) {
-        Object.assign(data, record.fields);
-        // The fields' own objects stay the caller's: the event is then encoded at once.
-        if (Object.values(record.fields).some((v) => typeof v === 'object' && v !== null)) ctx._share();
-      }
-      if (record.name !== undefined) data.name = record.name;
-      data.level = record.level;
-      if (record.msg !== undefined) data.msg = record.msg;
-      if (record.error !== undefined && record.error !== null) data.exception = describeError(record.error);
+    const body = openBody(ctx);
+    if (body !== null) {
+      // The fields' own objects stay the caller's (assign notes it); the rest is made here.
+      if (record.fields !== undefined) body.assign(record.fields);
+      if (record.name !== undefined) body.adopt('name', record.name);
+      body.adopt('level', record.level);
+      if (record.msg !== undefined) body.adopt('msg', record.msg);
+      if (record.error !== undefined && record.error !== null) body.adopt('exception', describeError(record.error));
     }
     // Never made current: the record starts and ends now, and the caller stays where it was.
     ctx.done();

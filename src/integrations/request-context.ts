@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ZiggyError } from '../errors';
-import { checkContextOptions, checkTypeName, Context, describeError, type ContextOptions } from '../client/context';
+import { checkContextOptions, checkTypeName, Context, describeError, openBody, type ContextOptions } from '../client/context';
 import { noteRejected } from '../client/counters';
 import type { SampleSpec } from '../client/sampling';
 import { current, enter, runIn } from '../client/scope';
@@ -106,13 +106,14 @@ export function beginRequest(req: IncomingMessage, res: ServerResponse, settings
   emitIn(ctx, res);
   // Watched before anything else can fail, so a started context is always finished.
   watchResponse(ctx, res, performance.now(), details?.route);
-  if (ctx.enabled) {
+  const body = openBody(ctx);
+  if (body !== null) {
     try {
       // Values made here (the headers are copied): nothing else holds them.
-      ctx._setOwned('method', req.method);
-      ctx._setOwned('uri', details?.uri ?? req.url);
-      ctx._setOwned('headers', copyHeaders(req.headers, settings.redact));
-      ctx._setOwned('remote_addr', details?.remoteAddr ?? req.socket?.remoteAddress);
+      body.adopt('method', req.method);
+      body.adopt('uri', details?.uri ?? req.url);
+      body.adopt('headers', copyHeaders(req.headers, settings.redact));
+      body.adopt('remote_addr', details?.remoteAddr ?? req.socket?.remoteAddress);
     } catch (e) {
       noteRejected('request context', e);
     }
@@ -140,10 +141,10 @@ function emitIn(ctx: Context, emitter: IncomingMessage | ServerResponse): void {
  */
 export function recordRequestError(req: IncomingMessage, error: unknown): void {
   const ctx = contexts.get(req);
-  if (ctx === undefined || !ctx.enabled || ctx.finished) return;
+  const body = openBody(ctx);
+  if (body === null) return;
   try {
-    const data = ctx._body();
-    if (data.exception === undefined) data.exception = describeError(error);
+    body.adoptIfUnset('exception', describeError(error));
   } catch (e) {
     noteRejected('request error', e);
   }
@@ -176,16 +177,18 @@ function watchResponse(ctx: Context, res: ServerResponse, t0: number, route: (()
 }
 
 function describeResponse(ctx: Context, res: ServerResponse, t0: number, aborted: boolean, route: (() => string | undefined) | undefined): void {
-  ctx._setOwned('request_time', (performance.now() - t0) / 1000);
-  if (aborted) ctx._setOwned('aborted', true);
+  const body = openBody(ctx);
+  if (body === null) return;
+  body.adopt('request_time', (performance.now() - t0) / 1000);
+  if (aborted) body.adopt('aborted', true);
   const r = route?.();
-  if (typeof r === 'string' && r !== '') ctx._setOwned('route', r);
+  if (typeof r === 'string' && r !== '') body.adopt('route', r);
   // Last, as they can clash with a `response` field the application set to a non-object.
   // Before the headers went out the status code is only a default, not what was sent.
-  if (!aborted || res.headersSent) ctx.set('response.status', res.statusCode);
+  if (!aborted || res.headersSent) body.set('response.status', res.statusCode);
   // What was declared is not what was sent when the connection closed early.
   const size = aborted ? undefined : bodyLength(res);
-  if (size !== undefined) ctx.set('response.size', size);
+  if (size !== undefined) body.set('response.size', size);
 }
 
 /**

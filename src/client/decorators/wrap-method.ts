@@ -1,5 +1,5 @@
 import { ZiggyError } from '../../errors';
-import { Context, type ContextOptions } from '../context';
+import { Context, invoke, openBody, type ContextOptions } from '../context';
 import { noteRejected } from '../counters';
 import type { SampleSpec } from '../sampling';
 import { current } from '../scope';
@@ -170,15 +170,15 @@ function wrapperFor(plan: MethodPlan): Method {
         noteRejected('@ZiggyContext', e);
         return orig.apply(this, arguments as unknown as unknown[]);
       }
-      return ctx._invoke(orig, this, arguments, timeKeys);
+      return invoke(ctx, orig, this, arguments, timeKeys);
     };
   }
   if (timeKeys !== null) {
     return function ziggyTimeitWrapper(this: unknown) {
       if (activeRecorder() === null) return orig.apply(this, arguments as unknown as unknown[]);
-      const ctx = current<Context>();
-      if (ctx === undefined || !ctx._open()) return orig.apply(this, arguments as unknown as unknown[]);
-      return timeApply(ctx, timeKeys, orig, this, arguments);
+      const body = openBody(current<Context>());
+      if (body === null) return orig.apply(this, arguments as unknown as unknown[]);
+      return timeApply(body, timeKeys, orig, this, arguments);
     };
   }
   // Only @Sample, with no context to apply to (yet): a plain pass-through.
