@@ -85,7 +85,8 @@ export class JetStreamSource {
   private stopping = false;
   private batch: JsMsg[] = [];
   private droppedAtBatchStart = 0;
-  private committing: Promise<void> = Promise.resolve();
+  /** The batch being made durable and acknowledged; one at a time, so the next one grows meanwhile. */
+  private committing: Promise<void> | null = null;
   private commitScheduled = false;
   private readonly routed = new RecentSequences(REMEMBERED);
   private readonly counts = { read: 0, acknowledged: 0, nakked: 0, redelivered: 0, duplicates: 0 };
@@ -130,8 +131,7 @@ export class JetStreamSource {
     this.stopping = true;
     await this.messages?.close().catch(() => undefined);
     await this.loop;
-    await this.commit();
-    await this.committing;
+    while (this.committing !== null || this.batch.length > 0) await (this.committing ?? this.commit());
     this.nc = null;
     await nc.flush().catch(() => undefined);
     await nc.close().catch(() => undefined);
@@ -213,28 +213,30 @@ export class JetStreamSource {
     }
     this.batch.push(m);
     if (this.batch.length >= this.cfg.prefetch) {
-      // A full batch waits for the previous one, so at most two are unacknowledged.
-      await this.committing;
-      await this.commit();
-    } else if (!this.commitScheduled) {
+      // A full batch: reading waits until it is committed, so at most two are unacknowledged.
+      while (this.batch.length >= this.cfg.prefetch) await (this.committing ?? this.commit());
+    } else if (!this.commitScheduled && this.committing === null) {
       // Runs once the messages already received are routed (the iterator then waits for the network).
       this.commitScheduled = true;
       setImmediate(() => void this.commit());
     }
   }
 
-  /** Flushes every sink that keeps events, then acknowledges the batch (or hands it back when something was dropped). */
+  /**
+   * Makes the batch durable in every sink that keeps events, then acknowledges it (or
+   * hands it back when something was dropped meanwhile). One commit at a time: messages
+   * read during one wait for the next, so a slow disk (fsync) means fewer, bigger batches
+   * rather than a queue of syncs.
+   */
   private commit(): Promise<void> {
     this.commitScheduled = false;
-    if (this.batch.length === 0) return this.committing;
+    if (this.committing !== null) return this.committing;
+    if (this.batch.length === 0) return Promise.resolve();
     const batch = this.batch;
     const droppedBefore = this.droppedAtBatchStart;
     this.batch = [];
-    const flushes = this.collector.activeSinks.map((s) => s.durable?.());
-    const previous = this.committing;
     this.committing = (async () => {
-      await previous;
-      await Promise.all(flushes);
+      await Promise.all(this.collector.activeSinks.map((s) => s.durable?.()));
       const dropped = this.stats.totals.dropped > droppedBefore;
       for (const m of batch) {
         if (dropped) {
@@ -246,7 +248,14 @@ export class JetStreamSource {
         this.counts.nakked += batch.length;
         this.failWarning.warn(this.log, () => `events were dropped while a batch from ${this.cfg.consumer} was written: handed ${batch.length} back to JetStream`);
       } else this.counts.acknowledged += batch.length;
-    })();
+    })().finally(() => {
+      this.committing = null;
+      // What arrived meanwhile goes next, once the messages already received are routed.
+      if (this.batch.length > 0 && !this.commitScheduled) {
+        this.commitScheduled = true;
+        setImmediate(() => void this.commit());
+      }
+    });
     return this.committing;
   }
 }
