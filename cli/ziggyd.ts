@@ -28,6 +28,18 @@ interface ZiggydArgs {
   authorizedKeys?: string;
   forwardServerKey?: string;
   insecure: boolean;
+  nats?: (string | undefined)[];
+  natsStream?: string;
+  natsReplicas?: number;
+  natsMaxAge?: string;
+  natsMaxBytes?: string;
+  natsCreds?: string;
+  natsToken?: string;
+  natsUser?: string;
+  natsPassword?: string;
+  fromNats?: (string | undefined)[];
+  natsConsumer?: string;
+  natsSubjects?: (string | undefined)[];
 }
 
 /**
@@ -45,9 +57,29 @@ function numberFromEnv(option: string): number | undefined {
   return v === undefined ? undefined : Number(v);
 }
 
+/**
+ * Every value given to a repeatable flag (`--nats a --nats b`, `--nats=a`, `--nats a,b`):
+ * the parser keeps only the last of a repeated option, as the other flags want.
+ */
+function allValues(flag: string, parsed: (string | undefined)[] | undefined): string[] | undefined {
+  const argv = hideBin(process.argv);
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === `--${flag}` && i + 1 < argv.length) out.push(argv[++i]);
+    else if (argv[i].startsWith(`--${flag}=`)) out.push(argv[i].slice(flag.length + 3));
+  }
+  const values = out.length > 0 ? out : (parsed ?? []).filter((v): v is string => v !== undefined && v !== '');
+  return values.length > 0 ? values : undefined;
+}
+
 /** Flags to DaemonConfig: `-v` info, `-vv` debug, otherwise warnings only. */
 function configFrom(args: ArgumentsCamelCase<ZiggydArgs>): DaemonConfig {
   const level: LogLevel = args.verbose >= 2 ? 'debug' : args.verbose === 1 ? 'info' : 'warn';
+  const { natsStream, natsReplicas, natsMaxAge, natsMaxBytes, natsCreds, natsToken, natsUser, natsPassword, natsConsumer } = args;
+  const nats = allValues('nats', args.nats);
+  const fromNats = allValues('from-nats', args.fromNats);
+  const natsSubjects = allValues('nats-subjects', args.natsSubjects);
+  const jetstream = { nats, natsStream, natsReplicas, natsMaxAge, natsMaxBytes, natsCreds, natsToken, natsUser, natsPassword, fromNats, natsConsumer, natsSubjects };
   return {
     collect: args.collect,
     control: args.control,
@@ -66,6 +98,7 @@ function configFrom(args: ArgumentsCamelCase<ZiggydArgs>): DaemonConfig {
     authorizedKeys: args.authorizedKeys,
     forwardServerKey: args.forwardServerKey,
     insecure: args.insecure,
+    ...jetstream,
   };
 }
 
@@ -74,7 +107,7 @@ const FLAG_OF: Record<string, string> = { forward: 'forward-plain', upstreams: '
 /** Config errors name the option as a program would (`logPath: ...`); say it as the flag. */
 function asFlags(message: string): string {
   return message
-    .replace(/^(collect|control|forward|logPath|forwardHwm|maxFilesPerDay|curveCert|authorizedKeys|forwardServerKey|http|relay|upstreams|spoolPath|spoolMaxBytes|fsync): /, (_, key: string) => `--${FLAG_OF[key] ?? key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `)
+    .replace(/^(collect|control|forward|logPath|forwardHwm|maxFilesPerDay|curveCert|authorizedKeys|forwardServerKey|http|relay|upstreams|spoolPath|spoolMaxBytes|fsync|nats[A-Za-z]*|fromNats): /, (_, key: string) => `--${FLAG_OF[key] ?? key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `)
     .replace(/\bspoolPath\b/g, '--spool-path');
 }
 
@@ -123,6 +156,18 @@ export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
       .option('forward-server-key', { type: 'string', default: fromEnv('forward-server-key'), describe: "The upstream's public key (Z85, or its .key file): forward over CURVE, with --curve-cert as this daemon's key" })
       .option('insecure', { type: 'boolean', default: fromEnv('insecure') === '1', describe: 'Allow binding a non-loopback address without --curve-cert (plain text, anyone can connect)' })
       .option('http', { type: 'string', default: fromEnv('http'), describe: 'Serve /metrics (Prometheus) and a live dashboard on http://host:port (a bare port is on 127.0.0.1); off by default' })
+      .option('nats', { type: 'string', array: true, default: fromEnv('nats')?.split(','), describe: 'Publish every event to NATS JetStream (subject ziggy.<type>), nats://host:4222; repeat for a cluster' })
+      .option('nats-stream', { type: 'string', default: fromEnv('nats-stream'), describe: 'JetStream stream to publish to and read from, created when missing (default ZIGGY)' })
+      .option('nats-replicas', { type: 'number', default: numberFromEnv('nats-replicas'), describe: 'Replicas of a stream this daemon creates (default 1)' })
+      .option('nats-max-age', { type: 'string', default: fromEnv('nats-max-age'), describe: 'A stream this daemon creates keeps events this long: 12h, 7d, or seconds' })
+      .option('nats-max-bytes', { type: 'string', default: fromEnv('nats-max-bytes'), describe: 'A stream this daemon creates keeps this many bytes at most: 10G, 512M, or bytes' })
+      .option('nats-creds', { type: 'string', default: fromEnv('nats-creds'), describe: 'NATS credentials file (.creds)' })
+      .option('nats-token', { type: 'string', default: fromEnv('nats-token'), describe: 'NATS token (prefer ZIGGY_NATS_TOKEN: flags show in ps)' })
+      .option('nats-user', { type: 'string', default: fromEnv('nats-user'), describe: 'NATS user name' })
+      .option('nats-password', { type: 'string', default: fromEnv('nats-password'), describe: 'NATS password (prefer ZIGGY_NATS_PASSWORD: flags show in ps)' })
+      .option('from-nats', { type: 'string', array: true, default: fromEnv('from-nats')?.split(','), describe: 'Read events from NATS JetStream through a durable consumer, nats://host:4222; repeat for a cluster' })
+      .option('nats-consumer', { type: 'string', default: fromEnv('nats-consumer'), describe: 'Durable consumer name for --from-nats: daemons with the same name share the events' })
+      .option('nats-subjects', { type: 'string', array: true, default: fromEnv('nats-subjects')?.split(','), describe: "What --from-nats reads, e.g. 'ziggy.request.>' (default ziggy.>)" })
       .option('verbose', { alias: 'v', type: 'count', default: numberFromEnv('verbose') ?? 0, describe: 'Log to stderr: -v what happens, -vv every rejected event too' }) as unknown as Argv<ZiggydArgs>,
   handler: async (args) => {
     const c = container.createChildContainer();

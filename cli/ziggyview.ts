@@ -22,12 +22,19 @@ interface ViewArgs {
   groupMax: number;
   serverKey?: string;
   curveCert?: string;
+  nats?: string[];
+  natsStream?: string;
+  natsCreds?: string;
+  natsToken?: string;
+  natsUser?: string;
+  natsPassword?: string;
+  follow: boolean;
 }
 
 const PROG = 'ziggyview';
 
 /** Options that take one value: given twice, yargs would make an array of them. */
-const SINGLE = ['log-path', 'type-name', 'start-date', 'end-date', 'host', 'timeout', 'reconnect', 'group-max', 'server-key', 'curve-cert'];
+const SINGLE = ['log-path', 'type-name', 'start-date', 'end-date', 'host', 'timeout', 'reconnect', 'group-max', 'server-key', 'curve-cert', 'nats-stream', 'nats-creds', 'nats-token', 'nats-user', 'nats-password'];
 
 const viewCommand: CommandModule<object, ViewArgs> = {
   command: '$0 [files..]',
@@ -47,6 +54,13 @@ const viewCommand: CommandModule<object, ViewArgs> = {
       .option('pretty', { alias: 'p', type: 'boolean', default: false, describe: 'Indented JSON, coloured on a terminal' })
       .option('group', { type: 'boolean', default: false, describe: 'Print each parent event with its sub-events, as one JSON array' })
       .option('group-max', { type: 'number', default: DEFAULT_GROUP_MAX, describe: 'Most ids waiting for their parent at once when grouping' })
+      .option('nats', { type: 'string', array: true, describe: 'Read events from a NATS JetStream stream, nats://host:4222 (repeat for a cluster); with --start-date/--end-date by the time stored' })
+      .option('nats-stream', { type: 'string', describe: 'The stream to read with --nats (default ZIGGY)' })
+      .option('nats-creds', { type: 'string', describe: 'NATS credentials file (.creds)' })
+      .option('nats-token', { type: 'string', default: process.env.ZIGGY_NATS_TOKEN || undefined, describe: 'NATS token (default $ZIGGY_NATS_TOKEN)' })
+      .option('nats-user', { type: 'string', describe: 'NATS user name' })
+      .option('nats-password', { type: 'string', default: process.env.ZIGGY_NATS_PASSWORD || undefined, describe: 'NATS password (default $ZIGGY_NATS_PASSWORD)' })
+      .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'With --nats: keep reading new events as they are stored (from --start-date, or from now)' })
       .check((a) => {
         for (const flag of SINGLE) {
           if (Array.isArray(a[flag])) throw new ZiggyError('BAD_CONFIG', `--${flag} given more than once`);
@@ -57,16 +71,18 @@ const viewCommand: CommandModule<object, ViewArgs> = {
       })
       .example('cat request-20240501.bson | $0', 'Read concatenated BSON from stdin')
       .example('$0 -l /var/log/ziggy -n "request*" --start-date 20240501 --end-date 20240503', 'Read requests and their sub-events over three days')
-      .example('$0 -H 127.0.0.1:3513 -n "request*" --group', 'Follow the live stream, one array per request') as unknown as Argv<ViewArgs>,
+      .example('$0 -H 127.0.0.1:3513 -n "request*" --group', 'Follow the live stream, one array per request')
+      .example('$0 --nats nats://nats1:4222 -n request --start-date 20240501 --follow', 'Requests stored in JetStream since May 1st, then new ones as they come') as unknown as Argv<ViewArgs>,
   handler: async (args: ArgumentsCamelCase<ViewArgs>) => {
     const warn = (message: string): void => void process.stderr.write(`${PROG}: warning: ${message}\n`);
     // The client library's variables, for a live daemon only (reading files needs no key).
     const live = args.host !== undefined;
     const serverKey = args.serverKey ?? (live ? process.env.ZIGGY_SERVER_KEY || undefined : undefined);
     const curveCert = args.curveCert ?? (live ? process.env.ZIGGY_CERTIFICATE || undefined : undefined);
-    const input = chooseInput({ ...args, serverKey, curveCert }, { isTTY: isatty(0), stream: () => process.stdin });
+    const natsAuth = { creds: args.natsCreds, token: args.natsToken, user: args.natsUser, password: args.natsPassword };
+    const input = chooseInput({ ...args, serverKey, curveCert, natsAuth }, { isTTY: isatty(0), stream: () => process.stdin });
     const stop = new AbortController();
-    if (input.kind === 'live') {
+    if (input.kind === 'live' || (input.kind === 'nats' && input.follow)) {
       process.once('SIGINT', () => stop.abort());
       process.once('SIGTERM', () => stop.abort());
     }

@@ -91,3 +91,12 @@ describe('formatStatus: refused handshakes (CURVE)', () => {
     expect(formatStatus({ ...STATUS, auth: { ...auth, rejected: 0, crypto: 0 } }, 1714557612.5)).not.to.include('refused handshakes');
   });
 });
+
+describe('formatStatus with NATS JetStream', () => {
+  it('prints the JetStream source as one line (the sink is one of the sinks)', () => {
+    const fromJetstream = { from: 'nats://***@n1:4222', consumer: 'writers', acknowledged: 12 };
+    const text = formatStatus({ last: 0, lag: 0, events: {}, hosts: {}, fromJetstream } as Partial<ControlStatus>, 1000);
+    expect(text).to.include('fromJetstream: from nats://***@n1:4222, consumer writers, acknowledged 12\n');
+    expect(formatStatus({ last: 0, lag: 0, events: {}, hosts: {} }, 1000)).not.to.include('fromJetstream');
+  });
+});

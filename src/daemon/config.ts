@@ -7,6 +7,7 @@ import { DEFAULT_COLLECT_PORT, DEFAULT_CONTROL_PORT, isIpc, isLocalOnly, parseEn
 import { exposureProblem } from './exposure';
 import { showEndpoint } from './sockets';
 import { DEFAULT_RELAY_PORT } from '../protocol/relay';
+import { resolveJetStreamConfig, type JetStreamConfig, type JetStreamSinkSettings, type JetStreamSourceSettings } from './jetstream-config';
 
 /** How chatty the daemon is on stderr. */
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -21,7 +22,7 @@ export type FsyncMode = 'always' | 'interval' | 'never';
  * @example
  * c.register(DAEMON_CONFIG, { useValue: { collect: '*:3514', logPath: '/var/log/ziggy' } });
  */
-export interface DaemonConfig {
+export interface DaemonConfig extends JetStreamConfig {
   /** Where events are collected (PULL, bound): `host:port`. `*:3514` is every interface; port `*` or `0` picks a free one. Default `127.0.0.1:3514`. */
   collect?: string;
   /** Where control requests are answered (REP, bound). The live stream binds a random port on the same host. Default `127.0.0.1:3513`. */
@@ -148,6 +149,10 @@ export interface ResolvedDaemonConfig {
   readonly relayCredit: number;
   readonly heartbeatMs: number;
   readonly resendMs: number;
+  /** Publishing to NATS JetStream, when `nats` is set. */
+  readonly nats?: JetStreamSinkSettings;
+  /** Reading from NATS JetStream, when `fromNats` is set. */
+  readonly fromNats?: JetStreamSourceSettings;
 }
 
 const MiB = 1024 * 1024;
@@ -268,6 +273,7 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
     relayCredit: count('relayCredit', 128),
     heartbeatMs: count('heartbeatMs', 1000),
     resendMs: count('resendMs', 5000),
+    ...resolveJetStreamConfig(config),
   };
 }
 

@@ -8,6 +8,7 @@ import { Collector } from './collector';
 import { DaemonSettings } from './config';
 import { Relay } from './relay';
 import { RelayForwarder } from './relay-forwarder';
+import { JetStreamSource, type JetStreamSourceStatus } from './jetstream-source';
 import { DaemonLog } from './logger';
 import { bindSocket, closeQuietly, showEndpoint } from './sockets';
 import { DaemonSecurity, type AuthRejects } from './security';
@@ -25,8 +26,8 @@ const MAX_REQUESTS_PER_SECOND = 500;
 /** A STATUS reply made this recently is sent again as it is: many clients asking at once cost one reply. */
 const STATUS_REUSE_MS = 50;
 
-/** The STATUS reply as this daemon sends it: ControlStatus plus reject reasons, refused handshakes, what was left out and each sink's status. */
-export type DaemonStatus = ControlStatus & { rejects: Record<RejectReason, number>; auth: AuthRejects; omitted: { types: number; hosts: number }; sinks: Record<string, SinkStatus> };
+/** The STATUS reply as this daemon sends it: ControlStatus plus reject reasons, refused handshakes, what was left out, each sink's status, and the JetStream source's. */
+export type DaemonStatus = ControlStatus & { rejects: Record<RejectReason, number>; auth: AuthRejects; omitted: { types: number; hosts: number }; sinks: Record<string, SinkStatus>; fromJetstream?: JetStreamSourceStatus };
 
 /**
  * The control socket, bound to `control`: REQ clients send BSON `{cmd}` (STATUS,
@@ -63,6 +64,7 @@ export class ControlServer {
     @inject(Streamer) private readonly streamer: Streamer,
     @inject(DaemonLog) private readonly log: DaemonLog,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
+    @inject(JetStreamSource) private readonly source: JetStreamSource,
     @inject(CLOCK, { isOptional: true }) private readonly clock: Clock = systemClock,
     @inject(Relay) private readonly relay?: Relay,
     @inject(RelayForwarder) private readonly upstream?: RelayForwarder,
@@ -117,6 +119,7 @@ export class ControlServer {
     if (cfg.logPath !== undefined) status.logPath = cfg.logPath;
     if (this.relay?.enabled === true) status.relay = { port: this.relay.port, ...this.relay.stats() };
     if (this.upstream?.enabled === true) status.upstream = this.upstream.upstreamStatus();
+    if (this.source.enabled) status.fromJetstream = this.source.status();
     return status;
   }
 

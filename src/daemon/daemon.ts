@@ -9,6 +9,8 @@ import { FileWriter } from './file-writer';
 import { Forwarder } from './forwarder';
 import { FORWARD_QUEUE } from './forward-queue';
 import { HttpServer } from './http-server';
+import { JetStreamSink } from './jetstream-sink';
+import { JetStreamSource } from './jetstream-source';
 import { DAEMON_LOGGER, DaemonLog } from './logger';
 import { DaemonSecurity } from './security';
 import { EVENT_SINK } from './sink';
@@ -25,7 +27,7 @@ import { RelayForwarder } from './relay-forwarder';
  * for (const sink of DEFAULT_SINKS) c.register(EVENT_SINK, { useToken: sink });
  * c.register(EVENT_SINK, { useToken: MySink });
  */
-export const DEFAULT_SINKS = [FileWriter, Streamer, Forwarder, DashboardFeed, RelayForwarder] as const;
+export const DEFAULT_SINKS = [FileWriter, Streamer, Forwarder, DashboardFeed, RelayForwarder, JetStreamSink] as const;
 for (const sink of DEFAULT_SINKS) container.register(EVENT_SINK, { useToken: sink });
 
 /**
@@ -86,6 +88,7 @@ export class Daemon {
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
     @inject(HttpServer) private readonly http: HttpServer,
     @inject(Relay) private readonly relay: Relay,
+    @inject(JetStreamSource) private readonly source: JetStreamSource,
   ) {
     this.stopped = new Promise((resolve) => {
       this.markStopped = resolve;
@@ -156,7 +159,9 @@ export class Daemon {
         await this.relay.start();
         await this.control.start();
         await this.http.start();
+        if (this.source.enabled) await this.source.start();
       } catch (e) {
+        await this.http.stop();
         await this.control.stop();
         await this.relay.stop();
         await this.collector.stop();
@@ -185,6 +190,8 @@ export class Daemon {
       try {
         await this.http.stop();
         await this.relay.stop(); // first: what it took is acknowledged once the sinks hold it
+        // The source before the collector: what it read is written (by the sinks, still open) and acknowledged.
+        await this.source.stop();
         await this.collector.stop();
       } finally {
         await this.control.stop();

@@ -5,6 +5,7 @@ import { loadClientKeys } from '../protocol/curve-cert';
 import { DEFAULT_CONTROL_PORT, DEFAULT_HOST } from '../protocol/endpoint';
 import { parseDay, utcDay } from './log-files';
 import { parseTypeFilter } from './type-filter';
+import { DEFAULT_STREAM, isValidNatsName, type NatsAuth } from '../protocol/nats';
 import type { ViewInput } from './view';
 
 /** The input options of ziggyview, as parsed from the command line. */
@@ -25,6 +26,11 @@ export interface ViewInputArgs {
   serverKey?: string;
   /** This side's `.key_secret`, with serverKey. */
   curveCert?: string;
+  /** NATS servers to read a JetStream stream from, and how. */
+  nats?: readonly string[];
+  natsStream?: string;
+  natsAuth?: NatsAuth;
+  follow?: boolean;
 }
 
 /** What is known about stdin without reading it. */
@@ -43,10 +49,12 @@ export interface StdinInfo {
  */
 export function chooseInput(args: ViewInputArgs, stdin: StdinInfo, now: Date = new Date()): ViewInput {
   const files = args.files ?? [];
-  const given = [files.length > 0 && 'files', args.logPath !== undefined && '--log-path', args.host !== undefined && '--host'].filter(Boolean);
+  const given = [files.length > 0 && 'files', args.logPath !== undefined && '--log-path', args.host !== undefined && '--host', args.nats !== undefined && '--nats'].filter(Boolean);
   if (given.length > 1) throw bad(`give exactly one input, not ${given.join(' and ')}`);
-  if ((args.startDate !== undefined || args.endDate !== undefined) && args.logPath === undefined) {
-    throw bad('--start-date and --end-date select files under --log-path; give --log-path too');
+  if (args.follow === true && args.nats === undefined) throw bad('--follow reads a NATS stream live; give --nats too (--host follows a daemon)');
+  if (args.nats !== undefined) return natsInput(args);
+  if ((args.startDate !== undefined || args.endDate !== undefined) && args.logPath === undefined && args.nats === undefined) {
+    throw bad('--start-date and --end-date select files under --log-path (or messages with --nats); give --log-path too');
   }
 
   if (args.logPath !== undefined) {
@@ -83,6 +91,30 @@ export function chooseInput(args: ViewInputArgs, stdin: StdinInfo, now: Date = n
     throw bad('no input: pipe BSON into stdin, or give files, --log-path/-l or --host/-H');
   }
   return { kind: 'stream', name: '<stdin>', stream: stdin.stream() };
+}
+
+/**
+ * `--nats`: the whole stream, or the days between `--start-date` and `--end-date` (UTC,
+ * by the time the stream stored each event; either alone is open on the other side).
+ */
+function natsInput(args: ViewInputArgs): ViewInput {
+  const servers = (args.nats ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
+  if (servers.length === 0) throw bad('--nats needs a server URL, e.g. nats://127.0.0.1:4222');
+  const stream = args.natsStream ?? DEFAULT_STREAM;
+  if (!isValidNatsName(stream)) throw bad(`--nats-stream: '${stream}' is not a stream name`);
+  const startDay = args.startDate !== undefined ? parseDay(args.startDate, '--start-date') : undefined;
+  const endDay = args.endDate !== undefined ? parseDay(args.endDate, '--end-date') : undefined;
+  if (startDay !== undefined && endDay !== undefined && startDay > endDay) throw bad(`--start-date ${startDay} is after --end-date ${endDay}`);
+  const dayMs = (day: string): number => Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8)));
+  return {
+    kind: 'nats',
+    target: { servers, auth: args.natsAuth },
+    stream,
+    types: parseTypeFilter(args.typeName),
+    start: startDay !== undefined ? dayMs(startDay) : undefined,
+    end: endDay !== undefined ? dayMs(endDay) + 86_400_000 - 1 : undefined,
+    follow: args.follow === true,
+  };
 }
 
 /** The longest timeout, in seconds, that ZeroMQ can take. */

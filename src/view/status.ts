@@ -20,6 +20,9 @@ export function formatStatus(status: Partial<ControlStatus>, now: number = Date.
   if (status.forward) lines.push(`forwarding to ${status.forward.to} (${status.forward.queued} queued)`);
   const refused = Object.entries(status.auth ?? {}).filter(([, n]) => typeof n === 'number' && n > 0);
   if (refused.length > 0) lines.push(`refused handshakes: ${refused.map(([why, n]) => `${why} ${n}`).join(', ')}`);
+  // The NATS JetStream source (not a sink): whatever flat facts and counters it sends.
+  const source: unknown = (status as Record<string, unknown>).fromJetstream;
+  if (typeof source === 'object' && source !== null) lines.push(`fromJetstream: ${Object.entries(source).map(([k, x]) => `${k} ${String(x)}`).join(', ')}`);
   lines.push('');
   lines.push(`last event: ${lastEvent(status.last, now)}`);
   lines.push(`lag: ${typeof status.lag === 'number' ? `${status.lag.toFixed(3)} s` : '-'}`);

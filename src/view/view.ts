@@ -7,6 +7,7 @@ import { EventFormatter, type FormatOptions } from './format';
 import { describeQuery, findLogFiles, type LogQuery } from './log-files';
 import { mergeByEnd } from './merge';
 import { Output } from './output';
+import { readJetStream, type JetStreamQuery } from './jetstream';
 import { BsonReader, DEFAULT_CHUNK_SIZE, type WarningHandler } from './read';
 import { LiveStream } from './subscribe';
 import type { TypeFilter } from './type-filter';
@@ -20,7 +21,9 @@ export type ViewInput =
   /** A daemon's log path: per day in day order, the matching types merged in `end` order. */
   | { kind: 'log'; query: LogQuery }
   /** A daemon's live stream, until `signal` aborts. */
-  | { kind: 'live'; host: string | Endpoint; types: TypeFilter; timeoutMs?: number; reconnectMs?: number; curve?: CurveClientKeys };
+  | { kind: 'live'; host: string | Endpoint; types: TypeFilter; timeoutMs?: number; reconnectMs?: number; curve?: CurveClientKeys }
+  /** A NATS JetStream stream, in stored order (with `follow`, until `signal` aborts). */
+  | ({ kind: 'nats' } & JetStreamQuery);
 
 export interface ViewOptions extends FormatOptions {
   input: ViewInput;
@@ -76,6 +79,22 @@ async function readInput(input: ViewInput, formatter: EventFormatter, out: Outpu
     }
     case 'live':
       return printLive(input, formatter, out, warn, signal);
+    case 'nats':
+      return readJetStream(
+        input,
+        (doc) => {
+          // Network input, as the live stream: a bad message is reported and skipped.
+          try {
+            formatter.event(doc, 0, doc.length);
+          } catch (e) {
+            if (!isZiggyError(e, 'BAD_BSON')) throw e;
+            warn(`skipping a malformed event from stream ${input.stream}: ${e.message}`);
+          }
+          // Followed live, each event is printed as it comes.
+          if (out.full || input.follow) return out.flush();
+        },
+        signal,
+      );
   }
 }
 
