@@ -42,6 +42,8 @@ class ZapDispatcher {
       await (this.opening ??= this.open());
     } catch (e) {
       this.domains.delete(domain);
+      // A failed open is not kept: the next daemon to start tries again.
+      if (this.socket === null) this.opening = null;
       throw e;
     }
   }
