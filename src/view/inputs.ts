@@ -4,7 +4,8 @@ import { MAX_TIMEOUT_MS } from '../protocol/control-client';
 import { loadClientKeys } from '../protocol/curve-cert';
 import { DEFAULT_CONTROL_PORT, DEFAULT_HOST } from '../protocol/endpoint';
 import { parseDay, utcDay } from './log-files';
-import { parseTypeFilter } from './type-filter';
+import { daysOf, parseTimeRange } from './time-range';
+import { parseTypeFilter, type TypeFilter } from './type-filter';
 import type { ViewInput } from './view';
 
 /** The input options of ziggyview, as parsed from the command line. */
@@ -12,7 +13,13 @@ export interface ViewInputArgs {
   /** File paths; `-` alone means stdin. */
   files?: readonly string[];
   logPath?: string;
-  typeName?: string;
+  /** One or several (`-n` repeated): exact types or prefixes ending in `*`. */
+  typeName?: string | readonly string[];
+  /** ISO-8601 or a duration before now (`15m`): picks the day files under --log-path. */
+  since?: string;
+  until?: string;
+  /** Keep reading the log path as ziggyd appends. */
+  follow?: boolean;
   startDate?: string;
   endDate?: string;
   /** `host:port` of a daemon's control port; `''` means the default `127.0.0.1:3513`. */
@@ -45,17 +52,24 @@ export function chooseInput(args: ViewInputArgs, stdin: StdinInfo, now: Date = n
   const files = args.files ?? [];
   const given = [files.length > 0 && 'files', args.logPath !== undefined && '--log-path', args.host !== undefined && '--host'].filter(Boolean);
   if (given.length > 1) throw bad(`give exactly one input, not ${given.join(' and ')}`);
-  if ((args.startDate !== undefined || args.endDate !== undefined) && args.logPath === undefined) {
+  const dates = args.startDate !== undefined || args.endDate !== undefined;
+  if (dates && args.logPath === undefined) {
     throw bad('--start-date and --end-date select files under --log-path; give --log-path too');
   }
+  const range = parseTimeRange(args.since, args.until, now);
+  if (dates && range !== undefined) throw bad('give --since/--until or --start-date/--end-date, not both');
+  if (args.follow && args.logPath === undefined) throw bad('--follow reads files as ziggyd appends to them; give --log-path too');
 
   if (args.logPath !== undefined) {
     if (args.logPath === '') throw bad('--log-path needs a directory');
+    if (range !== undefined) {
+      return { kind: 'log', query: { logPath: args.logPath, types: typesOf(args.typeName), ...daysOf(range, now) }, ...(args.follow ? { follow: true } : {}) };
+    }
     const today = utcDay(now);
     const endDay = args.endDate !== undefined ? parseDay(args.endDate, '--end-date') : today;
     const startDay = args.startDate !== undefined ? parseDay(args.startDate, '--start-date') : args.endDate !== undefined ? endDay : today;
     if (startDay > endDay) throw bad(`--start-date ${startDay} is after --end-date ${endDay}`);
-    return { kind: 'log', query: { logPath: args.logPath, types: parseTypeFilter(args.typeName), startDay, endDay } };
+    return { kind: 'log', query: { logPath: args.logPath, types: typesOf(args.typeName), startDay, endDay }, ...(args.follow ? { follow: true } : {}) };
   }
   const keys = { serverKey: args.serverKey, certificate: args.curveCert };
   if ((keys.serverKey || keys.certificate) && args.host === undefined) throw bad('--server-key and --curve-cert are for a live daemon (--host)');
@@ -65,7 +79,7 @@ export function chooseInput(args: ViewInputArgs, stdin: StdinInfo, now: Date = n
       kind: 'live',
       ...(curve !== undefined && { curve }),
       host: args.host === '' ? `${DEFAULT_HOST}:${DEFAULT_CONTROL_PORT}` : args.host,
-      types: parseTypeFilter(args.typeName),
+      types: typesOf(args.typeName),
       timeoutMs: seconds(args.timeout, '--timeout'),
       reconnectMs: seconds(args.reconnect, '--reconnect'),
     };
@@ -83,6 +97,12 @@ export function chooseInput(args: ViewInputArgs, stdin: StdinInfo, now: Date = n
     throw bad('no input: pipe BSON into stdin, or give files, --log-path/-l or --host/-H');
   }
   return { kind: 'stream', name: '<stdin>', stream: stdin.stream() };
+}
+
+/** `--type-name`, given once or more. */
+function typesOf(names: string | readonly string[] | undefined): TypeFilter | readonly TypeFilter[] {
+  if (names === undefined || typeof names === 'string') return parseTypeFilter(names);
+  return names.length === 1 ? parseTypeFilter(names[0]) : names.map(parseTypeFilter);
 }
 
 /** The longest timeout, in seconds, that ZeroMQ can take. */
