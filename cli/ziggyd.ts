@@ -132,9 +132,8 @@ export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
     const daemon = c.resolve(Daemon);
     await daemon.start();
     stopOnSignals(daemon);
-    const { collect, control } = c.resolve(DaemonSettings).value;
     // On stdout: stderr stays for problems (and -v's log).
-    process.stdout.write(`${startupLine(daemon.status(), { collect, control })}\n`);
+    process.stdout.write(`${startupLine(daemon.status(), c.resolve(DaemonSettings).value)}\n`);
     await daemon.stopped;
     process.exit(0);
   },

@@ -8,13 +8,14 @@ import { isZiggyError } from '../../src/errors';
 const status = (extra: Partial<ControlStatus>): ControlStatus =>
   ({ version: '1.2.3', pid: 77, ports: { collect: 3514, control: 3513, stream: 40211 }, ...extra }) as ControlStatus;
 const hosts = { collect: parseEndpoint('*:0', 3514), control: parseEndpoint('127.0.0.1:0', 3513) };
+const forward = parseEndpoint('central:3514', 3514);
 
 describe('startupLine (what ziggyd prints once started)', () => {
   it('says what it listens on (bound ports) and where events go', () => {
-    expect(startupLine(status({ logPath: '/var/log/ziggy' }), hosts)).to.equal(
+    expect(startupLine(status({}), { ...hosts, logPath: '/var/log/ziggy' })).to.equal(
       'ziggyd 1.2.3 (pid 77): collecting on *:3514, control on 127.0.0.1:3513 (live stream on port 40211); writing to /var/log/ziggy',
     );
-    expect(startupLine(status({ forward: { to: 'central:3514', queued: 0 } }), hosts)).to.match(/; not writing files \(no --log-path\); forwarding to central:3514$/);
+    expect(startupLine(status({}), { ...hosts, forward })).to.match(/; not writing files \(no --log-path\); forwarding to central:3514$/);
   });
 });
 
