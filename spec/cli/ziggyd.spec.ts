@@ -400,8 +400,8 @@ describe('cli/ziggyd', function () {
 
     it('a malformed --http is a start-up problem naming the flag', async () => {
       const run = track(ziggyd(['-c', '127.0.0.1:0', '-t', '127.0.0.1:0', '--http', '127.0.0.1:http']));
-      expect((await run.exited).code).to.equal(1);
-      expect(oneLine(run.stderr())).to.equal("ziggyd: --http: malformed endpoint '127.0.0.1:http': bad port 'http' (expected host:port, e.g. 127.0.0.1:3516)");
+      expect((await run.exited).code).to.equal(2); // what was typed: a usage error
+      expect(usage(run.stderr())).to.equal("ziggyd: --http: malformed endpoint '127.0.0.1:http': bad port 'http' (expected host:port, e.g. 127.0.0.1:3516)");
     });
   });
 });
