@@ -11,8 +11,17 @@
 //             with its peak RSS (constant memory: a fraction of the file's size).
 // plain loop: the whole file read into memory (not timed against it: a gift to the peer),
 //             then per document BSON.deserialize + JSON.stringify, output discarded.
-import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+//
+// Questions against jq (Debian's package), on the same events in the same run: the first
+// BENCH_JQ_MB (default 50) MB of the file, as BSON for ziggyview and as the NDJSON ziggyview
+// prints for jq (jq reads no BSON; converting is not timed against jq). Both CLIs, process
+// start-up included, output to /dev/null:
+//   --where: ziggyview F --where 'response.status >= 500'     vs jq -c 'select(.body.response.status >= 500)'
+//   --stats: ziggyview F --where 'type == request' --stats response.size --by request.method
+//            vs jq -n reduce ... (the same count, min, p50, p90, p99, max, mean per method)
+// Skipped with one line when jq is not installed.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
@@ -22,6 +31,20 @@ import { view } from '../src/view';
 const TARGET_BYTES = Number(process.env.BENCH_VIEW_MB ?? 200) * 1e6;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CLI = resolve(__dirname, '../dist/cli/ziggyview.js');
+const JQ_BYTES = Number(process.env.BENCH_JQ_MB ?? 50) * 1e6;
+
+const WHERE = { ours: ['--where', 'response.status >= 500'], jq: ['-c', 'select(.body.response.status >= 500)'] };
+const STATS = {
+  ours: ['--where', 'type == request', '--stats', 'response.size', '--by', 'request.method'],
+  jq: [
+    '-n',
+    '-c',
+    'reduce (inputs | select(.type == "request")) as $e ({}; .[$e.body.request.method] += [$e.body.response.size]) | ' +
+      'to_entries[] | (.value | sort) as $v | ($v | length) as $n | ' +
+      '{"request.method": .key, field: "response.size", count: $n, min: $v[0], p50: $v[(($n * 0.5) | ceil) - 1], p90: $v[(($n * 0.9) | ceil) - 1], ' +
+      'p99: $v[(($n * 0.99) | ceil) - 1], max: $v[-1], mean: (($v | add) / $n)}',
+  ],
+};
 
 function requestEvents(i: number): Document[] {
   const id = (0x66000000 + i).toString(16) + i.toString(16).padStart(24, '0');
@@ -116,6 +139,73 @@ function plainLoop(bytes: Buffer): { seconds: number; jsonBytes: number } {
   return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, jsonBytes };
 }
 
+/**
+ * Wall and CPU (user + system) seconds of one command, output to /dev/null (its stdout
+ * kept when `keep`, to compare answers). CPU time is the fairer figure on a shared machine.
+ */
+function timed(cmd: string, args: string[], keep = false): { seconds: number; cpu: number; out: string } {
+  const t0 = process.hrtime.bigint();
+  const run = spawnSync('/usr/bin/time', ['-f', '%U %S', cmd, ...args], { stdio: ['ignore', keep ? 'pipe' : 'ignore', 'pipe'], maxBuffer: 1 << 30, encoding: 'utf8' });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (run.status !== 0) throw new Error(`${cmd} failed: ${run.stderr}`);
+  const [user, sys] = run.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  return { seconds, cpu: user + sys, out: keep ? run.stdout : '' };
+}
+
+function haveJq(): boolean {
+  return spawnSync('jq', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/** The first whole documents of `path` up to about `bytes`, as BSON and as ziggyview's NDJSON. */
+function questionData(path: string, dir: string, bytes: number): { bson: string; json: string; mb: number } {
+  const whole = readFileSync(path);
+  let end = 0;
+  while (end < whole.length && end < bytes) end += whole.readInt32LE(end);
+  const bson = join(dir, 'questions.bson');
+  writeFileSync(bson, whole.subarray(0, end));
+  const json = join(dir, 'questions.ndjson');
+  execFileSync('sh', ['-c', `exec node "${CLI}" "${bson}" > "${json}"`]);
+  return { bson, json, mb: end / 1e6 };
+}
+
+function questions(path: string, dir: string): void {
+  if (!existsSync(CLI) || !existsSync('/usr/bin/time')) {
+    console.log(`questions vs jq: skipped (${CLI} or /usr/bin/time missing; run npm run build)`);
+    return;
+  }
+  if (!haveJq()) {
+    console.log('questions vs jq: skipped (jq is not installed: apt-get install jq)');
+    return;
+  }
+  const data = questionData(path, dir, JQ_BYTES);
+  const jqVersion = execFileSync('jq', ['--version'], { encoding: 'utf8' }).trim();
+  console.log(`questions vs ${jqVersion}: ${data.mb.toFixed(1)} MB of BSON (ziggyview) = ${(readFileSync(data.json).length / 1e6).toFixed(1)} MB of NDJSON (jq), both CLIs, median of ${ROUNDS}`);
+  for (const [name, q] of [['--where', WHERE], ['--stats', STATS]] as const) {
+    const ours: { seconds: number; cpu: number }[] = [];
+    const theirs: { seconds: number; cpu: number }[] = [];
+    let same = true;
+    for (let r = 0; r < ROUNDS; r++) {
+      const a = timed(process.execPath, [CLI, data.bson, ...q.ours], r === 0);
+      const b = timed('jq', [...q.jq, data.json], r === 0);
+      if (r === 0) same = sameAnswer(a.out, b.out);
+      ours.push(a);
+      theirs.push(b);
+    }
+    const [o, j] = [median(ours.map((x) => x.seconds)), median(theirs.map((x) => x.seconds))];
+    const [oc, jc] = [median(ours.map((x) => x.cpu)), median(theirs.map((x) => x.cpu))];
+    console.log(
+      `${name.padEnd(8)} ours ${o.toFixed(2)} s wall / ${oc.toFixed(2)} s CPU (${(data.mb / o).toFixed(1)} MB/s), jq ${j.toFixed(2)} s wall / ${jc.toFixed(2)} s CPU: ` +
+        `ours/jq ${(j / o).toFixed(2)}x wall, ${(jc / oc).toFixed(2)}x CPU (goal >= 3x)${same ? ', same answer' : ' — ANSWERS DIFFER'}`,
+    );
+  }
+}
+
+/** The same lines, whatever their order and number formatting. */
+function sameAnswer(a: string, b: string): boolean {
+  const norm = (text: string): string[] => text.split('\n').filter(Boolean).map((l) => JSON.stringify(JSON.parse(l))).sort();
+  return JSON.stringify(norm(a)) === JSON.stringify(norm(b));
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -157,6 +247,7 @@ async function main(): Promise<void> {
     }
     console.log(`plain loop (BSON.deserialize + JSON.stringify): ${plainRate.toFixed(1)} MB/s`);
     console.log(`ratio ours/plain: ${(libRate / plainRate).toFixed(2)}x (target >= 1.0x); ours >= 100 MB/s: ${libRate >= 100 ? 'yes' : 'NO'}`);
+    questions(path, dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import yargs, { type ArgumentsCamelCase, type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { isZiggyError } from '../src/errors';
+import { ZiggyError } from '../src/errors';
 import { loadClientKeys } from '../src/protocol/curve-cert';
-import { generateKeys, shutdownDaemon, statusReport } from '../src/view/ctl';
+import { firstCommand, generateKeys, shutdownDaemon, statusReport } from '../src/view/ctl';
 import { MAX_TIMEOUT_S } from '../src/view/inputs';
 import { exitOnStdoutError } from '../src/view/output';
+import { die, program } from './common';
 
 interface CtlArgs {
   host: string;
@@ -20,6 +21,7 @@ function curveOf(args: CtlArgs): ReturnType<typeof loadClientKeys> {
 }
 
 const PROG = 'ziggyctl';
+const COMMANDS = ['status', 'shutdown', 'keygen'];
 
 const statusCommand: CommandModule<CtlArgs, CtlArgs & { json: boolean }> = {
   command: 'status',
@@ -49,37 +51,25 @@ const keygenCommand: CommandModule<CtlArgs, CtlArgs & { path: string }> = {
 
 exitOnStdoutError(PROG);
 
-yargs(hideBin(process.argv))
-  .scriptName(PROG)
-  .parserConfiguration({ 'duplicate-arguments-array': false })
+const args = hideBin(process.argv);
+const command = firstCommand(args, ['--host', '-H', '--timeout', '--server-key', '--curve-cert']);
+if (command !== undefined && !COMMANDS.includes(command)) die(PROG, `unknown command '${command}' (commands: ${COMMANDS.join(', ')})`, true);
+
+program(yargs(args), PROG)
   .option('host', { alias: 'H', type: 'string', default: '127.0.0.1:3513', describe: "The daemon's control port, host:port or ipc:///path" })
   .option('server-key', { type: 'string', default: process.env.ZIGGY_SERVER_KEY || undefined, describe: 'For a ziggyd started with --curve-cert: its public key (Z85, or its .key file); default $ZIGGY_SERVER_KEY' })
   .option('curve-cert', { type: 'string', default: process.env.ZIGGY_CERTIFICATE || undefined, describe: "This side's .key_secret (its .key must be in the daemon's --authorized-keys); default $ZIGGY_CERTIFICATE" })
   .option('timeout', { type: 'number', default: 5, describe: 'Seconds to wait for the daemon to answer' })
   .check((a) => {
-    if (!(a.timeout > 0) || !Number.isFinite(a.timeout)) throw new Error('--timeout must be a positive number of seconds');
-    if (a.timeout > MAX_TIMEOUT_S) throw new Error(`--timeout must be at most ${MAX_TIMEOUT_S} seconds`);
+    if (!(a.timeout > 0) || !Number.isFinite(a.timeout)) throw new ZiggyError('BAD_CONFIG', '--timeout must be a positive number of seconds');
+    if (a.timeout > MAX_TIMEOUT_S) throw new ZiggyError('BAD_CONFIG', `--timeout must be at most ${MAX_TIMEOUT_S} seconds`);
     return true;
   })
   .command(statusCommand)
   .command(shutdownCommand)
   .command(keygenCommand)
-  .demandCommand(1, 'Give a command: status, shutdown or keygen')
-  .strict()
-  .help()
-  .fail((message, error) => {
-    if (error && isZiggyError(error) && error.code !== 'BAD_CONFIG' && error.code !== 'BAD_ENDPOINT') {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    if (error && !isZiggyError(error) && !message) {
-      process.stderr.write(`${PROG}: ${error.stack ?? error.message}\n`);
-      process.exit(1);
-    }
-    process.stderr.write(`${PROG}: ${message ?? error?.message}\nRun '${PROG} --help' for usage.\n`);
-    process.exit(2);
-  })
+  .demandCommand(1, `give a command: ${COMMANDS.slice(0, -1).join(', ')} or ${COMMANDS[COMMANDS.length - 1]}`)
   .parseAsync()
   .catch(() => {
-    // fail() above has reported and exited.
+    // fail() has reported and exited.
   });

@@ -3,8 +3,10 @@ import 'reflect-metadata';
 import { container } from 'tsyringe';
 import yargs, { type ArgumentsCamelCase, type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { Daemon, DAEMON_CONFIG, VERSION, parseByteSize, type DaemonConfig, type FsyncMode, type LogLevel } from '../src/daemon';
-import { isZiggyError } from '../src/errors';
+import { Daemon, DAEMON_CONFIG, parseByteSize, type DaemonConfig, type FsyncMode, type LogLevel } from '../src/daemon';
+import { DaemonSettings } from '../src/daemon/config';
+import { startupLine } from '../src/daemon/startup-line';
+import { program } from './common';
 
 const PROG = 'ziggyd';
 /** SIGINT/SIGTERM must end the process within 2 s; the daemon's own deadlines fit inside. */
@@ -175,24 +177,17 @@ export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
     const daemon = c.resolve(Daemon);
     await daemon.start();
     stopOnSignals(daemon);
+    // On stdout: stderr stays for problems (and -v's log).
+    process.stdout.write(`${startupLine(daemon.status(), c.resolve(DaemonSettings).value)}\n`);
     await daemon.stopped;
     process.exit(0);
   },
 };
 
-void yargs(hideBin(process.argv))
-  .scriptName(PROG)
+void program(yargs(hideBin(process.argv)), PROG, { rephrase: asFlags })
   .usage(`${PROG} [options]\n\nCollects Ziggy events (BSON over ZeroMQ). Options default to ZIGGY_<OPTION> from the environment (ZIGGY_COLLECT, ZIGGY_CONTROL, ZIGGY_FORWARD, ZIGGY_FORWARD_PLAIN, ZIGGY_RELAY, ZIGGY_SPOOL_PATH, ZIGGY_SPOOL_MAX, ZIGGY_FSYNC, ZIGGY_LOG_PATH, ZIGGY_FORWARD_HWM, ZIGGY_MAX_FILES_PER_DAY, ZIGGY_HTTP, ZIGGY_VERBOSE, ZIGGY_CURVE_CERT, ZIGGY_AUTHORIZED_KEYS, ZIGGY_FORWARD_SERVER_KEY, ZIGGY_INSECURE=1).`)
   .command(ziggydCommand)
-  .version(VERSION)
-  .alias('h', 'help')
-  .parserConfiguration({ 'duplicate-arguments-array': false })
-  .strict()
-  .wrap(Math.min(100, process.stdout.columns ?? 100))
-  .fail((message, error) => {
-    // One line, no stack: a ZiggyError says what to fix (port in use, bad endpoint, unwritable path).
-    const text = error !== undefined && error !== null ? (isZiggyError(error) ? asFlags(error.message) : error.message || String(error)) : message;
-    process.stderr.write(`${PROG}: ${text}${isZiggyError(error) ? '' : ` (see ${PROG} --help)`}\n`);
-    process.exit(isZiggyError(error) ? 1 : 2);
-  })
-  .parseAsync();
+  .parseAsync()
+  .catch(() => {
+    // fail() has reported and exited.
+  });

@@ -51,7 +51,7 @@ describe('CLIs with CURVE', () => {
   it('ziggyd refuses to bind every interface in plain text, naming --curve-cert and --insecure; --insecure warns once', async () => {
     const port = await freePort();
     const refused = ziggyd(['-c', `*:${port}`, '-t', `127.0.0.1:${await freePort()}`]);
-    expect(await refused.exited).to.equal(1);
+    expect(await refused.exited).to.equal(2); // a usage error (what was typed), as every BAD_CONFIG
     expect(refused.stderr()).to.match(/^ziggyd: --collect: \*:\d+ is reachable from the network.*--curve-cert.*--insecure/);
 
     const control = `127.0.0.1:${await freePort()}`;
@@ -67,7 +67,7 @@ describe('CLIs with CURVE', () => {
   it('ziggyd refuses --curve-cert without --authorized-keys', async () => {
     await keygen('server');
     const run = ziggyd(['-c', `127.0.0.1:${await freePort()}`, '-t', `127.0.0.1:${await freePort()}`, '--curve-cert', join(dir.path, 'server.key_secret')]);
-    expect(await run.exited).to.equal(1);
+    expect(await run.exited).to.equal(2);
     expect(run.stderr()).to.match(/^ziggyd: --curve-cert: needs authorizedKeys too \(--authorized-keys DIR/);
   });
 
@@ -91,7 +91,7 @@ describe('CLIs with CURVE', () => {
     await waitFor(() => answers('admin'), 8000, 'ziggyd to answer the admin');
     const plain = await ctl(['status']);
     expect(plain.code).to.equal(1);
-    expect(plain.stderr).to.equal(`cannot reach ziggyd at ${control} (no reply within 0.5 s${NO_CURVE_HINT})\n`);
+    expect(plain.stderr).to.equal(`ziggyctl: cannot reach ziggyd at ${control} (no reply within 0.5 s${NO_CURVE_HINT})\n`);
     const plainShutdown = await client().shutdown().then(() => 'obeyed', (e: Error) => e.message);
     expect(plainShutdown).to.match(/^cannot reach ziggyd/);
     expect(await answers('late')).to.equal(false);

@@ -72,15 +72,39 @@ describe('ziggyctl without a daemon', function () {
     const r = await ctl(['-H', endpoint, '--timeout', '1', 'status']);
     expect(r.code).to.equal(1);
     expect(r.stdout).to.equal('');
-    expect(r.stderr).to.equal(`cannot reach ziggyd at ${endpoint} (no reply within 1 s${PLAIN_HINT})\n`);
+    expect(r.stderr).to.equal(`ziggyctl: cannot reach ziggyd at ${endpoint} (no reply within 1 s${PLAIN_HINT})\n`);
     expect(r.ms).to.be.lessThan(4000);
   });
 
-  it('takes the last of a repeated option', async () => {
+  it('refuses an option given twice, as ziggyd and ziggyview do (exit 2)', async () => {
     const endpoint = await freeEndpoint();
-    const r = await ctl(['-H', '127.0.0.1:1', '-H', endpoint, '--timeout', '5', '--timeout', '0.5', 'status']);
+    const r = await ctl(['-H', '127.0.0.1:1', '-H', endpoint, 'status']);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.equal("ziggyctl: --host given more than once\nRun 'ziggyctl --help' for usage.\n");
+  });
+
+  it('fails at once for a host that does not resolve, instead of waiting out --timeout', async () => {
+    const r = await ctl(['-H', 'no-such-host.invalid:3513', '--timeout', '30', 'status']);
     expect(r.code).to.equal(1);
-    expect(r.stderr).to.equal(`cannot reach ziggyd at ${endpoint} (no reply within 0.5 s${PLAIN_HINT})\n`);
+    expect(r.stderr).to.match(/^ziggyctl: cannot reach ziggyd at no-such-host\.invalid:3513: cannot resolve host 'no-such-host\.invalid' \(E[A-Z_]+\)\n$/);
+    expect(r.ms).to.be.lessThan(8000); // not the 30 s timeout
+  });
+
+  it("an unknown command is called one: `ziggyctl stats` says unknown command 'stats'", async () => {
+    const r = await ctl(['-H', '127.0.0.1:1', 'stats']);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.equal("ziggyctl: unknown command 'stats' (commands: status, shutdown, keygen)\nRun 'ziggyctl --help' for usage.\n");
+  });
+
+  it('-h/--help and --version, as in ziggyd and ziggyview', async () => {
+    for (const flag of ['-h', '--help']) {
+      const r = await ctl([flag]);
+      expect(r.code, flag).to.equal(0);
+      expect(r.stdout, flag).to.include('ziggyctl <command>');
+      expect(r.stdout, flag).to.include('status');
+    }
+    const v = await ctl(['--version']);
+    expect(v.stdout.trim()).to.match(/^\d+\.\d+\.\d+/);
   });
 
   it('shutdown of an unreachable daemon fails the same way', async () => {

@@ -97,6 +97,13 @@ async function restarted(earlier: { args: string[]; controlUrl: string }) {
   return run;
 }
 
+/** A usage error: its one line, then where help is (exit 2). */
+function usage(text: string): string {
+  const lines = text.trim().split('\n');
+  expect(lines, text).to.deep.equal([lines[0], "Run 'ziggyd --help' for usage."]);
+  return lines[0];
+}
+
 function oneLine(text: string): string {
   const lines = text.trim().split('\n');
   expect(lines, text).to.have.length(1);
@@ -137,8 +144,8 @@ describe('cli/ziggyd', function () {
   describe('start-up problems: one line on stderr, non-zero exit, no stack', () => {
     it('a malformed endpoint', async () => {
       const run = track(ziggyd(['--collect', 'localhost:port']));
-      expect((await run.exited).code).to.equal(1);
-      expect(oneLine(run.stderr())).to.equal("ziggyd: --collect: malformed endpoint 'localhost:port': bad port 'port' (expected host:port, e.g. 127.0.0.1:3514)");
+      expect((await run.exited).code).to.equal(2);
+      expect(usage(run.stderr())).to.equal("ziggyd: --collect: malformed endpoint 'localhost:port': bad port 'port' (expected host:port, e.g. 127.0.0.1:3514)");
     });
 
     it('a port in use', async () => {
@@ -166,19 +173,19 @@ describe('cli/ziggyd', function () {
     it('an unknown flag (usage error: exit 2)', async () => {
       const run = track(ziggyd(['--colect', 'x']));
       expect((await run.exited).code).to.equal(2);
-      expect(oneLine(run.stderr())).to.match(/^ziggyd: Unknown argument: colect/);
+      expect(usage(run.stderr())).to.match(/^ziggyd: Unknown argument: colect/);
     });
 
     it('a stray argument, such as a log path without -l (usage error: exit 2)', async () => {
       const run = track(ziggyd(['-c', '127.0.0.1:0', '-t', '127.0.0.1:0', '/tmp/ziggy-logs']));
       expect((await run.exited).code).to.equal(2);
-      expect(oneLine(run.stderr())).to.match(/^ziggyd: Unknown argument: \/tmp\/ziggy-logs/);
+      expect(usage(run.stderr())).to.match(/^ziggyd: Unknown argument: \/tmp\/ziggy-logs/);
     });
 
     it('forwarding to its own collection port', async () => {
       const run = track(ziggyd(['-c', '127.0.0.1:45999', '-t', '127.0.0.1:0', '-r', 'localhost:45999']));
-      expect((await run.exited).code).to.equal(1);
-      expect(oneLine(run.stderr())).to.match(/^ziggyd: --forward: 'localhost:45999' is this daemon's own collection port/);
+      expect((await run.exited).code).to.equal(2);
+      expect(usage(run.stderr())).to.match(/^ziggyd: --forward: 'localhost:45999' is this daemon's own collection port/);
     });
   });
 
@@ -201,7 +208,7 @@ describe('cli/ziggyd', function () {
 
     it('lets a flag win over its environment variable', async () => {
       const run = track(ziggyd(['--collect', 'bad:flag'], { ZIGGY_COLLECT: '127.0.0.1:0' }));
-      expect((await run.exited).code).to.equal(1);
+      expect((await run.exited).code).to.equal(2);
       expect(run.stderr()).to.include("'bad:flag'");
     });
   });
@@ -393,8 +400,8 @@ describe('cli/ziggyd', function () {
 
     it('a malformed --http is a start-up problem naming the flag', async () => {
       const run = track(ziggyd(['-c', '127.0.0.1:0', '-t', '127.0.0.1:0', '--http', '127.0.0.1:http']));
-      expect((await run.exited).code).to.equal(1);
-      expect(oneLine(run.stderr())).to.equal("ziggyd: --http: malformed endpoint '127.0.0.1:http': bad port 'http' (expected host:port, e.g. 127.0.0.1:3516)");
+      expect((await run.exited).code).to.equal(2); // what was typed: a usage error
+      expect(usage(run.stderr())).to.equal("ziggyd: --http: malformed endpoint '127.0.0.1:http': bad port 'http' (expected host:port, e.g. 127.0.0.1:3516)");
     });
   });
 });

@@ -44,7 +44,7 @@ describe('EventFormatter', () => {
 
   it('--pretty: indented JSON, without colour unless asked', () => {
     const { text } = format([a], { pretty: true });
-    expect(text).to.equal(JSON.stringify(JSON.parse(JSON.stringify({ ...a })), null, 2) + '\n');
+    expect(text).to.equal(JSON.stringify(withIsoTimes(a), null, 2) + '\n');
     expect(text).not.to.include('\x1b[');
   });
 
@@ -66,7 +66,7 @@ describe('EventFormatter', () => {
     expect(errors).to.deep.equal([]);
     const [first, ...rest] = text.split('\n');
     expect(first.startsWith('{"type":"deep","body":{"a":{"a":')).to.equal(true);
-    expect(rest.join('\n')).to.equal(JSON.stringify(JSON.parse(JSON.stringify({ ...a })), null, 2) + '\n');
+    expect(rest.join('\n')).to.equal(JSON.stringify(withIsoTimes(a), null, 2) + '\n');
     const grouped = format([a, deep, aParent], { group: true, pretty: true });
     expect(grouped.errors).to.deep.equal([]);
     expect(grouped.text.split('\n').filter(Boolean).map((l) => l.slice(0, 12))).to.include('[{"type":"de');
@@ -112,4 +112,11 @@ function deepEvent(depth: number): Buffer {
   for (let i = 0; i < depth; i++) inner = doc(Buffer.concat([Buffer.from([0x03, 0x61, 0]), inner]));
   const type = Buffer.from([0x02, ...Buffer.from('type\0'), 5, 0, 0, 0, ...Buffer.from('deep\0')]);
   return doc(Buffer.concat([type, Buffer.from([0x03, ...Buffer.from('body\0')]), inner]));
+}
+
+/** What --pretty shows of an event: its times (unix seconds) as ISO-8601 with milliseconds. */
+function withIsoTimes(doc: Document): unknown {
+  const plain = JSON.parse(JSON.stringify(doc)) as Record<string, unknown>;
+  for (const k of ['start', 'end']) plain[k] = new Date((plain[k] as number) * 1000).toISOString();
+  return plain;
 }

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, readdir } from 'node:fs/promises';
+import { access, readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { ZiggyError } from '../errors';
@@ -128,6 +128,9 @@ export class FileWriter implements EventSink {
     this.maxBuffered = cfg.maxBufferedBytes;
     this.flushBytes = cfg.flushBytes;
     this.maxOpen = cfg.maxOpenFiles;
+    // A file in the way: say so, not "EEXIST: file already exists, mkdir".
+    const existing = await stat(this.root).catch(() => undefined);
+    if (existing && !existing.isDirectory()) throw new ZiggyError('IO', `log path '${this.root}' is a file, not a directory`);
     try {
       await ensureDir(this.root);
       await access(this.root, constants.W_OK);

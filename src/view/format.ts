@@ -1,7 +1,7 @@
 import { DEFAULT_GROUP_MAX, Grouper } from './grouper';
 import { JsonBuffer } from './json-buffer';
-import { prettyJson } from './pretty';
-import { BsonTranscoder } from './transcode';
+import { prettyJson, readableEvent } from './pretty';
+import { BsonTranscoder, type Projection } from './transcode';
 
 /** How events are printed. */
 export interface FormatOptions {
@@ -13,6 +13,8 @@ export interface FormatOptions {
   group?: boolean;
   /** Most ids waiting for their parent at once when grouping (default 1000). */
   groupMax?: number;
+  /** Print only these fields (see projectionOf); every field when undefined. */
+  fields?: Projection;
 }
 
 /**
@@ -33,7 +35,7 @@ export class EventFormatter {
     this.pretty = options.pretty === true;
     this.color = this.pretty && options.color === true;
     this.grouper = options.group ? new Grouper((g) => this.writeGroup(g), options.groupMax ?? DEFAULT_GROUP_MAX) : undefined;
-    this.transcoder = new BsonTranscoder(this.grouper !== undefined);
+    this.transcoder = new BsonTranscoder(this.grouper !== undefined, options.fields);
   }
 
   /** Groups printed without their parent because `groupMax` ids were waiting. */
@@ -66,7 +68,8 @@ export class EventFormatter {
       return;
     }
     const text = s.buf.toString('utf8', 0, s.pos);
-    const item: unknown = JSON.parse(text);
+    // Made for reading: times as ISO strings, float noise rounded (exactness stays in NDJSON).
+    const item: unknown = readable(JSON.parse(text));
     if (this.grouper) {
       // Printed later, with its group: one too deep to indent is kept as it is.
       this.grouper.add(this.transcoder.id, this.transcoder.type, this.indented(item) === null ? new CompactJson(text) : item);
@@ -104,6 +107,16 @@ export class EventFormatter {
       out.bytes(json as Buffer);
     });
     out.ascii(']\n');
+  }
+}
+
+/** readableEvent(), or the value as it is when it is nested too deep to walk. */
+function readable(value: unknown): unknown {
+  try {
+    return readableEvent(value);
+  } catch (e) {
+    if (e instanceof RangeError) return value;
+    throw e;
   }
 }
 

@@ -2,7 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ZiggyError } from '../errors';
 import { isValidEventType } from '../protocol/event';
-import { describeTypeFilter, matchesType, type TypeFilter } from './type-filter';
+import { describeTypeFilter, matchesType, typeFilters, type TypeFilter } from './type-filter';
 
 /** One daemon log file: `<log-path>/<day>/<type>-<day>.bson`. */
 export interface LogFile {
@@ -15,7 +15,8 @@ export interface LogFile {
 /** What to look up under a log path. */
 export interface LogQuery {
   readonly logPath: string;
-  readonly types: TypeFilter;
+  /** One filter, or several (any may match). */
+  readonly types: TypeFilter | readonly TypeFilter[];
   /** First day, `YYYYMMDD`, inclusive. */
   readonly startDay: string;
   /** Last day, `YYYYMMDD`, inclusive. */
@@ -55,7 +56,11 @@ export async function findLogFiles(query: LogQuery): Promise<LogFile[][]> {
   const days = entries.filter((d) => /^\d{8}$/.test(d) && d >= query.startDay && d <= query.endDay).sort();
   const out: LogFile[][] = [];
   for (const day of days) {
-    const files = query.types.exact ? await exactFile(query.logPath, day, query.types.prefix) : await prefixFiles(query.logPath, day, query.types);
+    const byPath = new Map<string, LogFile>();
+    for (const t of typeFilters(query.types)) {
+      for (const f of t.exact ? await exactFile(query.logPath, day, t.prefix) : await prefixFiles(query.logPath, day, t)) byPath.set(f.path, f);
+    }
+    const files = [...byPath.values()].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
     if (files.length > 0) out.push(files);
   }
   return out;

@@ -61,3 +61,45 @@ function writeValue(v: unknown, pad: string, indent: string, parts: string[]): v
     parts.push(pad, '}');
   }
 }
+
+/**
+ * Whether pretty output is coloured: `FORCE_COLOR` (set, and not `0` or `false`) forces
+ * colours on, else a non-empty `NO_COLOR` turns them off (https://no-color.org), else
+ * colours go to a terminal only.
+ */
+export function useColor(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return force !== '0' && force.toLowerCase() !== 'false';
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  return isTTY;
+}
+
+/** A number with binary floating-point noise rounded away (0.1 + 0.2 prints as 0.3): 15 significant digits (a double holds 15 to 17). */
+export function roundNoise(v: number): number {
+  if (Number.isInteger(v) || !Number.isFinite(v)) return v;
+  return Number(v.toPrecision(15));
+}
+
+/**
+ * An event (as JSON.parse gives it) made for reading: `start` and `end` (unix seconds) as
+ * ISO-8601 times with milliseconds, every other number with its float noise rounded.
+ */
+export function readableEvent(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(readableEvent);
+  if (value === null || typeof value !== 'object') return typeof value === 'number' ? roundNoise(value) : value;
+  const out = roundAll(value) as Record<string, unknown>;
+  for (const k of ['start', 'end']) {
+    const t = (value as Record<string, unknown>)[k]; // the exact seconds, not the rounded ones
+    if (typeof t === 'number' && Number.isFinite(t) && Math.abs(t) < 8.64e12) out[k] = new Date(Math.round(t * 1000)).toISOString();
+  }
+  return out;
+}
+
+function roundAll(value: unknown): unknown {
+  if (typeof value === 'number') return roundNoise(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(roundAll);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = roundAll(v);
+  return out;
+}

@@ -3,7 +3,7 @@ import { ZiggyError } from '../errors';
 import { ControlClient, DEFAULT_CONTROL_TIMEOUT_MS } from '../protocol/control-client';
 import { applyClientKeys, type CurveClientKeys } from '../protocol/curve-cert';
 import { DEFAULT_CONTROL_PORT, parseEndpoint, type Endpoint } from '../protocol/endpoint';
-import { ALL_TYPES, matchesType, type TypeFilter } from './type-filter';
+import { ALL_TYPES, matchesAnyType, typeFilters, type TypeFilter } from './type-filter';
 import type { WarningHandler } from './read';
 
 /** Silence on the stream after which the daemon is asked again for its stream port. */
@@ -13,7 +13,7 @@ export interface LiveStreamOptions {
   /** The daemon's control port, `host:port` (default `127.0.0.1:3513`). */
   host?: string | Endpoint;
   /** Which event types to receive (default every type). */
-  types?: TypeFilter;
+  types?: TypeFilter | readonly TypeFilter[];
   /** Milliseconds to wait for each control reply (default 5000). */
   timeoutMs?: number;
   /** Milliseconds of silence before asking for the stream port again (default 3000). */
@@ -44,7 +44,7 @@ export interface LiveMessage {
  */
 export class LiveStream implements AsyncIterable<LiveMessage> {
   readonly endpoint: Endpoint;
-  private readonly types: TypeFilter;
+  private readonly types: readonly TypeFilter[];
   private readonly reconnectMs: number;
   private readonly warn: WarningHandler;
   private readonly abort = new AbortController();
@@ -54,7 +54,7 @@ export class LiveStream implements AsyncIterable<LiveMessage> {
   constructor(options: LiveStreamOptions = {}) {
     const host = options.host ?? `127.0.0.1:${DEFAULT_CONTROL_PORT}`;
     this.endpoint = typeof host === 'string' ? parseEndpoint(host, DEFAULT_CONTROL_PORT) : host;
-    this.types = options.types ?? ALL_TYPES;
+    this.types = typeFilters(options.types ?? ALL_TYPES);
     this.reconnectMs = options.reconnectMs ?? DEFAULT_RECONNECT_MS;
     this.warn = options.warn ?? (() => {});
     this.control = new ControlClient(this.endpoint, {
@@ -107,7 +107,7 @@ export class LiveStream implements AsyncIterable<LiveMessage> {
         }
         if (parts.length < 2) continue;
         const type = parts[0].toString('utf8');
-        if (!matchesType(this.types, type)) continue;
+        if (!matchesAnyType(this.types, type)) continue;
         for (let i = 1; i < parts.length; i++) yield { type, bson: parts[i] };
       }
     } finally {
@@ -121,7 +121,7 @@ export class LiveStream implements AsyncIterable<LiveMessage> {
     const socket = new Subscriber({ linger: 0, receiveTimeout: this.reconnectMs, ipv6: this.endpoint.host.includes(':') });
     applyClientKeys(socket, this.control.curve);
     socket.connect(port);
-    socket.subscribe(this.types.prefix);
+    for (const t of this.types) socket.subscribe(t.prefix);
     this.socket = socket;
     return socket;
   }

@@ -1,7 +1,35 @@
 import { isUtf8 } from 'node:buffer';
 import { Decimal128 } from 'bson';
 import { ZiggyError } from '../errors';
+import { valueEnd } from './field-path';
 import { JsonBuffer } from './json-buffer';
+
+/**
+ * Which fields to write (`--fields`): per field name, its own projection, or null for the
+ * whole value. Fields not named are left out.
+ */
+export type Projection = ReadonlyMap<string, Projection | null>;
+
+/** A projection from dotted paths (as from the top of the document): `['body.a', 'body.b.c']`. */
+export function projectionOf(paths: readonly (readonly string[])[]): Projection {
+  const root = new Map<string, Map<string, unknown> | null>();
+  for (const segs of paths) {
+    let node = root;
+    segs.forEach((seg, i) => {
+      const last = i === segs.length - 1;
+      const had = node.get(seg);
+      if (had === null) return; // the whole value is already wanted
+      if (last) {
+        node.set(seg, null);
+        return;
+      }
+      const child = had ?? new Map<string, Map<string, unknown> | null>();
+      node.set(seg, child);
+      node = child as Map<string, Map<string, unknown> | null>;
+    });
+  }
+  return root as Projection;
+}
 
 /**
  * BSON bytes to JSON text, directly, without building JavaScript objects first: this is
@@ -37,7 +65,11 @@ export class BsonTranscoder {
    * @param capture remember each document's top-level `id` and `type` (for grouping);
    *   off, no string is decoded that is not needed
    */
-  constructor(private readonly capture = false) {}
+  constructor(
+    private readonly capture = false,
+    /** Write only these fields (see projectionOf); all when undefined. */
+    private readonly projection?: Projection,
+  ) {}
 
   /** Top-level `id` of the last document written, when it is a string (with `capture`). */
   id: string | undefined;
@@ -47,6 +79,7 @@ export class BsonTranscoder {
   // Container stack, kept between calls so deep documents do not allocate per call.
   private stops: number[] = [];
   private frames: number[] = [];
+  private projections: (Projection | null | undefined)[] = [];
 
   /**
    * Appends the JSON text of the document at `src[off..off+len)` to `out`. `len` must be
@@ -56,6 +89,8 @@ export class BsonTranscoder {
     this.id = this.type = undefined;
     const stops = this.stops;
     const frames = this.frames;
+    const projections = this.projections;
+    let proj: Projection | null | undefined = this.projection;
     let depth = 0;
     let stop = off + len - 1; // index of the current container's terminating 0
     let frame = FRAME_DOC;
@@ -74,6 +109,7 @@ export class BsonTranscoder {
         depth--;
         stop = stops[depth];
         frame = frames[depth];
+        proj = projections[depth];
         first = false;
         continue;
       }
@@ -83,6 +119,14 @@ export class BsonTranscoder {
       while (p < stop && src[p] !== 0) p++;
       if (p >= stop) fail(off, nameStart - 1, 'field name runs past its document');
       const nameEnd = p++;
+      let inner: Projection | null | undefined;
+      if (proj) {
+        inner = proj.get(src.toString('utf8', nameStart, nameEnd));
+        if (inner === undefined) {
+          p = valueEnd(src, kind, p, stop, off); // a field not asked for
+          continue;
+        }
+      }
       if (frame !== FRAME_ARRAY) {
         // `,"name":` in one go
         writeString(src, nameStart, nameEnd, out, first ? 0 : 0x2c, 0x3a);
@@ -112,9 +156,11 @@ export class BsonTranscoder {
           const n = containerSize(src, p, stop, off);
           stops[depth] = stop;
           frames[depth] = frame;
+          projections[depth] = proj;
           depth++;
           stop = p + n - 1;
           frame = kind === 0x04 ? FRAME_ARRAY : FRAME_DOC;
+          proj = inner ?? undefined;
           first = true;
           out.byte(kind === 0x04 ? 0x5b : 0x7b);
           p += 4;
@@ -200,9 +246,11 @@ export class BsonTranscoder {
           out.ascii(',"$scope":{');
           stops[depth] = stop;
           frames[depth] = frame;
+          projections[depth] = proj;
           depth++;
           stop = scopeAt + scope - 1;
           frame = FRAME_SCOPE;
+          proj = undefined;
           first = true;
           p = scopeAt + 4;
           break;

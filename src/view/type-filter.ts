@@ -37,7 +37,18 @@ export function matchesType(filter: TypeFilter, type: string): boolean {
   return filter.exact ? type === filter.prefix : type.startsWith(filter.prefix);
 }
 
-/** The filter as the user wrote it. */
-export function describeTypeFilter(filter: TypeFilter): string {
-  return filter.exact ? filter.prefix : `${filter.prefix}*`;
+/** The filter as the user wrote it (several joined by commas). */
+export function describeTypeFilter(filter: TypeFilter | readonly TypeFilter[]): string {
+  return typeFilters(filter).map((f) => (f.exact ? f.prefix : `${f.prefix}*`)).join(',');
+}
+
+/** One filter or several (`-n` given more than once), as a list; an empty list is every type. */
+export function typeFilters(filter: TypeFilter | readonly TypeFilter[]): readonly TypeFilter[] {
+  const list = Array.isArray(filter) ? (filter as readonly TypeFilter[]) : [filter as TypeFilter];
+  return list.length === 0 || list.some((f) => !f.exact && f.prefix === '') ? [ALL_TYPES] : list;
+}
+
+/** Whether an event type passes any of the filters. */
+export function matchesAnyType(filter: TypeFilter | readonly TypeFilter[], type: string): boolean {
+  return typeFilters(filter).some((f) => matchesType(f, type));
 }

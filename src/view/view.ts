@@ -3,12 +3,17 @@ import { isZiggyError, ZiggyError } from '../errors';
 import { splitFrame } from '../protocol/codec';
 import type { CurveClientKeys } from '../protocol/curve-cert';
 import type { Endpoint } from '../protocol/endpoint';
+import type { FieldPath } from './field-path';
+import { EventFilter, type FilterOptions } from './filter';
+import { followLog } from './follow';
 import { EventFormatter, type FormatOptions } from './format';
 import { describeQuery, findLogFiles, type LogQuery } from './log-files';
 import { mergeByEnd } from './merge';
 import { Output } from './output';
 import { readJetStream, type JetStreamQuery } from './jetstream';
 import { BsonReader, DEFAULT_CHUNK_SIZE, type WarningHandler } from './read';
+import { StatsAggregator, type StatsOptions } from './stats';
+import { StatsPrinter } from './stats-output';
 import { LiveStream } from './subscribe';
 import type { TypeFilter } from './type-filter';
 
@@ -19,11 +24,17 @@ export type ViewInput =
   /** Files, merged in `end` order when there are several. */
   | { kind: 'files'; paths: readonly string[] }
   /** A daemon's log path: per day in day order, the matching types merged in `end` order. */
-  | { kind: 'log'; query: LogQuery }
+  | { kind: 'log'; query: LogQuery; /** Keep reading what is appended, until `signal` aborts. */ follow?: boolean; pollMs?: number }
   /** A daemon's live stream, until `signal` aborts. */
-  | { kind: 'live'; host: string | Endpoint; types: TypeFilter; timeoutMs?: number; reconnectMs?: number; curve?: CurveClientKeys }
+  | { kind: 'live'; host: string | Endpoint; types: TypeFilter | readonly TypeFilter[]; timeoutMs?: number; reconnectMs?: number; curve?: CurveClientKeys }
   /** A NATS JetStream stream, in stored order (with `follow`, until `signal` aborts). */
   | ({ kind: 'nats' } & JetStreamQuery);
+
+/** `--stats`: figures of numeric fields per group, printed at the end instead of the events. */
+export interface StatsRequest extends StatsOptions {
+  fields: readonly FieldPath[];
+  by?: readonly FieldPath[];
+}
 
 export interface ViewOptions extends FormatOptions {
   input: ViewInput;
@@ -33,6 +44,32 @@ export interface ViewOptions extends FormatOptions {
   warn?: WarningHandler;
   /** Stops a live stream (Ctrl-C); what is held for grouping is printed first. */
   signal?: AbortSignal;
+  /** Which events to print (or count): conditions, types, a time range. */
+  filter?: FilterOptions;
+  /** Print figures per group instead of events. */
+  stats?: StatsRequest;
+}
+
+/** What events go to after the filter: the formatter, or the stats. */
+interface Consumer {
+  event(src: Buffer, off: number, len: number): void;
+  end(): void;
+}
+
+/** The filter in front of a consumer. */
+class Pipeline implements Consumer {
+  constructor(
+    private readonly filter: EventFilter | undefined,
+    private readonly target: Consumer,
+  ) {}
+
+  event(src: Buffer, off: number, len: number): void {
+    if (this.filter === undefined || this.filter.matches(src, off, len)) this.target.event(src, off, len);
+  }
+
+  end(): void {
+    this.target.end();
+  }
 }
 
 /** Open file streams at once, in total, never exceed this many bytes of read buffers. */
@@ -50,26 +87,38 @@ export async function view(options: ViewOptions): Promise<void> {
   const warn = options.warn ?? (() => {});
   const out = new Output(options.output);
   const formatter = new EventFormatter(out.json, options);
+  const filter = options.filter ? new EventFilter(options.filter) : undefined;
+  const stats = options.stats;
+  const target = stats
+    ? new StatsPrinter(new StatsAggregator(stats.fields, stats.by ?? [], stats), out.json, (stats.by ?? []).map((b) => b.text), options.pretty === true)
+    : formatter;
+  const pipeline = new Pipeline(filter?.active ? filter : undefined, target);
   try {
-    await readInput(options.input, formatter, out, warn, options.signal);
+    await readInput(options.input, pipeline, out, warn, options.signal);
   } catch (e) {
     // Print every good event read before the failure, then report it.
-    await finish(formatter, out).catch(() => {});
+    await finish(pipeline, out).catch(() => {});
     throw e;
   }
-  await finish(formatter, out);
+  await finish(pipeline, out);
   if (formatter.evicted > 0) {
     warn(`${formatter.evicted} group(s) printed without their parent: more than ${options.groupMax ?? 1000} ids were waiting (see --group-max)`);
   }
 }
 
-async function readInput(input: ViewInput, formatter: EventFormatter, out: Output, warn: WarningHandler, signal?: AbortSignal): Promise<void> {
+async function readInput(input: ViewInput, formatter: Consumer, out: Output, warn: WarningHandler, signal?: AbortSignal): Promise<void> {
   switch (input.kind) {
     case 'stream':
       return printAll([new BsonReader(input.name, input.stream, warn)], formatter, out);
     case 'files':
       return printAll(openFiles(input.paths, warn), formatter, out);
     case 'log': {
+      if (input.follow) {
+        return followLog(input.query, (r, n) => {
+          printOne(r, n, formatter);
+          if (out.full) return out.flush();
+        }, { signal, pollMs: input.pollMs, afterPoll: () => out.flush() });
+      }
       const days = await findLogFiles(input.query);
       if (days.length === 0) throw new ZiggyError('IO', `no log files for ${describeQuery(input.query)}`);
       for (const files of days) {
@@ -98,7 +147,7 @@ async function readInput(input: ViewInput, formatter: EventFormatter, out: Outpu
   }
 }
 
-async function finish(formatter: EventFormatter, out: Output): Promise<void> {
+async function finish(formatter: Consumer, out: Output): Promise<void> {
   formatter.end();
   await out.flush();
 }
@@ -110,7 +159,7 @@ function openFiles(paths: readonly string[], warn: WarningHandler): BsonReader[]
 }
 
 /** Prints every document of the readers: in order for one, merged by `end` for several. */
-async function printAll(readers: BsonReader[], formatter: EventFormatter, out: Output): Promise<void> {
+async function printAll(readers: BsonReader[], formatter: Consumer, out: Output): Promise<void> {
   try {
     if (readers.length === 1) {
       const r = readers[0];
@@ -132,7 +181,7 @@ async function printAll(readers: BsonReader[], formatter: EventFormatter, out: O
   }
 }
 
-function printOne(r: BsonReader, size: number, formatter: EventFormatter): void {
+function printOne(r: BsonReader, size: number, formatter: Consumer): void {
   try {
     formatter.event(r.buf, r.pos, size);
   } catch (e) {
@@ -143,7 +192,7 @@ function printOne(r: BsonReader, size: number, formatter: EventFormatter): void 
 
 async function printLive(
   input: Extract<ViewInput, { kind: 'live' }>,
-  formatter: EventFormatter,
+  formatter: Consumer,
   out: Output,
   warn: WarningHandler,
   signal: AbortSignal | undefined,
