@@ -184,7 +184,7 @@ export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
   },
 };
 
-void program(yargs(hideBin(process.argv)), PROG, { rephrase: asFlags })
+void program(yargs(hideBin(process.argv)), PROG, { rephrase: asFlags, repeatable: ['forward', 'nats', 'from-nats', 'nats-subjects'] })
   .usage(`${PROG} [options]\n\nCollects Ziggy events (BSON over ZeroMQ). Options default to ZIGGY_<OPTION> from the environment (ZIGGY_COLLECT, ZIGGY_CONTROL, ZIGGY_FORWARD, ZIGGY_FORWARD_PLAIN, ZIGGY_RELAY, ZIGGY_SPOOL_PATH, ZIGGY_SPOOL_MAX, ZIGGY_FSYNC, ZIGGY_LOG_PATH, ZIGGY_FORWARD_HWM, ZIGGY_MAX_FILES_PER_DAY, ZIGGY_HTTP, ZIGGY_VERBOSE, ZIGGY_CURVE_CERT, ZIGGY_AUTHORIZED_KEYS, ZIGGY_FORWARD_SERVER_KEY, ZIGGY_INSECURE=1).`)
   .command(ziggydCommand)
   .parseAsync()

@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'TIMEOUT'
   /** A peer that could not be reached. */
   | 'UNREACHABLE'
+  /** A peer that refused this side's credentials. */
+  | 'UNAUTHORIZED'
   /** A file or directory that could not be read or written. */
   | 'IO'
   /** A port that is already bound by someone else. */

@@ -37,6 +37,27 @@ describe('ziggyd, ziggyview and ziggyctl behave alike', function () {
     });
   }
 
+  it('ziggyd: the options documented as repeatable (--forward upstreams) may be repeated', async () => {
+    const dir = await tempDir();
+    const [collect, control, a, b] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const args = ['-c', `127.0.0.1:${collect}`, '-t', `127.0.0.1:${control}`, '--relay', 'none', '--spool-path', dir.path, '--forward', `127.0.0.1:${a}`, '--forward', `127.0.0.1:${b}`];
+    const child = spawn(process.execPath, [CLI.ziggyd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      await waitFor(() => out.includes('\n') || child.exitCode !== null, 10000, 'the startup line');
+      expect(err).to.equal('');
+      expect(out).to.include('collecting on');
+    } finally {
+      child.kill('SIGINT');
+      await exited;
+      await dir.remove();
+    }
+  });
+
   it('a number option given text names it and the text (not "got NaN")', async () => {
     const d = await runCli(CLI.ziggyd, ['--forward-hwm', 'abc']);
     expect(d.code).to.equal(2);

@@ -61,7 +61,7 @@ describe('ziggyd with NATS (real nats-server)', function () {
 
   it('--from-nats without --nats-consumer says what is missing', async () => {
     const run = ziggyd(['-c', '127.0.0.1:*', '-t', '127.0.0.1:*', '--from-nats', server.url]);
-    expect(await run.exited).to.equal(1);
+    expect(await run.exited, 'a usage error').to.equal(2);
     expect(run.stderr()).to.match(/^ziggyd: --nats-consumer: reading from NATS needs a durable consumer name/);
   });
 

@@ -148,7 +148,7 @@ describe('JetStream (real nats-server)', function () {
       const locked = await NatsServer.start({ args: ['--user', 'ziggy', '--pass', 'right'] });
       try {
         const refused = await daemon({ files: false, config: { nats: locked.url, natsUser: 'ziggy', natsPassword: 'wrong' } }).catch((e: unknown) => e);
-        expect(isZiggyError(refused) && refused.code).to.equal('BAD_CONFIG');
+        expect(isZiggyError(refused) && refused.code).to.equal('UNAUTHORIZED');
         expect((refused as Error).message).to.match(/refused the credentials/);
         expect((refused as Error).message).not.to.include('wrong');
         const ok = await daemon({ files: false, config: { nats: locked.url, natsUser: 'ziggy', natsPassword: 'right' } });

@@ -125,7 +125,7 @@ export async function connectNats(target: NatsTarget, name: string, keepTrying: 
   } catch (e) {
     const msg = (e as Error).message ?? String(e);
     if (/authori[sz]ation|authentication|permissions/i.test(msg) || (e as Error).name === 'AuthorizationError') {
-      throw new ZiggyError('BAD_CONFIG', `NATS at ${shown} refused the credentials (${msg})`, { cause: e });
+      throw new ZiggyError('UNAUTHORIZED', `NATS at ${shown} refused the credentials (${msg})`, { cause: e });
     }
     throw new ZiggyError('UNREACHABLE', `cannot connect to NATS at ${shown}: ${msg}`, { cause: e });
   }
