@@ -68,24 +68,17 @@ export class EventFormatter {
       return;
     }
     const text = s.buf.toString('utf8', 0, s.pos);
-    // Made for reading: times as ISO strings, float noise rounded (exactness stays in NDJSON).
-    const item: unknown = readable(JSON.parse(text));
-    if (this.grouper) {
-      // Printed later, with its group: one too deep to indent is kept as it is.
-      this.grouper.add(this.transcoder.id, this.transcoder.type, this.indented(item) === null ? new CompactJson(text) : item);
+    const parsed: unknown = JSON.parse(text);
+    // Too deep for the indenting printers (they recurse per level): kept compact, as it came.
+    if (nestedDeeperThan(parsed, MAX_INDENT_DEPTH)) {
+      if (this.grouper) this.grouper.add(this.transcoder.id, this.transcoder.type, new CompactJson(text));
+      else this.out.text(text + '\n');
       return;
     }
-    this.out.text((this.indented(item) ?? text) + '\n');
-  }
-
-  /** prettyJson(), or null for a value nested too deep for it (it recurses per level). */
-  private indented(value: unknown): string | null {
-    try {
-      return prettyJson(value, this.color);
-    } catch (e) {
-      if (e instanceof RangeError) return null;
-      throw e;
-    }
+    // Made for reading: times as ISO strings, float noise rounded (exactness stays in NDJSON).
+    const item = readableEvent(parsed);
+    if (this.grouper) this.grouper.add(this.transcoder.id, this.transcoder.type, item);
+    else this.out.text(prettyJson(item, this.color) + '\n');
   }
 
   /** End of input: prints the groups still waiting for a parent, oldest first. */
@@ -96,9 +89,9 @@ export class EventFormatter {
   private writeGroup(group: (Buffer | unknown)[]): void {
     const out = this.out;
     if (this.pretty) {
-      const indented = group.some((e) => e instanceof CompactJson) ? null : this.indented(group);
-      // Too deep to indent: the whole group on one line.
-      out.text((indented ?? `[${group.map((e) => (e instanceof CompactJson ? e.text : JSON.stringify(e))).join(',')}]`) + '\n');
+      // One event too deep to indent: the whole group on one line.
+      const compact = group.some((e) => e instanceof CompactJson);
+      out.text((compact ? `[${group.map((e) => (e instanceof CompactJson ? e.text : JSON.stringify(e))).join(',')}]` : prettyJson(group, this.color)) + '\n');
       return;
     }
     out.byte(0x5b);
@@ -110,14 +103,21 @@ export class EventFormatter {
   }
 }
 
-/** readableEvent(), or the value as it is when it is nested too deep to walk. */
-function readable(value: unknown): unknown {
-  try {
-    return readableEvent(value);
-  } catch (e) {
-    if (e instanceof RangeError) return value;
-    throw e;
+/** Events nested deeper than this are printed compact under --pretty. */
+const MAX_INDENT_DEPTH = 1000;
+
+/** Whether objects and arrays in `value` nest more than `limit` levels (walked without recursion). */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
   }
+  return false;
 }
 
 /** An event's compact JSON text, kept as it is where indenting it would overflow the stack. */
