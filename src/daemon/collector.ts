@@ -7,7 +7,7 @@ import { DocFields, KIND_REPEATED, scanDocument } from '../protocol/document-sca
 import { DaemonLog } from './logger';
 import { Router } from './router';
 import { DaemonSecurity } from './security';
-import { EVENT_SINK, type EventSink } from './sink';
+import { EVENT_SINK, type BoundPorts, type EventSink, type PortOwner } from './sink';
 import { bindSocket, closeQuietly, isTimeout, showEndpoint } from './sockets';
 import { Stats } from './stats';
 
@@ -25,7 +25,7 @@ const IDLE_WAKE_MS = 100;
  * counted in Stats, and the loop carries on with the next document or message.
  */
 @scoped(Lifecycle.ContainerScoped)
-export class Collector {
+export class Collector implements PortOwner {
   private socket: Pull | null = null;
   private active: EventSink[] = [];
   /** How many active sinks keep events; with none (only the live stream), nothing counts as dropped. */
@@ -53,6 +53,10 @@ export class Collector {
   /** The collection socket's bound port (0 before start). */
   get port(): number {
     return this.boundPort;
+  }
+
+  boundPorts(): BoundPorts {
+    return { collect: this.boundPort };
   }
 
   /** The sinks the configuration turned on, in registration order. */

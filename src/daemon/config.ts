@@ -343,6 +343,20 @@ export class DaemonSettings {
   get value(): ResolvedDaemonConfig {
     return (this.resolved ??= resolveDaemonConfig(this.raw ?? {}));
   }
+
+  /** Checks every option now: throws ZiggyError on a bad one (Daemon.start() calls this before anything is bound). */
+  validate(): void {
+    this.resolved ??= resolveDaemonConfig(this.raw ?? {});
+  }
+
+  /** The configured level; 'warn' while the configuration is invalid (the error says why on its own). */
+  get logLevel(): LogLevel {
+    try {
+      return this.value.logLevel;
+    } catch {
+      return 'warn';
+    }
+  }
 }
 
 /** Whether `forward` names the port `collect` binds, as far as can be told from the names. */

@@ -7,13 +7,11 @@ import { CLOCK, systemClock, type Clock } from './clock';
 import { Collector } from './collector';
 import { DaemonSettings } from './config';
 import { Relay } from './relay';
-import { RelayForwarder } from './relay-forwarder';
 import { DaemonLog } from './logger';
 import { bindSocket, closeQuietly, showEndpoint } from './sockets';
 import { DaemonSecurity, type AuthRejects } from './security';
-import type { SinkStatus } from './sink';
+import type { BoundPorts, PortOwner, SinkStatus } from './sink';
 import { Stats, type RejectReason } from './stats';
-import { Streamer } from './streamer';
 import { VERSION } from './version';
 
 /** Control requests are a few bytes; anything near this is not one (ZeroMQ drops the peer). */
@@ -44,7 +42,7 @@ export type DaemonStatus = ControlStatus & { rejects: Record<RejectReason, numbe
  * wait in ZeroMQ's queue).
  */
 @scoped(Lifecycle.ContainerScoped)
-export class ControlServer {
+export class ControlServer implements PortOwner {
   private socket: Router | null = null;
   private loop: Promise<void> | null = null;
   private boundPort = 0;
@@ -60,13 +58,26 @@ export class ControlServer {
     @inject(DaemonSettings) private readonly settings: DaemonSettings,
     @inject(Stats) private readonly stats: Stats,
     @inject(Collector) private readonly collector: Collector,
-    @inject(Streamer) private readonly streamer: Streamer,
     @inject(DaemonLog) private readonly log: DaemonLog,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
     @inject(CLOCK, { isOptional: true }) private readonly clock: Clock = systemClock,
     @inject(Relay) private readonly relay?: Relay,
-    @inject(RelayForwarder) private readonly upstream?: RelayForwarder,
   ) {}
+
+  boundPorts(): BoundPorts {
+    return { control: this.boundPort };
+  }
+
+  /**
+   * The ports of the collector, the relay, this server and every sink that binds one:
+   * asked of each (PortOwner), so a sink with a port of its own needs no change here.
+   */
+  allPorts(): BoundPorts {
+    const ports: BoundPorts = { ...this.collector.boundPorts(), ...this.boundPorts() };
+    if (this.relay !== undefined) Object.assign(ports, this.relay.boundPorts());
+    for (const sink of this.collector.activeSinks) if (sink.boundPorts !== undefined) Object.assign(ports, sink.boundPorts());
+    return ports;
+  }
 
   /** The control socket's bound port (0 before start). */
   get port(): number {
@@ -84,7 +95,8 @@ export class ControlServer {
     const socket = new Router({ maxMessageSize: MAX_REQUEST_BYTES, linger: CLOSE_LINGER_MS, sendTimeout: 0 });
     this.boundPort = await bindSocket(socket, cfg.control, 'control', this.security);
     this.socket = socket;
-    const stream = this.streamer.ipcEndpoint ?? `port ${this.streamer.port}`;
+    const ports = this.allPorts();
+    const stream = ports.streamEndpoint ?? `port ${ports.stream ?? 0}`;
     this.log.info(`control on ${showEndpoint({ ...cfg.control, port: this.boundPort })}, stream on ${stream}${this.security.enabled ? ', CURVE required' : ''}`);
     this.loop = this.run(socket);
   }
@@ -103,20 +115,21 @@ export class ControlServer {
     const traffic = this.stats.snapshot(cfg.statusTop);
     const sinks = Object.create(null) as Record<string, SinkStatus>;
     for (const sink of this.collector.activeSinks) sinks[sink.name] = sink.status();
+    const ports = this.allPorts();
     const status: DaemonStatus = {
       ...traffic,
       uptime: Math.max(0, (this.clock.now() - this.startedAt) / 1000),
       version: VERSION,
       host: hostname(),
       pid: process.pid,
-      ports: { collect: this.collector.port, control: this.boundPort, stream: this.streamer.port, ...(this.relay !== undefined && this.relay.port > 0 ? { relay: this.relay.port } : {}) },
+      ports: { collect: ports.collect ?? 0, control: ports.control ?? 0, stream: ports.stream ?? 0, ...(ports.relay !== undefined ? { relay: ports.relay } : {}) },
       // refused handshakes, per reason: `auth.rejected` is a key not authorized
       auth: this.security.rejects(),
       sinks,
     };
     if (cfg.logPath !== undefined) status.logPath = cfg.logPath;
     if (this.relay?.enabled === true) status.relay = { port: this.relay.port, ...this.relay.stats() };
-    if (this.upstream?.enabled === true) status.upstream = this.upstream.upstreamStatus();
+    for (const sink of this.collector.activeSinks) sink.addStatus?.(status);
     return status;
   }
 
@@ -136,9 +149,11 @@ export class ControlServer {
     switch (cmd) {
       case ControlCommand.STATUS:
         return this.recentStatus();
-      case ControlCommand.SOCK_STREAM:
+      case ControlCommand.SOCK_STREAM: {
         // Over a Unix socket there is no port; the stream's own ipc:// address says where.
-        return this.streamer.ipcEndpoint !== undefined ? { port: 0, endpoint: this.streamer.ipcEndpoint } : { port: this.streamer.port };
+        const ports = this.allPorts();
+        return ports.streamEndpoint !== undefined ? { port: 0, endpoint: ports.streamEndpoint } : { port: ports.stream ?? 0 };
+      }
       case ControlCommand.SOCK_COLLECT:
         return { port: this.collector.port };
       case ControlCommand.SHUTDOWN:

@@ -4,6 +4,7 @@ import { applyClientKeys } from '../protocol/curve-cert';
 import { countDocuments, decodeHeader, encodeHeader, RelayKind, RESEND_FLAG, SendWindow } from '../protocol/relay';
 import { DaemonSettings } from './config';
 import { DaemonLog, ThrottledWarning } from './logger';
+import type { ControlStatus } from '../protocol/control';
 import type { EventSink, SinkStatus, TypeRoute } from './sink';
 import { closeQuietly, showEndpoint } from './sockets';
 import { Spool, type SpoolCounters } from './spool';
@@ -105,6 +106,10 @@ export class RelayForwarder implements EventSink {
   status(): SinkStatus {
     const u = this.upstreamStatus();
     return { to: u.to, inFlight: u.inFlight, resent: u.resent, failovers: u.failovers, forwarded: this.forwarded, dropped: this.dropped, pending: u.spool.pending, spoolBytes: u.spool.bytes, corrupt: u.spool.corrupt, tornBytes: u.spool.tornBytes };
+  }
+
+  addStatus(status: ControlStatus): void {
+    status.upstream = this.upstreamStatus();
   }
 
   /** `upstream` in STATUS, with the spool's counters. */

@@ -6,7 +6,7 @@ import { DaemonSettings } from './config';
 import { DaemonLog, ThrottledWarning } from './logger';
 import { DaemonSecurity } from './security';
 import { PrefixSet } from './prefix-set';
-import type { EventSink, SinkStatus, TypeRoute } from './sink';
+import type { BoundPorts, EventSink, SinkStatus, TypeRoute } from './sink';
 import { bindSocket, closeQuietly } from './sockets';
 import { Stats, type Tally } from './stats';
 
@@ -70,6 +70,10 @@ export class Streamer implements EventSink {
   /** The stream's `ipc://` address when the control port is a Unix socket. */
   get ipcEndpoint(): string | undefined {
     return this.boundEndpoint;
+  }
+
+  boundPorts(): BoundPorts {
+    return this.boundEndpoint !== undefined ? { stream: this.boundPort, streamEndpoint: this.boundEndpoint } : { stream: this.boundPort };
   }
 
   /** How many distinct prefixes are subscribed right now. */
