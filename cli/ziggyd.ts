@@ -4,7 +4,7 @@ import { container } from 'tsyringe';
 import yargs, { type ArgumentsCamelCase, type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { Daemon, DAEMON_CONFIG, VERSION, parseByteSize, type DaemonConfig, type FsyncMode, type LogLevel } from '../src/daemon';
-import { isZiggyError } from '../src/errors';
+import { isZiggyError, type ZiggyError } from '../src/errors';
 
 const PROG = 'ziggyd';
 /** SIGINT/SIGTERM must end the process within 2 s; the daemon's own deadlines fit inside. */
@@ -71,11 +71,15 @@ function configFrom(args: ArgumentsCamelCase<ZiggydArgs>): DaemonConfig {
 
 const FLAG_OF: Record<string, string> = { forward: 'forward-plain', upstreams: 'forward', spoolPath: 'spool-path', spoolMaxBytes: 'spool-max' };
 
-/** Config errors name the option as a program would (`logPath: ...`); say it as the flag. */
-function asFlags(message: string): string {
-  return message
-    .replace(/^(collect|control|forward|logPath|forwardHwm|maxFilesPerDay|curveCert|authorizedKeys|forwardServerKey|http|relay|upstreams|spoolPath|spoolMaxBytes|fsync): /, (_, key: string) => `--${FLAG_OF[key] ?? key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `)
-    .replace(/\bspoolPath\b/g, '--spool-path');
+/** The config options this program sets from a flag of the same name (in kebab-case); FLAG_OF names the others. */
+const SAME_AS_FLAG = new Set(['collect', 'control', 'logPath', 'forwardHwm', 'maxFilesPerDay', 'curveCert', 'authorizedKeys', 'forwardServerKey', 'http', 'relay', 'fsync']);
+
+/** A config error names its option as a program would (`logPath: ...`, ZiggyError.option); say it as the flag. */
+function asFlags(e: ZiggyError): string {
+  const option = e.option;
+  if (option === undefined || !e.message.startsWith(`${option}: `)) return e.message;
+  const flag = FLAG_OF[option] ?? (SAME_AS_FLAG.has(option) ? option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) : undefined);
+  return flag === undefined ? e.message : `--${flag}: ${e.message.slice(option.length + 2)}`;
 }
 
 /** The first signal stops the daemon gracefully (bounded by a deadline); a second one exits at once. */
@@ -97,7 +101,7 @@ function stopOnSignals(daemon: Daemon): void {
     try {
       daemon.reloadKeys();
     } catch (e) {
-      process.stderr.write(`${PROG}: SIGHUP: ${asFlags((e as Error).message)}; keeping the keys loaded before\n`);
+      process.stderr.write(`${PROG}: SIGHUP: ${isZiggyError(e) ? asFlags(e) : (e as Error).message}; keeping the keys loaded before\n`);
     }
   });
 }
@@ -146,7 +150,7 @@ void yargs(hideBin(process.argv))
   .wrap(Math.min(100, process.stdout.columns ?? 100))
   .fail((message, error) => {
     // One line, no stack: a ZiggyError says what to fix (port in use, bad endpoint, unwritable path).
-    const text = error !== undefined && error !== null ? (isZiggyError(error) ? asFlags(error.message) : error.message || String(error)) : message;
+    const text = error !== undefined && error !== null ? (isZiggyError(error) ? asFlags(error) : error.message || String(error)) : message;
     process.stderr.write(`${PROG}: ${text}${isZiggyError(error) ? '' : ` (see ${PROG} --help)`}\n`);
     process.exit(isZiggyError(error) ? 1 : 2);
   })

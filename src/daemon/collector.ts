@@ -1,9 +1,9 @@
 import { inject, injectAll, Lifecycle, scoped } from 'tsyringe';
 import { Pull } from 'zeromq';
-import { docSizeAt } from '../protocol/codec';
+import { docSizeAt, docSizeProblemText, type DocSizeProblem } from '../protocol/codec';
 import { CLOCK, systemClock, type Clock } from './clock';
 import { DaemonSettings } from './config';
-import { DocFields, KIND_REPEATED, scanDocument } from '../protocol/document-scan';
+import { DocFields, KIND_REPEATED, Scan, scanDocument, scanProblemText } from '../protocol/document-scan';
 import { DaemonLog } from './logger';
 import { Router } from './router';
 import { DaemonSecurity } from './security';
@@ -221,16 +221,16 @@ export class Collector implements PortOwner {
     let off = 0;
     while (off < length) {
       const size = docSizeAt(frame, off);
-      if (typeof size !== 'number') {
+      if (size < 0) {
         // Past a lying length prefix there is no telling where the next document starts.
         stats.reject('frame');
-        this.log.debug(`rejected ${length - off} unsplittable byte(s): ${size}`);
+        this.log.debug(`rejected ${length - off} unsplittable byte(s): ${docSizeProblemText(size as DocSizeProblem, frame, off)}`);
         return;
       }
-      const problem = scanDocument(frame, off, size, f);
-      if (problem !== null) {
+      const scan = scanDocument(frame, off, size, f);
+      if (scan !== Scan.OK) {
         stats.reject('document');
-        this.log.debug(`rejected a malformed document: ${problem}`);
+        this.log.debug(`rejected a malformed document: ${scanProblemText(scan, f)}`);
         off += size;
         continue;
       }

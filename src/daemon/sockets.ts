@@ -45,21 +45,21 @@ export async function bindSocket(socket: Socket, ep: Endpoint, role: string, gua
     const code = (e as { code?: string }).code;
     const where = `${role}: cannot bind ${showEndpoint(ep)}`;
     if (code === 'EADDRINUSE') {
-      throw new ZiggyError('ADDRESS_IN_USE', `${where}: address already in use (is another ziggyd running?)`, { cause: e });
+      throw new ZiggyError('ADDRESS_IN_USE', `${where}: address already in use (is another ziggyd running?)`, { cause: e, option: role });
     }
     if (code === 'EADDRNOTAVAIL' || code === 'ENODEV') {
-      throw new ZiggyError('BAD_ENDPOINT', `${where}: not an address or interface of this host`, { cause: e });
+      throw new ZiggyError('BAD_ENDPOINT', `${where}: not an address or interface of this host`, { cause: e, option: role });
     }
     if (code === 'EACCES') {
-      throw new ZiggyError('BAD_ENDPOINT', `${where}: permission denied (ports below 1024 need privileges)`, { cause: e });
+      throw new ZiggyError('BAD_ENDPOINT', `${where}: permission denied (ports below 1024 need privileges)`, { cause: e, option: role });
     }
-    throw new ZiggyError('BAD_ENDPOINT', `${where}: ${(e as Error).message}`, { cause: e });
+    throw new ZiggyError('BAD_ENDPOINT', `${where}: ${(e as Error).message}`, { cause: e, option: role });
   }
   if (ep.path !== undefined) return 0;
   const bound = socket.lastEndpoint;
   if (bound === null) {
     closeQuietly(socket);
-    throw new ZiggyError('BAD_ENDPOINT', `${role}: bound ${showEndpoint(ep)} but ZeroMQ reports no endpoint`);
+    throw new ZiggyError('BAD_ENDPOINT', `${role}: bound ${showEndpoint(ep)} but ZeroMQ reports no endpoint`, { option: role });
   }
   return portOf(bound);
 }
