@@ -38,6 +38,7 @@ export class Collector implements PortOwner {
   private drainDeadline = 0;
   private boundPort = 0;
   private busySinceIdle = false;
+  private waitingOnPressure = false;
   private signalStop: () => void = () => undefined;
   private readonly stopSignal = new Promise<void>((resolve) => (this.signalStop = resolve));
 
@@ -57,6 +58,11 @@ export class Collector implements PortOwner {
 
   boundPorts(): BoundPorts {
     return { collect: this.boundPort };
+  }
+
+  /** True while a sink's backpressure keeps the collector from reading (the rest waits in ZeroMQ's queue). */
+  get paused(): boolean {
+    return this.waitingOnPressure;
   }
 
   /** The sinks the configuration turned on, in registration order. */
@@ -128,7 +134,11 @@ export class Collector implements PortOwner {
       const sinks = this.active;
       for (let i = 0; i < sinks.length; i++) {
         const wait = sinks[i].pressure();
-        if (wait !== null) await this.untilDrainDeadline(wait);
+        if (wait !== null) {
+          this.waitingOnPressure = true;
+          await this.untilDrainDeadline(wait);
+          this.waitingOnPressure = false;
+        }
       }
       const startedAt = performance.now();
       let msg: Buffer[];

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { Router } from 'zeromq';
 import { decode } from '../protocol/codec';
-import { ControlCommand, encodeReply, isControlCommand, type ControlReply, type ControlStatus } from '../protocol/control';
+import { ControlCommand, encodeReply, isControlCommand, type ControlReply, type ControlStatus, type ErrorReply } from '../protocol/control';
 import { CLOCK, systemClock, type Clock } from './clock';
 import { Collector } from './collector';
 import { DaemonSettings } from './config';
@@ -135,6 +135,12 @@ export class ControlServer implements PortOwner {
 
   /** The reply to one request (all of its frames). Never throws. */
   answer(frames: readonly Buffer[]): ControlReply {
+    const cmd = this.command(frames);
+    return typeof cmd === 'string' ? this.reply(cmd) : cmd;
+  }
+
+  /** The command one request asks for, or the error reply saying why it is none. */
+  private command(frames: readonly Buffer[]): ControlCommand | ErrorReply {
     if (frames.length !== 1) return { error: `expected one frame holding a BSON {cmd} document, got ${frames.length}` };
     let cmd: unknown;
     try {
@@ -146,6 +152,10 @@ export class ControlServer implements PortOwner {
       const shown = typeof cmd === 'string' ? `'${cmd.slice(0, 40)}'` : cmd === undefined ? 'missing' : `a ${typeof cmd}`;
       return { error: `unknown command ${shown} (expected one of ${Object.keys(ControlCommand).join(', ')})` };
     }
+    return cmd;
+  }
+
+  private reply(cmd: ControlCommand): ControlReply {
     switch (cmd) {
       case ControlCommand.STATUS:
         return this.recentStatus();
@@ -176,7 +186,8 @@ export class ControlServer implements PortOwner {
       let d = 1;
       while (d < frames.length && frames[d].length !== 0) d++;
       const envelope = frames.slice(0, d < frames.length ? d + 1 : 1);
-      const reply = this.answer(frames.slice(envelope.length));
+      const cmd = this.command(frames.slice(envelope.length));
+      const reply = typeof cmd === 'string' ? this.reply(cmd) : cmd;
       let bytes: Buffer;
       const recent = this.recent;
       if (recent !== null && reply === recent.reply && recent.bytes !== null) {
@@ -196,7 +207,7 @@ export class ControlServer implements PortOwner {
         if (socket.closed) return;
         this.log.debug(`control reply not sent: ${(e as Error).message}`);
       }
-      if ('ok' in reply && reply.ok === true) {
+      if (cmd === ControlCommand.SHUTDOWN) {
         this.log.info('SHUTDOWN requested');
         this.shutdownHandler?.();
       }

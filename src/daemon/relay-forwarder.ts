@@ -2,6 +2,7 @@ import { inject, Lifecycle, scoped } from 'tsyringe';
 import { Dealer } from 'zeromq';
 import { applyClientKeys } from '../protocol/curve-cert';
 import { countDocuments, decodeHeader, encodeHeader, RelayKind, RESEND_FLAG, SendWindow } from '../protocol/relay';
+import { isIPv6Host } from '../protocol/endpoint';
 import { DaemonSettings } from './config';
 import { DaemonLog, ThrottledWarning } from './logger';
 import type { ControlStatus } from '../protocol/control';
@@ -219,7 +220,7 @@ export class RelayForwarder implements EventSink {
     const ep = this.settings.value.upstreams[this.current];
     // immediate: sends fail at once while there is no connection, rather than queue for a peer that may never come.
     const socket = new Dealer({ immediate: true, sendTimeout: 0, linger: 0, sendHighWaterMark: this.settings.value.relayCredit + 16, maxMessageSize: 1024 * 1024 });
-    if (ep.host.includes(':')) socket.ipv6 = true;
+    if (isIPv6Host(ep.host)) socket.ipv6 = true;
     applyClientKeys(socket, this.settings.value.forwardKeys); // CURVE to the upstream, as the plain forwarder does
     socket.connect(ep.url);
     this.socket = socket;

@@ -1,6 +1,6 @@
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { XPublisher } from 'zeromq';
-import { parseEndpoint } from '../protocol/endpoint';
+import { bracketHost, parseEndpoint } from '../protocol/endpoint';
 import { MAX_TYPE_LENGTH } from '../protocol/event';
 import { DaemonSettings } from './config';
 import { DaemonLog, ThrottledWarning } from './logger';
@@ -95,7 +95,7 @@ export class Streamer implements EventSink {
     const maxMessageSize = MAX_TYPE_LENGTH + 32 + (this.security.enabled ? CURVE_ROOM : 0);
     const socket = new XPublisher({ sendTimeout: 0, linger: 0, sendHighWaterMark: 10_000, maxMessageSize });
     // The stream takes a free port of the control host, or a Unix socket next to the control one.
-    const where = control.path !== undefined ? parseEndpoint(`${control.url}.stream`, 0) : parseEndpoint(`${host.includes(':') ? `[${host}]` : host}:*`, 0);
+    const where = control.path !== undefined ? parseEndpoint(`${control.url}.stream`, 0) : parseEndpoint(`${bracketHost(host)}:*`, 0);
     this.boundPort = await bindSocket(socket, where, 'stream', this.security);
     this.boundEndpoint = where.path !== undefined ? where.url : undefined;
     this.socket = socket;
