@@ -28,7 +28,7 @@ export interface ProgramOptions {
   /** Options that may be given more than once (their values come as an array). */
   repeatable?: readonly string[];
   /** Rewrites an error's message before it is printed (ziggyd says config keys as flags). */
-  rephrase?: (message: string) => string;
+  rephrase?: (error: ZiggyError) => string;
 }
 
 /**
@@ -38,7 +38,7 @@ export interface ProgramOptions {
  */
 export function program<T>(y: Argv<T>, prog: string, options: ProgramOptions = {}): Argv<T> {
   const repeatable = new Set(options.repeatable ?? []);
-  const rephrase = options.rephrase ?? ((m: string) => m);
+  const rephrase = options.rephrase ?? ((e: ZiggyError) => e.message);
   return y
     .scriptName(prog)
     .version(VERSION)
@@ -53,7 +53,7 @@ export function program<T>(y: Argv<T>, prog: string, options: ProgramOptions = {
     .fail((message, error) => {
       if ((error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE') process.exit(0);
       if (error !== undefined && error !== null) {
-        if (isZiggyError(error)) die(prog, rephrase(error.message), isUsageError(error));
+        if (isZiggyError(error)) die(prog, rephrase(error), isUsageError(error));
         // A yargs validation message, or a bug (then the stack helps).
         if (message) die(prog, message, true);
         die(prog, error.stack ?? String(error), false);

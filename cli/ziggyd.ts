@@ -7,6 +7,7 @@ import { Daemon, DAEMON_CONFIG, parseByteSize, type DaemonConfig, type FsyncMode
 import { DaemonSettings } from '../src/daemon/config';
 import { startupLine } from '../src/daemon/startup-line';
 import { program } from './common';
+import { isZiggyError, type ZiggyError } from '../src/errors';
 
 const PROG = 'ziggyd';
 /** SIGINT/SIGTERM must end the process within 2 s; the daemon's own deadlines fit inside. */
@@ -106,11 +107,15 @@ function configFrom(args: ArgumentsCamelCase<ZiggydArgs>): DaemonConfig {
 
 const FLAG_OF: Record<string, string> = { forward: 'forward-plain', upstreams: 'forward', spoolPath: 'spool-path', spoolMaxBytes: 'spool-max' };
 
-/** Config errors name the option as a program would (`logPath: ...`); say it as the flag. */
-function asFlags(message: string): string {
-  return message
-    .replace(/^(collect|control|forward|logPath|forwardHwm|maxFilesPerDay|curveCert|authorizedKeys|forwardServerKey|http|relay|upstreams|spoolPath|spoolMaxBytes|fsync|nats[A-Za-z]*|fromNats): /, (_, key: string) => `--${FLAG_OF[key] ?? key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: `)
-    .replace(/\bspoolPath\b/g, '--spool-path');
+/** The config options this program sets from a flag of the same name (in kebab-case); FLAG_OF names the others. */
+const SAME_AS_FLAG = new Set(['collect', 'control', 'logPath', 'forwardHwm', 'maxFilesPerDay', 'curveCert', 'authorizedKeys', 'forwardServerKey', 'http', 'relay', 'fsync', 'nats', 'natsStream', 'natsReplicas', 'natsMaxAge', 'natsMaxBytes', 'natsCreds', 'natsToken', 'natsUser', 'natsPassword', 'natsConsumer', 'natsSubjects', 'natsPrefetch', 'fromNats']);
+
+/** A config error names its option as a program would (`logPath: ...`, ZiggyError.option); say it as the flag. */
+function asFlags(e: ZiggyError): string {
+  const option = e.option;
+  if (option === undefined || !e.message.startsWith(`${option}: `)) return e.message;
+  const flag = FLAG_OF[option] ?? (SAME_AS_FLAG.has(option) ? option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) : undefined);
+  return flag === undefined ? e.message : `--${flag}: ${e.message.slice(option.length + 2)}`;
 }
 
 /** The first signal stops the daemon gracefully (bounded by a deadline); a second one exits at once. */
@@ -132,7 +137,7 @@ function stopOnSignals(daemon: Daemon): void {
     try {
       daemon.reloadKeys();
     } catch (e) {
-      process.stderr.write(`${PROG}: SIGHUP: ${asFlags((e as Error).message)}; keeping the keys loaded before\n`);
+      process.stderr.write(`${PROG}: SIGHUP: ${isZiggyError(e) ? asFlags(e) : (e as Error).message}; keeping the keys loaded before\n`);
     }
   });
 }

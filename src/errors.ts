@@ -32,16 +32,24 @@ export type ErrorCode =
   /** Something used after close(). */
   | 'CLOSED';
 
+export interface ZiggyErrorOptions extends ErrorOptions {
+  /** The configuration option at fault, as a program names it (`logPath`); its message starts with `option: `. */
+  option?: string;
+}
+
 /** The one error class of this package: a code to branch on, a message for people. */
 export class ZiggyError extends Error {
   override readonly name = 'ZiggyError';
+  /** For a configuration error, the option at fault (`logPath`), so a CLI can say it as its own flag. */
+  readonly option?: string;
 
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: ErrorOptions,
+    options?: ZiggyErrorOptions,
   ) {
     super(message, options);
+    if (options?.option !== undefined) this.option = options.option;
   }
 }
 

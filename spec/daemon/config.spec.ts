@@ -86,8 +86,18 @@ describe('daemon config', () => {
         const e = failure(() => resolveDaemonConfig({ forwardHwm }));
         expect(isZiggyError(e, 'BAD_CONFIG')).to.equal(true);
         expect(e.message).to.match(/^forwardHwm: expected an integer >= 1/);
+        expect(e.option).to.equal('forwardHwm');
       }
       expect(() => resolveDaemonConfig({ forwardHwm: '10' as unknown as number })).to.throw(ZiggyError, /forwardHwm/);
+    });
+
+    it('names the option of every configuration error in ZiggyError.option, as its message starts', () => {
+      const bad: Record<string, unknown>[] = [{ collect: 'x:y' }, { control: 7 }, { logPath: 5 }, { fsync: 'sometimes' }, { upstreams: ['central:3515'] }, { curveCert: '/nowhere.key_secret' }, { spoolMaxBytes: 0 }];
+      for (const config of bad) {
+        const e = failure(() => resolveDaemonConfig(config));
+        expect(e.option, e.message).to.be.a('string');
+        expect(e.message.startsWith(`${e.option}: `), e.message).to.equal(true);
+      }
     });
 
     it('refuses an unknown log level', () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { container, injectable } from 'tsyringe';
 import { Pull } from 'zeromq';
 import { Collector } from '../../src/daemon/collector';
-import { DAEMON_CONFIG, Daemon, DAEMON_LOGGER, DEFAULT_SINKS, EVENT_SINK, FileWriter, Forwarder, Stats, type EventSink, type SinkStatus, type Tally, type TypeRoute } from '../../src/daemon';
+import { createDaemon, DAEMON_CONFIG, Daemon, DAEMON_LOGGER, DEFAULT_SINKS, EVENT_SINK, FileWriter, Forwarder, Stats, type EventSink, type SinkStatus, type Tally, type TypeRoute } from '../../src/daemon';
 import { isZiggyError, ZiggyError } from '../../src/errors';
 import { freePort, tempDir } from '../helpers/net';
 import { event, MemoryLogger, portFreed, Pusher, startDaemon, status, waitForStatus } from './harness';
@@ -214,6 +214,38 @@ describe('daemon Daemon', () => {
         await dir.remove();
       }
     });
+  });
+});
+
+describe('createDaemon', () => {
+  it('checks the configuration before making anything, and throws the bad option', () => {
+    const parent = container.createChildContainer();
+    let made = 0;
+    parent.beforeResolution(Daemon, () => made++);
+    let err: unknown;
+    try {
+      createDaemon({ collect: '127.0.0.1:*', control: '127.0.0.1:*', maxTypes: -1 }, parent);
+    } catch (e) {
+      err = e;
+    }
+    expect(isZiggyError(err, 'BAD_CONFIG'), String(err)).to.equal(true);
+    expect(made).to.equal(0);
+  });
+
+  it('runs a daemon of its own, with the parent\'s logger', async () => {
+    const parent = container.createChildContainer();
+    const logger = new MemoryLogger();
+    parent.register(DAEMON_LOGGER, { useValue: logger });
+    const daemon = createDaemon({ collect: '127.0.0.1:*', control: '127.0.0.1:*', logLevel: 'info' }, parent);
+    await daemon.start();
+    try {
+      expect(daemon.ports.collect).to.be.above(0);
+      expect(daemon.ports.stream).to.be.above(0);
+      expect(daemon.status().ports).to.deep.equal({ collect: daemon.ports.collect, control: daemon.ports.control, stream: daemon.ports.stream });
+    } finally {
+      await daemon.stop();
+    }
+    expect(logger.lines.map((l) => l.message).join('\n')).to.match(/stopped in/);
   });
 });
 

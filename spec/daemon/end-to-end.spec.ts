@@ -10,6 +10,7 @@ import { context, set } from '../../src/index';
 import { decode, splitFrame } from '../../src/protocol/codec';
 import { ControlClient } from '../../src/protocol/control-client';
 import { LiveStream } from '../../src/view/subscribe';
+import { Streamer } from '../../src/daemon/streamer';
 import { freePort, waitFor } from '../helpers/net';
 import { listFiles, Pusher, readDocs, startDaemon, status, type TestDaemon } from './harness';
 
@@ -102,7 +103,8 @@ describe('daemon end to end over IPv6 loopback', () => {
     const live = new LiveStream({ host: `[::1]:${control}`, timeoutMs: 3000 });
     const it = live[Symbol.asyncIterator]();
     const first = it.next();
-    await new Promise((r) => setTimeout(r, 300)); // the subscription reaches the daemon
+    const streamer = t.container.resolve(Streamer);
+    await waitFor(() => streamer.subscriptions === 1, 3000, 'the subscription to reach the daemon');
     configure(`[::1]:${collect}`);
     context('v6', () => set('n', 1));
     await flush(3000);

@@ -272,8 +272,9 @@ describe('daemon FileWriter', () => {
         await push.send(event('slow'));
         await waitForStatus(t.daemon, (s) => s.totals.received === 1, 'the first event');
         for (let i = 0; i < 300; i++) await push.send(event('other', { n: i }));
-        await new Promise((r) => setTimeout(r, 100));
-        expect(t.daemon.status().totals.received, 'the collector is paused').to.equal(1);
+        const collector = t.container.resolve(Collector);
+        await waitFor(() => collector.paused, 3000, 'the collector to pause for the writer');
+        expect(t.daemon.status().totals.received, 'nothing read while paused').to.equal(1);
         await t.daemon.stop();
         const s = t.daemon.status();
         expect(s.totals.received).to.equal(301);

@@ -7,7 +7,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { container, type DependencyContainer } from 'tsyringe';
 import { Pull, Push, Request } from 'zeromq';
-import { Daemon } from '../../src/daemon/daemon';
+import { Daemon } from '../../src/daemon';
 import { DAEMON_CONFIG, type DaemonConfig } from '../../src/daemon/config';
 import { CLOCK, type Clock } from '../../src/daemon/clock';
 import { DAEMON_LOGGER, type DaemonLogger } from '../../src/daemon/logger';

@@ -1,13 +1,14 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { BSON, Long, Timestamp } from 'bson';
-import { DocFields, KIND_REPEATED, scanDocument, scanElements } from '../../src/protocol/document-scan';
+import { DocFields, KIND_REPEATED, Scan, scanDocument, scanElements, scanProblemText } from '../../src/protocol/document-scan';
 import { docSizeAt, encode } from '../../src/protocol/codec';
 
 /** What scanDocument found, with the strings made (as readRoutingFields does). */
 function scan(buf: Buffer, offset = 0, length = buf.length - offset): { error: string | null; type?: unknown; host?: unknown; end?: unknown } {
   const f = new DocFields();
-  const error = scanDocument(buf, offset, length, f);
+  const result = scanDocument(buf, offset, length, f);
+  const error = result === Scan.OK ? null : scanProblemText(result, f);
   const str = (kind: number, s: number, e: number): unknown => (kind === 0 ? undefined : kind === 2 ? buf.toString('utf8', s, e) : null);
   return { error, type: str(f.typeKind, f.typeStart, f.typeEnd), host: str(f.hostKind, f.hostStart, f.hostEnd), end: Number.isNaN(f.end) ? undefined : f.end };
 }
@@ -28,11 +29,11 @@ describe('protocol/document-scan', () => {
 
     it('reports a non-string type or host by kind, for the collector to reject', () => {
       const f = new DocFields();
-      expect(scanDocument(encode({ type: 7, host: null }), 0, encode({ type: 7, host: null }).length, f)).to.equal(null);
+      expect(scanDocument(encode({ type: 7, host: null }), 0, encode({ type: 7, host: null }).length, f)).to.equal(Scan.OK);
       expect(f.typeKind).to.equal(0x10);
       expect(f.hostKind).to.equal(0x0a);
       const none = encode({ other: 1 });
-      expect(scanDocument(none, 0, none.length, f)).to.equal(null);
+      expect(scanDocument(none, 0, none.length, f)).to.equal(Scan.OK);
       expect(f.typeKind).to.equal(0);
       expect(f.hostKind).to.equal(0);
     });
@@ -46,11 +47,11 @@ describe('protocol/document-scan', () => {
       doc.writeInt32LE(doc.length, 0);
       body.copy(doc, 4);
       const f = new DocFields();
-      expect(scanDocument(doc, 0, doc.length, f)).to.equal(null);
+      expect(scanDocument(doc, 0, doc.length, f)).to.equal(Scan.OK);
       expect(f.typeKind).to.equal(KIND_REPEATED);
       const three = Buffer.concat([doc.subarray(0, doc.length - 1), a.subarray(4)]);
       three.writeInt32LE(three.length, 0);
-      expect(scanDocument(three, 0, three.length, f)).to.equal(null);
+      expect(scanDocument(three, 0, three.length, f)).to.equal(Scan.OK);
       expect(f.typeKind).to.equal(KIND_REPEATED);
     });
 
@@ -164,7 +165,7 @@ describe('protocol/document-scan', () => {
     const both = (doc: Buffer): [unknown, unknown] => {
       const a = new DocFields();
       const b = new DocFields();
-      return [{ error: scanDocument(doc, 0, doc.length, a) === null, ...a }, { error: scanElements(doc, 0, doc.length, b) === null, ...b }];
+      return [{ error: scanDocument(doc, 0, doc.length, a) === Scan.OK, ...a }, { error: scanElements(doc, 0, doc.length, b) === Scan.OK, ...b }];
     };
 
     it('reads the same fields as the general walk', () => {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { Grouper, isParentType } from '../../src/view/grouper';
+import { ZiggyError } from '../../src/errors';
 
 describe('Grouper', () => {
   function collect(max = 1000): { g: Grouper<string>; groups: string[][] } {
@@ -51,8 +52,11 @@ describe('Grouper', () => {
   });
 
   it('refuses a bound that is not a positive integer', () => {
-    expect(() => new Grouper(() => {}, 0)).to.throw(RangeError);
-    expect(() => new Grouper(() => {}, 1.5)).to.throw(RangeError);
+    for (const bad of [0, 1.5]) {
+      expect(() => new Grouper(() => {}, bad))
+        .to.throw(ZiggyError, /maxIds: expected a positive integer/)
+        .that.includes({ code: 'BAD_CONFIG', option: 'maxIds' });
+    }
   });
 
   it('a type with no dot is a parent', () => {

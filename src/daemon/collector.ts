@@ -1,13 +1,13 @@
 import { inject, injectAll, Lifecycle, scoped } from 'tsyringe';
 import { Pull } from 'zeromq';
-import { docSizeAt } from '../protocol/codec';
+import { docSizeAt, docSizeProblemText, type DocSizeProblem } from '../protocol/codec';
 import { CLOCK, systemClock, type Clock } from './clock';
 import { DaemonSettings } from './config';
-import { DocFields, KIND_REPEATED, scanDocument } from '../protocol/document-scan';
+import { DocFields, KIND_REPEATED, Scan, scanDocument, scanProblemText } from '../protocol/document-scan';
 import { DaemonLog } from './logger';
 import { Router } from './router';
 import { DaemonSecurity } from './security';
-import { EVENT_SINK, type EventSink } from './sink';
+import { EVENT_SINK, type BoundPorts, type EventSink, type PortOwner } from './sink';
 import { bindSocket, closeQuietly, isTimeout, showEndpoint } from './sockets';
 import { Stats } from './stats';
 
@@ -25,7 +25,7 @@ const IDLE_WAKE_MS = 100;
  * counted in Stats, and the loop carries on with the next document or message.
  */
 @scoped(Lifecycle.ContainerScoped)
-export class Collector {
+export class Collector implements PortOwner {
   private socket: Pull | null = null;
   private active: EventSink[] = [];
   /** How many active sinks keep events; with none (only the live stream), nothing counts as dropped. */
@@ -38,6 +38,7 @@ export class Collector {
   private drainDeadline = 0;
   private boundPort = 0;
   private busySinceIdle = false;
+  private waitingOnPressure = false;
   private signalStop: () => void = () => undefined;
   private readonly stopSignal = new Promise<void>((resolve) => (this.signalStop = resolve));
 
@@ -53,6 +54,15 @@ export class Collector {
   /** The collection socket's bound port (0 before start). */
   get port(): number {
     return this.boundPort;
+  }
+
+  boundPorts(): BoundPorts {
+    return { collect: this.boundPort };
+  }
+
+  /** True while a sink's backpressure keeps the collector from reading (the rest waits in ZeroMQ's queue). */
+  get paused(): boolean {
+    return this.waitingOnPressure;
   }
 
   /** The sinks the configuration turned on, in registration order. */
@@ -124,7 +134,11 @@ export class Collector {
       const sinks = this.active;
       for (let i = 0; i < sinks.length; i++) {
         const wait = sinks[i].pressure();
-        if (wait !== null) await this.untilDrainDeadline(wait);
+        if (wait !== null) {
+          this.waitingOnPressure = true;
+          await this.untilDrainDeadline(wait);
+          this.waitingOnPressure = false;
+        }
       }
       const startedAt = performance.now();
       let msg: Buffer[];
@@ -217,16 +231,16 @@ export class Collector {
     let off = 0;
     while (off < length) {
       const size = docSizeAt(frame, off);
-      if (typeof size !== 'number') {
+      if (size < 0) {
         // Past a lying length prefix there is no telling where the next document starts.
         stats.reject('frame');
-        this.log.debug(`rejected ${length - off} unsplittable byte(s): ${size}`);
+        this.log.debug(`rejected ${length - off} unsplittable byte(s): ${docSizeProblemText(size as DocSizeProblem, frame, off)}`);
         return;
       }
-      const problem = scanDocument(frame, off, size, f);
-      if (problem !== null) {
+      const scan = scanDocument(frame, off, size, f);
+      if (scan !== Scan.OK) {
         stats.reject('document');
-        this.log.debug(`rejected a malformed document: ${problem}`);
+        this.log.debug(`rejected a malformed document: ${scanProblemText(scan, f)}`);
         off += size;
         continue;
       }

@@ -2,19 +2,17 @@ import { hostname } from 'node:os';
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { Router } from 'zeromq';
 import { decode } from '../protocol/codec';
-import { ControlCommand, encodeReply, isControlCommand, type ControlReply, type ControlStatus } from '../protocol/control';
+import { ControlCommand, encodeReply, isControlCommand, type ControlReply, type ControlStatus, type ErrorReply } from '../protocol/control';
 import { CLOCK, systemClock, type Clock } from './clock';
 import { Collector } from './collector';
 import { DaemonSettings } from './config';
 import { Relay } from './relay';
-import { RelayForwarder } from './relay-forwarder';
 import { JetStreamSource, type JetStreamSourceStatus } from './jetstream-source';
 import { DaemonLog } from './logger';
 import { bindSocket, closeQuietly, showEndpoint } from './sockets';
 import { DaemonSecurity, type AuthRejects } from './security';
-import type { SinkStatus } from './sink';
+import type { BoundPorts, PortOwner, SinkStatus } from './sink';
 import { Stats, type RejectReason } from './stats';
-import { Streamer } from './streamer';
 import { VERSION } from './version';
 
 /** Control requests are a few bytes; anything near this is not one (ZeroMQ drops the peer). */
@@ -45,7 +43,7 @@ export type DaemonStatus = ControlStatus & { rejects: Record<RejectReason, numbe
  * wait in ZeroMQ's queue).
  */
 @scoped(Lifecycle.ContainerScoped)
-export class ControlServer {
+export class ControlServer implements PortOwner {
   private socket: Router | null = null;
   private loop: Promise<void> | null = null;
   private boundPort = 0;
@@ -61,14 +59,27 @@ export class ControlServer {
     @inject(DaemonSettings) private readonly settings: DaemonSettings,
     @inject(Stats) private readonly stats: Stats,
     @inject(Collector) private readonly collector: Collector,
-    @inject(Streamer) private readonly streamer: Streamer,
     @inject(DaemonLog) private readonly log: DaemonLog,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
     @inject(JetStreamSource) private readonly source: JetStreamSource,
     @inject(CLOCK, { isOptional: true }) private readonly clock: Clock = systemClock,
     @inject(Relay) private readonly relay?: Relay,
-    @inject(RelayForwarder) private readonly upstream?: RelayForwarder,
   ) {}
+
+  boundPorts(): BoundPorts {
+    return { control: this.boundPort };
+  }
+
+  /**
+   * The ports of the collector, the relay, this server and every sink that binds one:
+   * asked of each (PortOwner), so a sink with a port of its own needs no change here.
+   */
+  allPorts(): BoundPorts {
+    const ports: BoundPorts = { ...this.collector.boundPorts(), ...this.boundPorts() };
+    if (this.relay !== undefined) Object.assign(ports, this.relay.boundPorts());
+    for (const sink of this.collector.activeSinks) if (sink.boundPorts !== undefined) Object.assign(ports, sink.boundPorts());
+    return ports;
+  }
 
   /** The control socket's bound port (0 before start). */
   get port(): number {
@@ -86,7 +97,8 @@ export class ControlServer {
     const socket = new Router({ maxMessageSize: MAX_REQUEST_BYTES, linger: CLOSE_LINGER_MS, sendTimeout: 0 });
     this.boundPort = await bindSocket(socket, cfg.control, 'control', this.security);
     this.socket = socket;
-    const stream = this.streamer.ipcEndpoint ?? `port ${this.streamer.port}`;
+    const ports = this.allPorts();
+    const stream = ports.streamEndpoint ?? `port ${ports.stream ?? 0}`;
     this.log.info(`control on ${showEndpoint({ ...cfg.control, port: this.boundPort })}, stream on ${stream}${this.security.enabled ? ', CURVE required' : ''}`);
     this.loop = this.run(socket);
   }
@@ -105,26 +117,33 @@ export class ControlServer {
     const traffic = this.stats.snapshot(cfg.statusTop);
     const sinks = Object.create(null) as Record<string, SinkStatus>;
     for (const sink of this.collector.activeSinks) sinks[sink.name] = sink.status();
+    const ports = this.allPorts();
     const status: DaemonStatus = {
       ...traffic,
       uptime: Math.max(0, (this.clock.now() - this.startedAt) / 1000),
       version: VERSION,
       host: hostname(),
       pid: process.pid,
-      ports: { collect: this.collector.port, control: this.boundPort, stream: this.streamer.port, ...(this.relay !== undefined && this.relay.port > 0 ? { relay: this.relay.port } : {}) },
+      ports: { collect: ports.collect ?? 0, control: ports.control ?? 0, stream: ports.stream ?? 0, ...(ports.relay !== undefined ? { relay: ports.relay } : {}) },
       // refused handshakes, per reason: `auth.rejected` is a key not authorized
       auth: this.security.rejects(),
       sinks,
     };
     if (cfg.logPath !== undefined) status.logPath = cfg.logPath;
     if (this.relay?.enabled === true) status.relay = { port: this.relay.port, ...this.relay.stats() };
-    if (this.upstream?.enabled === true) status.upstream = this.upstream.upstreamStatus();
+    for (const sink of this.collector.activeSinks) sink.addStatus?.(status);
     if (this.source.enabled) status.fromJetstream = this.source.status();
     return status;
   }
 
   /** The reply to one request (all of its frames). Never throws. */
   answer(frames: readonly Buffer[]): ControlReply {
+    const cmd = this.command(frames);
+    return typeof cmd === 'string' ? this.reply(cmd) : cmd;
+  }
+
+  /** The command one request asks for, or the error reply saying why it is none. */
+  private command(frames: readonly Buffer[]): ControlCommand | ErrorReply {
     if (frames.length !== 1) return { error: `expected one frame holding a BSON {cmd} document, got ${frames.length}` };
     let cmd: unknown;
     try {
@@ -136,12 +155,18 @@ export class ControlServer {
       const shown = typeof cmd === 'string' ? `'${cmd.slice(0, 40)}'` : cmd === undefined ? 'missing' : `a ${typeof cmd}`;
       return { error: `unknown command ${shown} (expected one of ${Object.keys(ControlCommand).join(', ')})` };
     }
+    return cmd;
+  }
+
+  private reply(cmd: ControlCommand): ControlReply {
     switch (cmd) {
       case ControlCommand.STATUS:
         return this.recentStatus();
-      case ControlCommand.SOCK_STREAM:
+      case ControlCommand.SOCK_STREAM: {
         // Over a Unix socket there is no port; the stream's own ipc:// address says where.
-        return this.streamer.ipcEndpoint !== undefined ? { port: 0, endpoint: this.streamer.ipcEndpoint } : { port: this.streamer.port };
+        const ports = this.allPorts();
+        return ports.streamEndpoint !== undefined ? { port: 0, endpoint: ports.streamEndpoint } : { port: ports.stream ?? 0 };
+      }
       case ControlCommand.SOCK_COLLECT:
         return { port: this.collector.port };
       case ControlCommand.SHUTDOWN:
@@ -164,7 +189,8 @@ export class ControlServer {
       let d = 1;
       while (d < frames.length && frames[d].length !== 0) d++;
       const envelope = frames.slice(0, d < frames.length ? d + 1 : 1);
-      const reply = this.answer(frames.slice(envelope.length));
+      const cmd = this.command(frames.slice(envelope.length));
+      const reply = typeof cmd === 'string' ? this.reply(cmd) : cmd;
       let bytes: Buffer;
       const recent = this.recent;
       if (recent !== null && reply === recent.reply && recent.bytes !== null) {
@@ -184,7 +210,7 @@ export class ControlServer {
         if (socket.closed) return;
         this.log.debug(`control reply not sent: ${(e as Error).message}`);
       }
-      if ('ok' in reply && reply.ok === true) {
+      if (cmd === ControlCommand.SHUTDOWN) {
         this.log.info('SHUTDOWN requested');
         this.shutdownHandler?.();
       }

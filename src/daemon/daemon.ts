@@ -1,8 +1,8 @@
-import { container, inject, Lifecycle, scoped, type InjectionToken } from 'tsyringe';
+import { container, inject, Lifecycle, scoped, type DependencyContainer, type InjectionToken } from 'tsyringe';
 import { ZiggyError } from '../errors';
 import { CLOCK } from './clock';
 import { Collector } from './collector';
-import { DAEMON_CONFIG, DaemonSettings } from './config';
+import { DAEMON_CONFIG, DaemonSettings, resolveDaemonConfig, type DaemonConfig } from './config';
 import { ControlServer, type DaemonStatus } from './control-server';
 import { DashboardFeed } from './dashboard-feed';
 import { FileWriter } from './file-writer';
@@ -13,33 +13,60 @@ import { JetStreamSink } from './jetstream-sink';
 import { JetStreamSource } from './jetstream-source';
 import { DAEMON_LOGGER, DaemonLog } from './logger';
 import { DaemonSecurity } from './security';
-import { EVENT_SINK } from './sink';
+import { EVENT_SINK, type BoundPorts } from './sink';
 import { Streamer } from './streamer';
 import { Relay } from './relay';
 import { RelayForwarder } from './relay-forwarder';
 
 /**
- * The built-in sinks, registered under EVENT_SINK in the root container when this module
- * loads. A child container that registers its own EVENT_SINK list replaces the inherited
- * one, so to add a sink there, register these too:
+ * The built-in sinks, registered under EVENT_SINK by {@link registerDaemonParts}. A child
+ * container that registers its own EVENT_SINK list replaces the inherited one, so to add a
+ * sink there, register these too:
  *
  * @example
  * for (const sink of DEFAULT_SINKS) c.register(EVENT_SINK, { useToken: sink });
  * c.register(EVENT_SINK, { useToken: MySink });
  */
 export const DEFAULT_SINKS = [FileWriter, Streamer, Forwarder, DashboardFeed, RelayForwarder, JetStreamSink] as const;
-for (const sink of DEFAULT_SINKS) container.register(EVENT_SINK, { useToken: sink });
 
 /**
  * The tokens the services inject with `{ isOptional: true }`. tsyringe is a peer
  * dependency, and an app's own tsyringe older than 4.9 ignores `isOptional` and refuses an
- * unregistered token, so each of these answers `undefined` from the root container (the
- * service then uses its default) until the app registers its own. A new optional
+ * unregistered token, so {@link registerDaemonParts} makes each of these answer `undefined`
+ * (the service then uses its default) until the app registers its own. A new optional
  * injection belongs in this list (spec/daemon/daemon.spec.ts checks).
  */
 export const OPTIONAL_TOKENS: readonly InjectionToken<unknown>[] = [CLOCK, DAEMON_CONFIG, DAEMON_LOGGER, FORWARD_QUEUE];
-for (const token of OPTIONAL_TOKENS) {
-  if (!container.isRegistered(token)) container.register(token, { useFactory: () => undefined });
+
+/**
+ * The daemon's composition root: registers in `c` what tsyringe cannot find by class, that
+ * is the built-in sinks (unless `c` already has an EVENT_SINK list) and `undefined` for each
+ * optional token `c` does not provide. Every service is otherwise resolved by its class and
+ * scoped to the container that resolves the Daemon. Registering twice changes nothing.
+ *
+ * The package entry (`ziggy/daemon`) calls this once on tsyringe's root container, so
+ * `container.createChildContainer().resolve(Daemon)` works as the README shows; nothing
+ * else registers on import.
+ */
+export function registerDaemonParts(c: DependencyContainer = container): void {
+  if (!c.isRegistered(EVENT_SINK, true)) for (const sink of DEFAULT_SINKS) c.register(EVENT_SINK, { useToken: sink });
+  for (const token of OPTIONAL_TOKENS) {
+    if (!c.isRegistered(token, true)) c.register(token, { useFactory: () => undefined });
+  }
+}
+
+/**
+ * A daemon in a container of its own (a child of `parent`): checks `config` first (throws
+ * a ZiggyError naming the bad `option`, before anything is made), registers it and the
+ * daemon's parts, and resolves the Daemon. Register extra parts (a sink list, a CLOCK, a
+ * DAEMON_LOGGER) on `parent`, or resolve the Daemon yourself as the README shows.
+ */
+export function createDaemon(config: DaemonConfig, parent: DependencyContainer = container): Daemon {
+  resolveDaemonConfig(config);
+  const c = parent.createChildContainer();
+  c.register(DAEMON_CONFIG, { useValue: config });
+  registerDaemonParts(c);
+  return c.resolve(Daemon);
 }
 
 /** The ports a running daemon is bound to. */
@@ -83,7 +110,6 @@ export class Daemon {
     @inject(DaemonSettings) private readonly settings: DaemonSettings,
     @inject(Collector) private readonly collector: Collector,
     @inject(ControlServer) private readonly control: ControlServer,
-    @inject(Streamer) private readonly streamer: Streamer,
     @inject(DaemonLog) private readonly log: DaemonLog,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
     @inject(HttpServer) private readonly http: HttpServer,
@@ -102,9 +128,11 @@ export class Daemon {
 
   /** Bound ports (zeros before start): useful when the config asked for port `*`. */
   get ports(): DaemonPorts {
-    const ports: DaemonPorts = { collect: this.collector.port, control: this.control.port, stream: this.streamer.port };
-    if (this.http.port > 0) ports.http = this.http.port;
-    if (this.relay.port > 0) ports.relay = this.relay.port;
+    // every part that binds a port says so (PortOwner): the collector, the control server, the relay, the sinks, HTTP
+    const bound: BoundPorts = { ...this.control.allPorts(), ...this.http.boundPorts() };
+    const ports: DaemonPorts = { collect: bound.collect ?? 0, control: bound.control ?? 0, stream: bound.stream ?? 0 };
+    if (bound.http !== undefined) ports.http = bound.http;
+    if (bound.relay !== undefined) ports.relay = bound.relay;
     return ports;
   }
 
@@ -147,7 +175,7 @@ export class Daemon {
 
   private async doStart(): Promise<void> {
     try {
-      void this.settings.value; // a bad option throws here, before anything is bound
+      this.settings.validate(); // a bad option throws here, before anything is bound
       try {
         await this.security.start(); // the ZAP handler listens before any CURVE port is bound
         await this.collector.start();

@@ -2,6 +2,7 @@ import { inject, Lifecycle, scoped } from 'tsyringe';
 import { Push } from 'zeromq';
 import { ZiggyError } from '../errors';
 import { applyClientKeys } from '../protocol/curve-cert';
+import { isIPv6Host } from '../protocol/endpoint';
 import { DaemonSettings } from './config';
 import { FORWARD_QUEUE, MemoryForwardQueue, type ForwardBatch, type ForwardQueue } from './forward-queue';
 import { DaemonLog, ThrottledWarning } from './logger';
@@ -63,7 +64,7 @@ export class Forwarder implements EventSink {
     const cfg = this.settings.value;
     this.queue = this.injectedQueue ?? new MemoryForwardQueue(cfg.forwardHwm, cfg.forwardMaxBytes);
     const socket = new Push({ immediate: true, sendHighWaterMark: SOCKET_HWM, linger: CLOSE_LINGER_MS });
-    if (cfg.forward!.host.includes(':')) socket.ipv6 = true;
+    if (isIPv6Host(cfg.forward!.host)) socket.ipv6 = true;
     try {
       applyClientKeys(socket, cfg.forwardKeys);
       socket.connect(cfg.forward!.url);

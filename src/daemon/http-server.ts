@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { isZiggyError, ZiggyError } from '../errors';
 import type { SeenCounters } from '../protocol/control';
+import type { BoundPorts, PortOwner } from './sink';
 import { isLocalOnly } from '../protocol/endpoint';
 import { CLOCK, systemClock, type Clock } from './clock';
 import { DaemonSettings } from './config';
@@ -83,7 +84,7 @@ export interface DashboardUpdate {
  * elsewhere cannot use DNS rebinding to read the daemon through a browser on this machine.
  */
 @scoped(Lifecycle.ContainerScoped)
-export class HttpServer {
+export class HttpServer implements PortOwner {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
   private readonly dashboards = new Set<Dashboard>();
@@ -107,6 +108,11 @@ export class HttpServer {
   }
 
   /** The bound port (0 before start or when off). */
+  /** Once the HTTP port is bound. */
+  boundPorts(): BoundPorts {
+    return this.port > 0 ? { http: this.port } : {};
+  }
+
   get port(): number {
     return this.boundPort;
   }

@@ -1,11 +1,17 @@
 // `ziggy/daemon`: ziggyd as a library. tsyringe needs reflect-metadata loaded first.
 import 'reflect-metadata';
+import { container } from 'tsyringe';
+import { registerDaemonParts } from './daemon';
 
-export { Daemon, DEFAULT_SINKS, type DaemonPorts } from './daemon';
+// The one registration this entry makes, on tsyringe's root container, so that
+// `container.createChildContainer().resolve(Daemon)` works without further setup.
+registerDaemonParts(container);
+
+export { createDaemon, Daemon, DEFAULT_SINKS, registerDaemonParts, type DaemonPorts } from './daemon';
 export { DAEMON_CONFIG, DaemonSettings, parseByteSize, resolveDaemonConfig, type DaemonConfig, type FsyncMode, type LogLevel, type ResolvedDaemonConfig } from './config';
 export { CLOCK, systemClock, utcDay, type Clock } from './clock';
 export { DAEMON_LOGGER, StderrLogger, type DaemonLogger } from './logger';
-export { EVENT_SINK, type EventSink, type SinkStatus, type TypeRoute } from './sink';
+export { EVENT_SINK, type BoundPorts, type EventSink, type PortOwner, type SinkStatus, type TypeRoute } from './sink';
 export { Stats, Tally, OTHER_KEY, UNKNOWN_HOST_KEY, type RejectReason, type TrafficSnapshot } from './stats';
 export { Collector } from './collector';
 export { FileWriter, logFilePath } from './file-writer';

@@ -65,7 +65,7 @@ function list(v: string | readonly string[] | undefined): string[] {
 /** Checks the NATS options; throws ZiggyError BAD_CONFIG naming the option. */
 export function resolveJetStreamConfig(c: JetStreamConfig): { nats?: JetStreamSinkSettings; fromNats?: JetStreamSourceSettings } {
   const bad = (name: string, what: string): never => {
-    throw new ZiggyError('BAD_CONFIG', `${name}: ${what}`);
+    throw new ZiggyError('BAD_CONFIG', `${name}: ${what}`, { option: name });
   };
   const servers = list(c.nats);
   const fromServers = list(c.fromNats);

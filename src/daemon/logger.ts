@@ -1,5 +1,5 @@
 import { inject, Lifecycle, scoped, type InjectionToken } from 'tsyringe';
-import { DAEMON_CONFIG, type DaemonConfig, type LogLevel } from './config';
+import { DaemonSettings, type LogLevel } from './config';
 
 /** Where the daemon's services report what happens. Methods must not throw. */
 export interface DaemonLogger {
@@ -54,10 +54,10 @@ export class DaemonLog implements DaemonLogger {
   private readonly target: DaemonLogger;
 
   constructor(
+    @inject(DaemonSettings) settings: DaemonSettings,
     @inject(DAEMON_LOGGER, { isOptional: true }) logger?: DaemonLogger,
-    @inject(DAEMON_CONFIG, { isOptional: true }) config?: DaemonConfig,
   ) {
-    this.target = logger ?? new StderrLogger(config?.logLevel ?? 'warn');
+    this.target = logger ?? new StderrLogger(settings.logLevel);
   }
 
   error(message: string): void {

@@ -2,8 +2,10 @@ import { inject, Lifecycle, scoped } from 'tsyringe';
 import { Dealer } from 'zeromq';
 import { applyClientKeys } from '../protocol/curve-cert';
 import { countDocuments, decodeHeader, encodeHeader, RelayKind, RESEND_FLAG, SendWindow } from '../protocol/relay';
+import { isIPv6Host } from '../protocol/endpoint';
 import { DaemonSettings } from './config';
 import { DaemonLog, ThrottledWarning } from './logger';
+import type { ControlStatus } from '../protocol/control';
 import type { EventSink, SinkStatus, TypeRoute } from './sink';
 import { closeQuietly, showEndpoint } from './sockets';
 import { Spool, type SpoolCounters } from './spool';
@@ -105,6 +107,10 @@ export class RelayForwarder implements EventSink {
   status(): SinkStatus {
     const u = this.upstreamStatus();
     return { to: u.to, inFlight: u.inFlight, resent: u.resent, failovers: u.failovers, forwarded: this.forwarded, dropped: this.dropped, pending: u.spool.pending, spoolBytes: u.spool.bytes, corrupt: u.spool.corrupt, tornBytes: u.spool.tornBytes };
+  }
+
+  addStatus(status: ControlStatus): void {
+    status.upstream = this.upstreamStatus();
   }
 
   /** `upstream` in STATUS, with the spool's counters. */
@@ -214,7 +220,7 @@ export class RelayForwarder implements EventSink {
     const ep = this.settings.value.upstreams[this.current];
     // immediate: sends fail at once while there is no connection, rather than queue for a peer that may never come.
     const socket = new Dealer({ immediate: true, sendTimeout: 0, linger: 0, sendHighWaterMark: this.settings.value.relayCredit + 16, maxMessageSize: 1024 * 1024 });
-    if (ep.host.includes(':')) socket.ipv6 = true;
+    if (isIPv6Host(ep.host)) socket.ipv6 = true;
     applyClientKeys(socket, this.settings.value.forwardKeys); // CURVE to the upstream, as the plain forwarder does
     socket.connect(ep.url);
     this.socket = socket;

@@ -8,7 +8,7 @@ import { DaemonSettings } from './config';
 import { replaceFile } from './durable-file';
 import { DaemonLog, ThrottledWarning } from './logger';
 import { DaemonSecurity } from './security';
-import type { EventSink } from './sink';
+import type { BoundPorts, EventSink, PortOwner } from './sink';
 import { bindSocket, closeQuietly, showEndpoint } from './sockets';
 
 /** The receiver's durable marks, saved beside the data they describe (the log path, or the spool). */
@@ -58,7 +58,7 @@ interface Accepted {
  * it had already made durable.
  */
 @scoped(Lifecycle.ContainerScoped)
-export class Relay {
+export class Relay implements PortOwner {
   private socket: Router | null = null;
   private loop: Promise<void> | null = null;
   private boundPort = 0;
@@ -89,6 +89,11 @@ export class Relay {
   }
 
   /** The bound port (0 before start or when off). */
+  /** Only while the relay port is bound. */
+  boundPorts(): BoundPorts {
+    return this.port > 0 ? { relay: this.port } : {};
+  }
+
   get port(): number {
     return this.boundPort;
   }

@@ -106,7 +106,7 @@ export class DaemonSecurity implements SocketGuard {
   async protect(socket: Socket, ep: Endpoint, role: string): Promise<void> {
     const cfg = this.settings.value;
     const problem = exposureProblem(ep, cfg.curve !== undefined, cfg.insecure);
-    if (problem !== null) throw new ZiggyError('BAD_CONFIG', `${role}: ${problem}`);
+    if (problem !== null) throw new ZiggyError('BAD_CONFIG', `${role}: ${problem}`, { option: role });
     if (cfg.curve === undefined) {
       if (cfg.insecure && !isLocalOnly(ep) && !this.warnedInsecure) {
         this.warnedInsecure = true;

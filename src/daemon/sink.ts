@@ -1,4 +1,5 @@
 import type { InjectionToken } from 'tsyringe';
+import type { ControlStatus } from '../protocol/control';
 import type { Tally } from './stats';
 
 /** What the collector knows about an event's type once it has been validated. */
@@ -83,6 +84,29 @@ export interface EventSink {
    * fsync at once rather than at the next interval (at shutdown). Never rejects.
    */
   durable?(now?: boolean): Promise<void>;
+  /** Only for sinks that bind a port of their own (the live stream): see {@link PortOwner}. */
+  boundPorts?(): BoundPorts;
+  /** Only for sinks with a top-level STATUS section besides `sinks.<name>` (the relay forwarder's `upstream`). */
+  addStatus?(status: ControlStatus): void;
+}
+
+/** The daemon's ports by name, as far as one part of it binds them (0 or absent before it has). */
+export interface BoundPorts {
+  collect?: number;
+  control?: number;
+  stream?: number;
+  http?: number;
+  relay?: number;
+  /** The stream's `ipc://` address, where it is bound to a Unix socket rather than a port. */
+  streamEndpoint?: string;
+}
+
+/**
+ * A part of the daemon that binds a port says which, so `Daemon.ports`, STATUS and the
+ * SOCK_* requests ask each part rather than knowing every concrete service.
+ */
+export interface PortOwner {
+  boundPorts(): BoundPorts;
 }
 
 /** The token every sink is registered under; the collector injects them all. */

@@ -1,7 +1,7 @@
 import { chmodSync } from 'node:fs';
 import type { Socket } from 'zeromq';
 import { ZiggyError } from '../errors';
-import { portOf, type Endpoint } from '../protocol/endpoint';
+import { bracketHost, isIPv6Host, portOf, type Endpoint } from '../protocol/endpoint';
 
 /**
  * What every socket a daemon binds goes through before binding (see DaemonSecurity):
@@ -16,8 +16,7 @@ export interface SocketGuard {
 /** `host:port` as a person would type it, for messages (`ipc:///path` for a Unix socket). */
 export function showEndpoint(ep: Endpoint): string {
   if (ep.path !== undefined) return ep.url;
-  const host = ep.host.includes(':') ? `[${ep.host}]` : ep.host;
-  return `${host}:${ep.port === 0 ? '*' : ep.port}`;
+  return `${bracketHost(ep.host)}:${ep.port === 0 ? '*' : ep.port}`;
 }
 
 /**
@@ -30,7 +29,7 @@ export function showEndpoint(ep: Endpoint): string {
  */
 export async function bindSocket(socket: Socket, ep: Endpoint, role: string, guard: SocketGuard): Promise<number> {
   // An IPv6 literal needs the socket's IPv6 mode; `*` stays IPv4, as the original did.
-  if (ep.host.includes(':')) socket.ipv6 = true;
+  if (isIPv6Host(ep.host)) socket.ipv6 = true;
   try {
     await guard.protect(socket, ep, role);
   } catch (e) {
@@ -45,21 +44,21 @@ export async function bindSocket(socket: Socket, ep: Endpoint, role: string, gua
     const code = (e as { code?: string }).code;
     const where = `${role}: cannot bind ${showEndpoint(ep)}`;
     if (code === 'EADDRINUSE') {
-      throw new ZiggyError('ADDRESS_IN_USE', `${where}: address already in use (is another ziggyd running?)`, { cause: e });
+      throw new ZiggyError('ADDRESS_IN_USE', `${where}: address already in use (is another ziggyd running?)`, { cause: e, option: role });
     }
     if (code === 'EADDRNOTAVAIL' || code === 'ENODEV') {
-      throw new ZiggyError('BAD_ENDPOINT', `${where}: not an address or interface of this host`, { cause: e });
+      throw new ZiggyError('BAD_ENDPOINT', `${where}: not an address or interface of this host`, { cause: e, option: role });
     }
     if (code === 'EACCES') {
-      throw new ZiggyError('BAD_ENDPOINT', `${where}: permission denied (ports below 1024 need privileges)`, { cause: e });
+      throw new ZiggyError('BAD_ENDPOINT', `${where}: permission denied (ports below 1024 need privileges)`, { cause: e, option: role });
     }
-    throw new ZiggyError('BAD_ENDPOINT', `${where}: ${(e as Error).message}`, { cause: e });
+    throw new ZiggyError('BAD_ENDPOINT', `${where}: ${(e as Error).message}`, { cause: e, option: role });
   }
   if (ep.path !== undefined) return 0;
   const bound = socket.lastEndpoint;
   if (bound === null) {
     closeQuietly(socket);
-    throw new ZiggyError('BAD_ENDPOINT', `${role}: bound ${showEndpoint(ep)} but ZeroMQ reports no endpoint`);
+    throw new ZiggyError('BAD_ENDPOINT', `${role}: bound ${showEndpoint(ep)} but ZeroMQ reports no endpoint`, { option: role });
   }
   return portOf(bound);
 }

@@ -1,12 +1,12 @@
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { XPublisher } from 'zeromq';
-import { parseEndpoint } from '../protocol/endpoint';
+import { bracketHost, parseEndpoint } from '../protocol/endpoint';
 import { MAX_TYPE_LENGTH } from '../protocol/event';
 import { DaemonSettings } from './config';
 import { DaemonLog, ThrottledWarning } from './logger';
 import { DaemonSecurity } from './security';
 import { PrefixSet } from './prefix-set';
-import type { EventSink, SinkStatus, TypeRoute } from './sink';
+import type { BoundPorts, EventSink, SinkStatus, TypeRoute } from './sink';
 import { bindSocket, closeQuietly } from './sockets';
 import { Stats, type Tally } from './stats';
 
@@ -72,6 +72,10 @@ export class Streamer implements EventSink {
     return this.boundEndpoint;
   }
 
+  boundPorts(): BoundPorts {
+    return this.boundEndpoint !== undefined ? { stream: this.boundPort, streamEndpoint: this.boundEndpoint } : { stream: this.boundPort };
+  }
+
   /** How many distinct prefixes are subscribed right now. */
   get subscriptions(): number {
     return this.prefixes.size;
@@ -91,7 +95,7 @@ export class Streamer implements EventSink {
     const maxMessageSize = MAX_TYPE_LENGTH + 32 + (this.security.enabled ? CURVE_ROOM : 0);
     const socket = new XPublisher({ sendTimeout: 0, linger: 0, sendHighWaterMark: 10_000, maxMessageSize });
     // The stream takes a free port of the control host, or a Unix socket next to the control one.
-    const where = control.path !== undefined ? parseEndpoint(`${control.url}.stream`, 0) : parseEndpoint(`${host.includes(':') ? `[${host}]` : host}:*`, 0);
+    const where = control.path !== undefined ? parseEndpoint(`${control.url}.stream`, 0) : parseEndpoint(`${bracketHost(host)}:*`, 0);
     this.boundPort = await bindSocket(socket, where, 'stream', this.security);
     this.boundEndpoint = where.path !== undefined ? where.url : undefined;
     this.socket = socket;

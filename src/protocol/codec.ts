@@ -1,6 +1,6 @@
 import { BSON, type Document } from 'bson';
 import { ZiggyError } from '../errors';
-import { DocFields, KIND_STRING, scanDocument } from './document-scan';
+import { DocFields, KIND_STRING, Scan, scanDocument, scanProblemText } from './document-scan';
 
 /** Smallest possible BSON document: int32 length + terminating 0. */
 export const MIN_DOC_SIZE = 5;
@@ -51,21 +51,52 @@ export function splitFrame(frame: Uint8Array): SplitResult {
   const end = frame.length;
   while (off < end) {
     const size = docSizeAt(frame, off);
-    if (typeof size === 'string') return { docs, badOffset: off, error: size };
+    if (size < 0) return { docs, badOffset: off, error: docSizeProblemText(size as DocSizeProblem, frame, off) };
     docs.push({ offset: off, length: size });
     off += size;
   }
   return { docs };
 }
 
-/** The size of the document starting at `off`, or why there is none. */
-export function docSizeAt(buf: Uint8Array, off: number): number | string {
-  if (buf.length - off < MIN_DOC_SIZE) return `truncated length prefix at byte ${off}`;
+/**
+ * Why {@link docSizeAt} found no document: negative, so one number carries a size or a
+ * problem and the receive loop makes nothing for a hostile frame.
+ */
+export const DocSize = {
+  /** Fewer bytes left than the smallest document. */
+  TRUNCATED: -1,
+  /** A length prefix below MIN_DOC_SIZE or above MAX_DOC_SIZE. */
+  IMPOSSIBLE: -2,
+  /** A length prefix claiming more bytes than there are. */
+  SHORT: -3,
+  /** A document whose last byte is not 0. */
+  UNTERMINATED: -4,
+} as const;
+export type DocSizeProblem = (typeof DocSize)[keyof typeof DocSize];
+
+/** The size of the document starting at `off` (at least MIN_DOC_SIZE), or a negative {@link DocSizeProblem}. */
+export function docSizeAt(buf: Uint8Array, off: number): number {
+  if (buf.length - off < MIN_DOC_SIZE) return DocSize.TRUNCATED;
   const size = (buf[off] | (buf[off + 1] << 8) | (buf[off + 2] << 16) | (buf[off + 3] << 24)) >>> 0;
-  if (size < MIN_DOC_SIZE || size > MAX_DOC_SIZE) return `impossible document length ${size} at byte ${off}`;
-  if (off + size > buf.length) return `document at byte ${off} claims ${size} bytes, only ${buf.length - off} present`;
-  if (buf[off + size - 1] !== 0) return `document at byte ${off} does not end with a 0 byte`;
+  if (size < MIN_DOC_SIZE || size > MAX_DOC_SIZE) return DocSize.IMPOSSIBLE;
+  if (off + size > buf.length) return DocSize.SHORT;
+  if (buf[off + size - 1] !== 0) return DocSize.UNTERMINATED;
   return size;
+}
+
+/** A docSizeAt problem in words, for the same `buf` and `off`. */
+export function docSizeProblemText(problem: DocSizeProblem, buf: Uint8Array, off: number): string {
+  const claimed = buf.length - off >= 4 ? (buf[off] | (buf[off + 1] << 8) | (buf[off + 2] << 16) | (buf[off + 3] << 24)) >>> 0 : 0;
+  switch (problem) {
+    case DocSize.TRUNCATED:
+      return `truncated length prefix at byte ${off}`;
+    case DocSize.IMPOSSIBLE:
+      return `impossible document length ${claimed} at byte ${off}`;
+    case DocSize.SHORT:
+      return `document at byte ${off} claims ${claimed} bytes, only ${buf.length - off} present`;
+    case DocSize.UNTERMINATED:
+      return `document at byte ${off} does not end with a 0 byte`;
+  }
 }
 
 /** The top-level fields a document is routed and ordered by. */
@@ -80,18 +111,20 @@ export interface RoutingFields {
 
 const scratch = new DocFields();
 
+/** What readRoutingFields read: the fields (`ok: true`), or why the top level is malformed. */
+export type RoutingRead = ({ ok: true } & RoutingFields) | { ok: false; problem: string };
+
 /**
  * Reads the top-level `type`, `host` and `end` of one document without decoding the
- * rest, checking every top-level element against the document's bounds. Returns a
- * reason string when the top level is malformed. The daemon's hot path calls
- * {@link scanDocument} directly, which does the same without making strings.
+ * rest, checking every top-level element against the document's bounds. The daemon's
+ * hot path calls {@link scanDocument} directly, which does the same without making strings.
  */
-export function readRoutingFields(buf: Uint8Array, offset = 0, length = buf.length - offset): RoutingFields | string {
-  if (length < MIN_DOC_SIZE || offset + length > buf.length || buf[offset + length - 1] !== 0) return 'not a BSON document';
+export function readRoutingFields(buf: Uint8Array, offset = 0, length = buf.length - offset): RoutingRead {
+  if (length < MIN_DOC_SIZE || offset + length > buf.length || buf[offset + length - 1] !== 0) return { ok: false, problem: 'not a BSON document' };
   const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const problem = scanDocument(b, offset, length, scratch);
-  if (problem !== null) return problem;
-  const out: RoutingFields = {};
+  const result = scanDocument(b, offset, length, scratch);
+  if (result !== Scan.OK) return { ok: false, problem: scanProblemText(result, scratch) };
+  const out: RoutingRead = { ok: true };
   if (scratch.typeKind !== 0) out.type = scratch.typeKind === KIND_STRING ? b.toString('utf8', scratch.typeStart, scratch.typeEnd) : null;
   if (scratch.hostKind !== 0) out.host = scratch.hostKind === KIND_STRING ? b.toString('utf8', scratch.hostStart, scratch.hostEnd) : null;
   if (!Number.isNaN(scratch.end)) out.end = scratch.end;

@@ -2,7 +2,7 @@ import { Request } from 'zeromq';
 import { ZiggyError } from '../errors';
 import { decodeReply, encodeRequest, isErrorReply, type ControlReply, type ControlStatus, type PortReply } from './control';
 import { applyClientKeys, type CurveClientKeys } from './curve-cert';
-import { DEFAULT_CONTROL_PORT, isIpc, parseEndpoint, type Endpoint } from './endpoint';
+import { bracketHost, DEFAULT_CONTROL_PORT, isIPv6Host, isIpc, parseEndpoint, type Endpoint } from './endpoint';
 
 /** How long a control request waits for its reply unless told otherwise. */
 export const DEFAULT_CONTROL_TIMEOUT_MS = 5000;
@@ -65,7 +65,7 @@ export class ControlClient {
     if (this.signal?.aborted) throw new ZiggyError('CLOSED', 'control request aborted');
     const deadline = Date.now() + this.timeoutMs;
     // An IPv6 literal needs the socket's IPv6 mode, as on the daemon's side.
-    const socket = new Request({ linger: 0, sendTimeout: this.timeoutMs, receiveTimeout: this.timeoutMs, ipv6: this.endpoint.host.includes(':') });
+    const socket = new Request({ linger: 0, sendTimeout: this.timeoutMs, receiveTimeout: this.timeoutMs, ipv6: isIPv6Host(this.endpoint.host) });
     const abort = (): void => socket.close();
     this.signal?.addEventListener('abort', abort, { once: true });
     try {
@@ -106,8 +106,7 @@ export class ControlClient {
     const endpoint = (reply as Partial<PortReply>).endpoint;
     if (typeof endpoint === 'string' && endpoint.startsWith('ipc://')) return endpoint;
     const port = portOf(reply, 'SOCK_STREAM');
-    const host = this.endpoint.host.includes(':') ? `[${this.endpoint.host}]` : this.endpoint.host;
-    return `tcp://${host}:${port}`;
+    return `tcp://${bracketHost(this.endpoint.host)}:${port}`;
   }
 
   /** The port the daemon collects events on (PULL). */

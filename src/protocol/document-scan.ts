@@ -20,6 +20,39 @@ export class DocFields {
   hostEnd = 0;
   /** `end` in unix seconds, NaN when absent or not a number or date. */
   end = NaN;
+  /** Where the scan found a problem (the element's kind and its byte from the document's start), when it returned one. */
+  problemKind = 0;
+  problemAt = 0;
+}
+
+/**
+ * What {@link scanDocument} found: OK, or which problem (the byte is in
+ * `DocFields.problemAt`). Numbers rather than messages, so the hot path makes no string
+ * for a hostile document; {@link scanProblemText} says it in words.
+ */
+export const Scan = {
+  OK: 0,
+  /** A field name without its terminating 0 inside the document. */
+  UNTERMINATED_NAME: 1,
+  /** A value its kind does not allow (or an unknown kind). */
+  BAD_VALUE: 2,
+  /** A value that runs past the document's end. */
+  OVERRUN: 3,
+} as const;
+export type ScanResult = (typeof Scan)[keyof typeof Scan];
+
+/** A scan problem in words, from the result and the fields it filled. */
+export function scanProblemText(result: ScanResult, out: DocFields): string {
+  switch (result) {
+    case Scan.OK:
+      return 'well-formed';
+    case Scan.UNTERMINATED_NAME:
+      return `unterminated field name at byte ${out.problemAt}`;
+    case Scan.BAD_VALUE:
+      return `bad value of kind 0x${out.problemKind.toString(16)} at byte ${out.problemAt}`;
+    case Scan.OVERRUN:
+      return `value at byte ${out.problemAt} runs past the document`;
+  }
 }
 
 /** BSON element kind of a UTF-8 string. */
@@ -32,16 +65,16 @@ export const KIND_REPEATED = -1;
 
 /**
  * Scans the document at `buf[offset, offset + length)`, whose length prefix and final 0
- * the caller has already checked (docSizeAt). Fills `out`; returns null when the top
- * level is well-formed, else why not.
+ * the caller has already checked (docSizeAt). Fills `out`; returns Scan.OK when the top
+ * level is well-formed, else which problem (where: `out.problemAt`).
  */
-export function scanDocument(buf: Buffer, offset: number, length: number, out: DocFields): string | null {
-  if (scanClientLayout(buf, offset, length, out)) return null;
+export function scanDocument(buf: Buffer, offset: number, length: number, out: DocFields): ScanResult {
+  if (scanClientLayout(buf, offset, length, out)) return Scan.OK;
   return scanElements(buf, offset, length, out);
 }
 
 /** The general walk, for any field order and kinds (exported for the specs). */
-export function scanElements(buf: Buffer, offset: number, length: number, out: DocFields): string | null {
+export function scanElements(buf: Buffer, offset: number, length: number, out: DocFields): ScanResult {
   out.typeKind = 0;
   out.hostKind = 0;
   out.end = NaN;
@@ -51,12 +84,12 @@ export function scanElements(buf: Buffer, offset: number, length: number, out: D
     const kind = buf[p++];
     const nameStart = p;
     while (p < stop && buf[p] !== 0) p++;
-    if (p >= stop) return `unterminated field name at byte ${nameStart - offset}`;
+    if (p >= stop) return problem(out, Scan.UNTERMINATED_NAME, kind, nameStart - offset);
     const nameLen = p - nameStart;
     p++;
     const size = valueSize(buf, kind, p, stop);
-    if (size < 0) return `bad value of kind 0x${kind.toString(16)} at byte ${p - offset}`;
-    if (p + size > stop) return `value at byte ${p - offset} runs past the document`;
+    if (size < 0) return problem(out, Scan.BAD_VALUE, kind, p - offset);
+    if (p + size > stop) return problem(out, Scan.OVERRUN, kind, p - offset);
     if (nameLen === 4) {
       const c0 = buf[nameStart];
       if (c0 === 0x74 && buf[nameStart + 1] === 0x79 && buf[nameStart + 2] === 0x70 && buf[nameStart + 3] === 0x65) {
@@ -86,7 +119,13 @@ export function scanElements(buf: Buffer, offset: number, length: number, out: D
     }
     p += size;
   }
-  return null;
+  return Scan.OK;
+}
+
+function problem(out: DocFields, result: ScanResult, kind: number, at: number): ScanResult {
+  out.problemKind = kind;
+  out.problemAt = at;
+  return result;
 }
 
 /**

@@ -77,7 +77,7 @@ export function parseEndpoint(spec: string, defaultPort: number): Endpoint {
   }
   if (host !== '*' && !/^[A-Za-z0-9.\-_:%]+$/.test(host)) fail(`bad host '${host}'`);
   // ZeroMQ refuses to connect to a name that does not start with a letter or digit.
-  if (!host.includes(':') && host !== '*' && !/^[A-Za-z0-9]/.test(host)) fail(`bad host '${host}': a host name starts with a letter or digit`);
+  if (!isIPv6Host(host) && host !== '*' && !/^[A-Za-z0-9]/.test(host)) fail(`bad host '${host}': a host name starts with a letter or digit`);
 
   let port = defaultPort;
   if (portText !== undefined) {
@@ -86,8 +86,20 @@ export function parseEndpoint(spec: string, defaultPort: number): Endpoint {
     else port = Number(portText);
     if (port > 65535) fail(`port ${port} is out of range`);
   }
-  const urlHost = host.includes(':') ? `[${host}]` : host;
-  return { host, port, url: `tcp://${urlHost}:${port === 0 ? '*' : port}` };
+  return { host, port, url: `tcp://${bracketHost(host)}:${port === 0 ? '*' : port}` };
+}
+
+/**
+ * Whether `host` is an IPv6 literal (only those hold colons): its socket needs ZeroMQ's
+ * IPv6 mode, and a URL or a message puts it in brackets. The one place that says so.
+ */
+export function isIPv6Host(host: string): boolean {
+  return host.includes(':');
+}
+
+/** `host` as it goes before `:port`: an IPv6 literal in brackets. */
+export function bracketHost(host: string): string {
+  return isIPv6Host(host) ? `[${host}]` : host;
 }
 
 /** The port number of a bound or connected ZeroMQ address such as `tcp://127.0.0.1:5555`. */

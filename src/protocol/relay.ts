@@ -297,7 +297,7 @@ export function countDocuments(payload: Uint8Array): number {
   let n = 0;
   for (let off = 0; off < payload.length; n++) {
     const size = docSizeAt(payload, off);
-    if (typeof size !== 'number') return n;
+    if (size < 0) return n;
     off += size;
   }
   return n;

@@ -1,3 +1,5 @@
+import { ZiggyError } from '../errors';
+
 /** Default bound on the ids a Grouper holds open. */
 export const DEFAULT_GROUP_MAX = 1000;
 
@@ -30,7 +32,7 @@ export class Grouper<T> {
     private readonly emit: (group: T[]) => void,
     readonly maxIds: number = DEFAULT_GROUP_MAX,
   ) {
-    if (!Number.isInteger(maxIds) || maxIds < 1) throw new RangeError(`maxIds must be a positive integer, got ${maxIds}`);
+    if (!Number.isInteger(maxIds) || maxIds < 1) throw new ZiggyError('BAD_CONFIG', `maxIds: expected a positive integer, got ${maxIds}`, { option: 'maxIds' });
   }
 
   /** Ids waiting for their parent. */

@@ -60,7 +60,7 @@ export async function nextDocument(reader: BsonReader): Promise<number> {
 
 function endOf(reader: BsonReader, size: number, previous: number): number {
   const fields = readRoutingFields(reader.buf, reader.pos, size);
-  if (typeof fields === 'string') throw reader.corrupt(fields);
+  if (!fields.ok) throw reader.corrupt(fields.problem);
   const end = fields.end;
   return typeof end === 'number' && end === end ? end : previous;
 }

@@ -83,7 +83,7 @@ export class BsonReader {
     const buf = this.buf;
     const off = this.pos;
     const size = docSizeAt(buf, off);
-    if (typeof size === 'number') return size;
+    if (size > 0) return size;
     const avail = buf.length - off;
     if (avail < 4) {
       this.need = 4;

@@ -2,7 +2,7 @@ import { Subscriber } from 'zeromq';
 import { ZiggyError } from '../errors';
 import { ControlClient, DEFAULT_CONTROL_TIMEOUT_MS } from '../protocol/control-client';
 import { applyClientKeys, type CurveClientKeys } from '../protocol/curve-cert';
-import { DEFAULT_CONTROL_PORT, parseEndpoint, type Endpoint } from '../protocol/endpoint';
+import { DEFAULT_CONTROL_PORT, isIPv6Host, parseEndpoint, type Endpoint } from '../protocol/endpoint';
 import { ALL_TYPES, matchesAnyType, typeFilters, type TypeFilter } from './type-filter';
 import type { WarningHandler } from './read';
 
@@ -118,7 +118,7 @@ export class LiveStream implements AsyncIterable<LiveMessage> {
 
   /** @param port the stream's address, as the control port gave it */
   private subscribe(port: string): Subscriber {
-    const socket = new Subscriber({ linger: 0, receiveTimeout: this.reconnectMs, ipv6: this.endpoint.host.includes(':') });
+    const socket = new Subscriber({ linger: 0, receiveTimeout: this.reconnectMs, ipv6: isIPv6Host(this.endpoint.host) });
     applyClientKeys(socket, this.control.curve);
     socket.connect(port);
     for (const t of this.types) socket.subscribe(t.prefix);
