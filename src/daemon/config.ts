@@ -188,7 +188,7 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
   const control = endpoint('control', config.control ?? `127.0.0.1:${DEFAULT_CONTROL_PORT}`, DEFAULT_CONTROL_PORT);
   if (collect.port !== 0 && collect.port === control.port && (collect.host === control.host || collect.host === '*' || control.host === '*')) {
     // Say what is wrong, not "address in use (is another ziggyd running?)".
-    throw new ZiggyError('BAD_CONFIG', `control: port ${control.port} is also the collection port (--collect); give each its own port`);
+    throw new ZiggyError('BAD_CONFIG', `control: port ${control.port} is also the collection port (--collect); give each its own port`, { option: 'control' });
   }
   let forward: Endpoint | undefined;
   if (config.forward !== undefined && config.forward !== '') {
