@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Document } from 'bson';
 import { NO_CURVE_HINT as PLAIN_HINT } from '../../src/protocol/control-client';
@@ -311,9 +311,8 @@ describe('ziggyview (the built CLI)', function () {
         sh.stdout.on('data', (b: Buffer) => (head += b.toString()));
         sh.stderr.on('data', (b: Buffer) => (status += b.toString()));
         sh.on('error', reject);
-        sh.on('close', async () => {
-          const { readFile } = await import('node:fs/promises');
-          resolve({ status: status.trim(), stderr: await readFile(`${path}.err`, 'utf8'), head });
+        sh.on('close', () => {
+          readFile(`${path}.err`, 'utf8').then((stderr) => resolve({ status: status.trim(), stderr, head }), reject);
         });
       });
       expect(ndjson(result.head)).to.have.length(3);

@@ -97,7 +97,7 @@ describe('client/api', () => {
         await timeit('lazy', () => ({ then: (ok: (v: number) => void) => setTimeout(() => ok(1), 2) }));
         let caught: unknown;
         try {
-          timeit('throws', () => {
+          void timeit('throws', () => {
             throw boom;
           });
         } catch (e) {

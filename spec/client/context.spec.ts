@@ -152,7 +152,7 @@ describe('client/context', () => {
       const ctx = new Context('request');
       let caught: unknown;
       try {
-        ctx.run(() => {
+        void ctx.run(() => {
           ctx.set('step', 1);
           throw boom;
         });
@@ -445,7 +445,7 @@ describe('client/context', () => {
       });
       new Context('failed').run(() => {
         try {
-          context('.inner', () => {
+          void context('.inner', () => {
             throw new Error('boom');
           });
         } catch {

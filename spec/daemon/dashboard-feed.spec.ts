@@ -74,8 +74,8 @@ describe('daemon DashboardFeed', () => {
     expect(fieldValue(doc, 'a.b')).to.equal(2);
     expect(fieldValue(doc, 'big')).to.equal(3);
     expect(fieldValue(doc, 'end')).to.equal(5);
-    expect(fieldValue(doc, 's')).to.be.NaN;
-    expect(fieldValue(doc, 'a.b.c')).to.be.NaN;
+    expect(Number.isNaN(fieldValue(doc, 's')), 'a string is no number').to.equal(true);
+    expect(Number.isNaN(fieldValue(doc, 'a.b.c')), 'a missing field is no number').to.equal(true);
   });
 
   it('watches at most MAX_FIELDS fields; a field nobody watches any longer frees its place', () => {

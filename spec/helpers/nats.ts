@@ -120,26 +120,27 @@ export class LossyProxy {
 
   static async start(targetPort: number): Promise<LossyProxy> {
     const port = await freePort();
-    let proxy: LossyProxy | undefined;
+    // Set once the server listens; connections arrive only after that.
+    const holder: { proxy?: LossyProxy } = {};
     const server = createServer((client) => {
       const upstream = tcpConnect(targetPort, '127.0.0.1');
-      proxy!.sockets.add(client).add(upstream);
+      holder.proxy!.sockets.add(client).add(upstream);
       client.on('data', (d) => upstream.write(d));
       upstream.on('data', (d) => {
-        if (!proxy!.dropReplies) client.write(d);
+        if (!holder.proxy!.dropReplies) client.write(d);
       });
       const close = (): void => {
         client.destroy();
         upstream.destroy();
-        proxy!.sockets.delete(client);
-        proxy!.sockets.delete(upstream);
+        holder.proxy!.sockets.delete(client);
+        holder.proxy!.sockets.delete(upstream);
       };
       client.on('close', close).on('error', close);
       upstream.on('close', close).on('error', close);
     });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    proxy = new LossyProxy(server, port);
-    return proxy;
+    holder.proxy = new LossyProxy(server, port);
+    return holder.proxy;
   }
 
   get url(): string {

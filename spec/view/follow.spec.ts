@@ -13,9 +13,10 @@ describe('followLog (--follow)', () => {
     let now = new Date('2024-05-01T23:59:00Z');
     const seen: number[] = [];
     let looks = 0;
+    let done: Promise<void> = Promise.resolve();
     try {
       const first = await writeLog(dir.path, '20240501', 'request', [event('request', 1)]);
-      const done = followLog(
+      done = followLog(
         { logPath: dir.path, types: ALL_TYPES, startDay: '20240501', endDay: '20240501' },
         (r, n) => void seen.push(BSON.deserialize(r.buf.subarray(r.pos, r.pos + n)).end as number),
         { signal: stop.signal, pollMs: 20, now: () => now, afterPoll: async () => void looks++ },
@@ -38,6 +39,7 @@ describe('followLog (--follow)', () => {
       expect(seen).to.deep.equal([1, 2, 3, 4]);
     } finally {
       stop.abort();
+      await done;
       await dir.remove();
     }
   });

@@ -74,7 +74,8 @@ export interface ZiggyClassOrMethodDecorator {
   <T>(target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<T>): TypedPropertyDescriptor<T> | void;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   <This, M extends (this: This, ...args: any) => any>(method: M, context: ClassMethodDecoratorContext<This, M>): M | void;
-  /** experimentalDecorators on a class. */
+  /** experimentalDecorators on a class (TypeScript's own ClassDecorator type says Function). */
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
   <C extends Function>(target: C): C | void;
   /** TC39 standard decorators on a class. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -102,6 +103,7 @@ function isStandardContext(v: unknown): v is StandardContext {
  * `onClass`, when given, takes a decorated class: `(class)` under experimentalDecorators,
  * `(class, { kind: 'class' })` under TC39 (after the class's method decorators ran).
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export function methodDecorator(what: string, update: PlanUpdate, onClass?: (ctor: Function) => void): ZiggyClassOrMethodDecorator {
   return function ziggyDecorator(target: unknown, keyOrContext?: unknown, descriptor?: PropertyDescriptor): unknown {
     if (isStandardContext(keyOrContext)) {
@@ -152,8 +154,10 @@ export function buildWrapper(plan: MethodPlan): Method {
 }
 
 // Each shape of plan gets its own small wrapper so the hot path tests only what it
-// needs. `arguments` is passed on as is: no rest array is built per call. Every wrapper
+// needs. `arguments` is passed on as is: no rest array is built per call (hence
+// prefer-rest-params is off for these wrappers). Every wrapper
 // first checks for a recorder, so an unconfigured app calls straight through.
+/* eslint-disable prefer-rest-params */
 function wrapperFor(plan: MethodPlan): Method {
   const orig = plan.original;
   const timeKeys = plan.timeit.length > 0 ? plan.timeit : null;
@@ -187,6 +191,7 @@ function wrapperFor(plan: MethodPlan): Method {
   };
 }
 
+/* eslint-enable prefer-rest-params */
 interface ReflectMetadataApi {
   getOwnMetadataKeys(target: object): unknown[];
   getOwnMetadata(key: unknown, target: object): unknown;

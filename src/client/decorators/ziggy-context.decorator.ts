@@ -42,6 +42,7 @@ export function ZiggyContext(typeName: string, options?: ContextOptions): ZiggyC
   );
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 function decorateClass(ctor: Function, spec: ContextSpec): void {
   const proto = ctor.prototype as object;
   for (const key of Reflect.ownKeys(proto)) {
