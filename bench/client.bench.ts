@@ -400,7 +400,6 @@ function medianCost(xs: Cost[]): Cost {
 const fmt = (ns: number): string => `${ns.toFixed(0).padStart(6)} ns`;
 const both = (c: Cost): string => `${fmt(c.cpu)} cpu ${fmt(c.wall)} wall`;
 
-
 // ---------------------------------------------------------------------------- speed tricks
 
 /**
@@ -447,7 +446,10 @@ async function measureTricks(endpoint: string, wideEventNs: number): Promise<voi
   // Held runs, in place: the whole wide event through a Transport of its own to the
   // collector, events handed over as frozen (held, encoded in runs) or not (encoded at once).
   const counters: TransportCounters = { sent: 0, dropped: 0, batches: 0, bytes: 0, encodeErrors: 0 };
-  const t = new Transport({ url: `tcp://${endpoint}`, highWaterMark: 100_000, linger: 1000, batchBytes: 64 * 1024, flushInterval: 10, sendHighWaterMark: 64 }, counters);
+  const t = new Transport(
+    { url: `tcp://${endpoint}`, highWaterMark: 100_000, linger: 1000, batchBytes: 64 * 1024, flushInterval: 10, sendHighWaterMark: 64 },
+    counters,
+  );
   const held = { readsLists: true, record: (ev: OutgoingEvent, frozen: boolean) => t.record(ev, frozen), settle: () => t.settle() };
   const atOnce = { readsLists: true, record: (ev: OutgoingEvent) => t.record(ev, false), settle: () => t.settle() };
   const inPlace = async (dest: typeof held): Promise<number> => {
@@ -512,7 +514,9 @@ async function measureTricks(endpoint: string, wideEventNs: number): Promise<voi
     },
   ];
 
-  console.log(`speed tricks: ns per event with and without each, and the gain as a share of a whole wide event (${wideEventNs.toFixed(0)} ns); CPU time, which waiting for a core on a busy machine does not inflate:`);
+  console.log(
+    `speed tricks: ns per event with and without each, and the gain as a share of a whole wide event (${wideEventNs.toFixed(0)} ns); CPU time, which waiting for a core on a busy machine does not inflate:`,
+  );
   for (const trick of tricks) {
     const on: number[] = [];
     const off: number[] = [];
@@ -524,7 +528,9 @@ async function measureTricks(endpoint: string, wideEventNs: number): Promise<voi
     }
     const gain = median(off) - median(on);
     const share = (100 * gain) / wideEventNs;
-    console.log(`  ${trick.name.padEnd(74)} ${fmt(median(on))} vs ${fmt(median(off))}: gains ${gain.toFixed(0).padStart(4)} ns = ${share.toFixed(1).padStart(5)}%${share < 3 ? '  (under 3%)' : ''}`);
+    console.log(
+      `  ${trick.name.padEnd(74)} ${fmt(median(on))} vs ${fmt(median(off))}: gains ${gain.toFixed(0).padStart(4)} ns = ${share.toFixed(1).padStart(5)}%${share < 3 ? '  (under 3%)' : ''}`,
+    );
   }
   await t.close();
 }
@@ -640,23 +646,39 @@ async function main(): Promise<void> {
   const ratio = (a: number, b: number): string => (a / b).toFixed(2);
   const f = medianCost(floorNs);
   console.log('wide event (context, 7 fields incl. nested keys, 1 timeit), per event:');
-  console.log(`  ziggy, BSON to a PULL socket     ${both(z)}   ziggy/floor = ${ratio(z.cpu, f.cpu)} cpu, ${ratio(z.wall, f.wall)} wall  (goal <= 1.25: ${verdict(z.cpu / f.cpu <= 1.25)})`);
-  console.log(`  pino, child + info to a file     ${both(p)}   ziggy/pino = ${ratio(z.cpu, p.cpu)} cpu, ${ratio(z.wall, p.wall)} wall  (goal <= 0.40: ${verdict(z.cpu / p.cpu <= 0.4)})`);
-  console.log(`  OpenTelemetry span, batch/no-op  ${both(o)}   ziggy/otel = ${ratio(z.cpu, o.cpu)} cpu, ${ratio(z.wall, o.wall)} wall  (goal <= 0.80: ${verdict(z.cpu / o.cpu <= 0.8)})`);
+  console.log(
+    `  ziggy, BSON to a PULL socket     ${both(z)}   ziggy/floor = ${ratio(z.cpu, f.cpu)} cpu, ${ratio(z.wall, f.wall)} wall  (goal <= 1.25: ${verdict(z.cpu / f.cpu <= 1.25)})`,
+  );
+  console.log(
+    `  pino, child + info to a file     ${both(p)}   ziggy/pino = ${ratio(z.cpu, p.cpu)} cpu, ${ratio(z.wall, p.wall)} wall  (goal <= 0.40: ${verdict(z.cpu / p.cpu <= 0.4)})`,
+  );
+  console.log(
+    `  OpenTelemetry span, batch/no-op  ${both(o)}   ziggy/otel = ${ratio(z.cpu, o.cpu)} cpu, ${ratio(z.wall, o.wall)} wall  (goal <= 0.80: ${verdict(z.cpu / o.cpu <= 0.8)})`,
+  );
   const ctxOnly = medianCost(noRecorder);
   const minus = (a: Cost, b: Cost): Cost => ({ wall: a.wall - b.wall, cpu: a.cpu - b.cpu });
   console.log("where ziggy's time goes (per event, measured in place):");
   console.log(`  context, 7 fields and a timeit, handed to a sink doing nothing  ${both(ctxOnly)}`);
-  console.log(`  + encoding to BSON (in runs) and sending to ZeroMQ              ${both(minus(z, ctxOnly))}   (the encoder alone, in a tight loop: ${median(serializeLoop).toFixed(0)} ns wall)`);
+  console.log(
+    `  + encoding to BSON (in runs) and sending to ZeroMQ              ${both(minus(z, ctxOnly))}   (the encoder alone, in a tight loop: ${median(serializeLoop).toFixed(0)} ns wall)`,
+  );
   console.log('the floor: only the work no implementation can skip, by code specialised to this one event:');
-  console.log(`  4 clock reads, 1 AsyncLocalStorage.run, 1 id, the BSON bytes, nothing sent  ${both(f)}   (its BSON bytes alone: ${median(floorEncode).toFixed(0)} ns wall)`);
+  console.log(
+    `  4 clock reads, 1 AsyncLocalStorage.run, 1 id, the BSON bytes, nothing sent  ${both(f)}   (its BSON bytes alone: ${median(floorEncode).toFixed(0)} ns wall)`,
+  );
   console.log(`  floor/pino = ${ratio(f.cpu, p.cpu)}, floor/otel = ${ratio(f.cpu, o.cpu)} cpu: the share of the peers' cost that is left for everything else`);
   console.log('decorated call while unconfigured, per call:');
-  console.log(`  plain method ${fmt(median(plain))}, @ZiggyContext method ${fmt(median(decorated))}: overhead ${overhead.toFixed(1)} ns  (goal <= 20: ${verdict(overhead <= 20)})`);
+  console.log(
+    `  plain method ${fmt(median(plain))}, @ZiggyContext method ${fmt(median(decorated))}: overhead ${overhead.toFixed(1)} ns  (goal <= 20: ${verdict(overhead <= 20)})`,
+  );
   console.log('delivery:');
   const dropped = statsAfter.dropped - statsBefore.dropped;
-  console.log(`  events recorded ${expected}, handed to ZeroMQ ${sentEvents}, received by the collector ${received.docs}, dropped ${dropped}, malformed messages ${received.bad}`);
-  console.log(`  messages ${statsAfter.batches - statsBefore.batches} (${(sentEvents / Math.max(1, statsAfter.batches - statsBefore.batches)).toFixed(0)} events each), ${((statsAfter.bytes - statsBefore.bytes) / sentEvents).toFixed(0)} bytes per event`);
+  console.log(
+    `  events recorded ${expected}, handed to ZeroMQ ${sentEvents}, received by the collector ${received.docs}, dropped ${dropped}, malformed messages ${received.bad}`,
+  );
+  console.log(
+    `  messages ${statsAfter.batches - statsBefore.batches} (${(sentEvents / Math.max(1, statsAfter.batches - statsBefore.batches)).toFixed(0)} events each), ${((statsAfter.bytes - statsBefore.bytes) / sentEvents).toFixed(0)} bytes per event`,
+  );
   const lost = expected - received.docs;
   if (lost !== 0) console.log(`  WARNING: ${lost} events did not arrive`);
   // One line for the README's table per runtime (bench:client:matrix collects them).

@@ -36,7 +36,13 @@ interface Keys {
 function event(i: number): Buffer {
   const start = 1_700_000_000 + i / 1000;
   const type = i % 2 === 0 ? 'request' : 'request.sql';
-  const body = { method: 'GET', path: '/api/users/42/orders', status: 200, query: 'SELECT id, total FROM orders WHERE user_id = ? LIMIT 20', timings: { t: 0.0213 } };
+  const body = {
+    method: 'GET',
+    path: '/api/users/42/orders',
+    status: 200,
+    query: 'SELECT id, total FROM orders WHERE user_id = ? LIMIT 20',
+    timings: { t: 0.0213 },
+  };
   return encode({ id: newEventId(), type, host: 'web-03.example.com', pid: 4242, start, end: start + 0.02, body });
 }
 
@@ -97,7 +103,8 @@ async function clientMain(endpoint: string, events: number, keysJson: string): P
 
 async function daemonMain(keysJson: string): Promise<void> {
   const c = container.createChildContainer();
-  const secure = keysJson === '-' ? {} : (({ serverSecret, authorized }: Keys) => ({ curveCert: serverSecret, authorizedKeys: authorized }))(JSON.parse(keysJson) as Keys);
+  const secure =
+    keysJson === '-' ? {} : (({ serverSecret, authorized }: Keys) => ({ curveCert: serverSecret, authorizedKeys: authorized }))(JSON.parse(keysJson) as Keys);
   c.register(DAEMON_CONFIG, { useValue: { collect: '127.0.0.1:*', control: '127.0.0.1:*', drainQuietMs: 20, ...secure } });
   const daemon = c.resolve(Daemon);
   await daemon.start();
@@ -173,7 +180,8 @@ async function main(): Promise<void> {
     console.log(`  machine: ${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}`);
     console.log(`  ${CLIENTS} client process(es) x ${EVENTS_PER_CLIENT.toLocaleString('en-US')} events in 64 KiB batches, ${ROUNDS} rounds`);
     const runs: { plain: Figures[]; curve: Figures[] } = { plain: [], curve: [] };
-    const show = (f: Figures): string => `${Math.round(f.eventsPerS).toLocaleString('en-US')} events/s (CPU/event: ziggyd ${Math.round(f.daemonNs)} ns, clients ${Math.round(f.clientNs)} ns)`;
+    const show = (f: Figures): string =>
+      `${Math.round(f.eventsPerS).toLocaleString('en-US')} events/s (CPU/event: ziggyd ${Math.round(f.daemonNs)} ns, clients ${Math.round(f.clientNs)} ns)`;
     for (let round = 0; round < ROUNDS; round++) {
       const plain = await run(null);
       const curve = await run(keys);
@@ -186,7 +194,9 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`  plain (best round): ${show(plain)}`);
     console.log(`  CURVE (best round): ${show(curve)}`);
-    console.log(`  CURVE / plain: ${(curve.eventsPerS / plain.eventsPerS).toFixed(2)}x events/s (goal >= 0.80x); ziggyd CPU/event ${(curve.daemonNs / plain.daemonNs).toFixed(2)}x`);
+    console.log(
+      `  CURVE / plain: ${(curve.eventsPerS / plain.eventsPerS).toFixed(2)}x events/s (goal >= 0.80x); ziggyd CPU/event ${(curve.daemonNs / plain.daemonNs).toFixed(2)}x`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -55,7 +55,14 @@ function realisticEvent(i: number): Buffer {
   const type = kind === 0 ? 'request' : kind === 3 ? 'request.memcache' : 'request.sql';
   const body =
     kind === 0
-      ? { method: 'GET', path: '/api/users/42/orders', status: 200, user_agent: 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0)', timings: { request_time: 0.0213 }, bytes: 5120 }
+      ? {
+          method: 'GET',
+          path: '/api/users/42/orders',
+          status: 200,
+          user_agent: 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0)',
+          timings: { request_time: 0.0213 },
+          bytes: 5120,
+        }
       : kind === 3
         ? { key: `user:42:orders:${i % 100}`, hit: i % 2 === 0, timings: { get: 0.0004 }, size: 812 }
         : { query: 'SELECT id, total, created_at FROM orders WHERE user_id = ? ORDER BY created_at DESC LIMIT 20', rows: 20, timings: { query_time: 0.0031 } };
@@ -197,7 +204,9 @@ async function daemonMain(logPath: string, http?: string): Promise<void> {
   const files = logPath !== '-';
   const maxPeerBytes = process.env.BENCH_PEER_BYTES ? Number(process.env.BENCH_PEER_BYTES) : undefined;
   const httpAt = http === 'http' ? '127.0.0.1:*' : undefined;
-  c.register(DAEMON_CONFIG, { useValue: { collect: '127.0.0.1:*', control: '127.0.0.1:*', logPath: files ? logPath : undefined, flushBytes, maxPeerBytes, http: httpAt } });
+  c.register(DAEMON_CONFIG, {
+    useValue: { collect: '127.0.0.1:*', control: '127.0.0.1:*', logPath: files ? logPath : undefined, flushBytes, maxPeerBytes, http: httpAt },
+  });
   const daemon = c.resolve(Daemon);
   await daemon.start();
   process.on('message', (m: { expect?: number; warm?: number }) => {
@@ -221,7 +230,9 @@ async function daemonMain(logPath: string, http?: string): Promise<void> {
       const ms = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
       if (process.env.BENCH_THREADS) console.log(`    ziggyd threads (CPU ms): ${threadCpuSince(threads0)}`);
-      const note = [totals.published > 0 ? `${totals.published} published` : '', totals.dropped > 0 ? `${totals.dropped} dropped` : ''].filter(Boolean).join(', ') || undefined;
+      const note =
+        [totals.published > 0 ? `${totals.published} published` : '', totals.dropped > 0 ? `${totals.dropped} dropped` : ''].filter(Boolean).join(', ') ||
+        undefined;
       process.send!({ events: done, ms, user: cpu.user, system: cpu.system, note } satisfies Result);
       void daemon.stop().then(() => process.disconnect());
     }, 2);
@@ -290,10 +301,13 @@ async function scenario(receiverArgs: string[], subscribe = false, warm = false)
   const { port, stream, http } = await next<{ port: number; stream?: number; http?: number }>(receiver);
   const helpers: ChildProcess[] = [];
   // a dashboard watching a timing field, read (and thrown away) by this process
-  const dashboard = http === undefined ? null : await new Promise<ReturnType<typeof request>>((ok) => {
-    const req = request(`http://127.0.0.1:${http}/events?field=timings.request_time`, (res) => res.once('data', () => ok(req)).resume());
-    req.end();
-  });
+  const dashboard =
+    http === undefined
+      ? null
+      : await new Promise<ReturnType<typeof request>>((ok) => {
+          const req = request(`http://127.0.0.1:${http}/events?field=timings.request_time`, (res) => res.once('data', () => ok(req)).resume());
+          req.end();
+        });
   if (subscribe) {
     const sub = start(['subscriber', `tcp://127.0.0.1:${stream}`]);
     await next(sub);

@@ -135,7 +135,9 @@ async function main(): Promise<void> {
   for (const c of cases) {
     for (const limits of LIMITS) {
       const r = await scenario(limits, c.senders, c.message, c.count ?? MESSAGES);
-      console.log(`${c.what.padEnd(28)}${limits.name.padEnd(52)}${`${Math.round(r.peakRss / MiB)} MiB`.padStart(10)}${String(r.received).padStart(10)}${String(r.written).padStart(9)}`);
+      console.log(
+        `${c.what.padEnd(28)}${limits.name.padEnd(52)}${`${Math.round(r.peakRss / MiB)} MiB`.padStart(10)}${String(r.received).padStart(10)}${String(r.written).padStart(9)}`,
+      );
     }
   }
 }

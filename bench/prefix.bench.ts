@@ -27,4 +27,6 @@ const m = 2_000;
 t0 = performance.now();
 for (let i = 0; i < m; i++) if (linear(topics[i & 3])) hits++;
 const before = ((performance.now() - t0) / m) * 1e6;
-console.log(`${PREFIXES.toLocaleString('en')} prefixes, no match (the worst case for a scan): PrefixSet ${ours.toFixed(0)} ns per type, linear scan ${before.toFixed(0)} ns; ${(before / ours).toFixed(0)}x (${hits} hits)`);
+console.log(
+  `${PREFIXES.toLocaleString('en')} prefixes, no match (the worst case for a scan): PrefixSet ${ours.toFixed(0)} ns per type, linear scan ${before.toFixed(0)} ns; ${(before / ours).toFixed(0)}x (${hits} hits)`,
+);

@@ -81,7 +81,15 @@ function batches(total: number): Buffer[] {
   let size = 0;
   for (let i = 0; i < total; i++) {
     const start = 1_700_000_000 + i / 1000;
-    const doc = encode({ id: newEventId(), type: i % 2 ? 'request' : 'request.sql', host: 'web-03.example.com', pid: 4242, start, end: start + 0.02, body: { method: 'GET', path: '/api/users/42/orders', status: 200, n: i, timings: { request_time: 0.0213 } } });
+    const doc = encode({
+      id: newEventId(),
+      type: i % 2 ? 'request' : 'request.sql',
+      host: 'web-03.example.com',
+      pid: 4242,
+      start,
+      end: start + 0.02,
+      body: { method: 'GET', path: '/api/users/42/orders', status: 200, n: i, timings: { request_time: 0.0213 } },
+    });
     if (size + doc.length > BATCH_BYTES) {
       out.push(Buffer.concat(docs));
       docs = [];
@@ -98,7 +106,10 @@ async function run(mode: 'acked' | 'plain', msgs: Buffer[]): Promise<{ rate: num
   const dir = mkdtempSync(join(tmpdir(), 'ziggy-relay-bench-'));
   const [cCollect, cControl, cRelay, lCollect, lControl] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const central = new Proc(cControl, ['-c', `127.0.0.1:${cCollect}`, '--relay', `127.0.0.1:${cRelay}`, '-l', join(dir, 'logs'), '--fsync', FSYNC]);
-  const forward = mode === 'acked' ? ['--forward', `127.0.0.1:${cRelay}`, '--spool-path', join(dir, 'spool'), '--fsync', FSYNC] : ['--forward-plain', `127.0.0.1:${cCollect}`, '--forward-hwm', String(10 * EVENTS)];
+  const forward =
+    mode === 'acked'
+      ? ['--forward', `127.0.0.1:${cRelay}`, '--spool-path', join(dir, 'spool'), '--fsync', FSYNC]
+      : ['--forward-plain', `127.0.0.1:${cCollect}`, '--forward-hwm', String(10 * EVENTS)];
   const local = new Proc(lControl, ['-c', `127.0.0.1:${lCollect}`, '--relay', 'none', ...forward]);
   try {
     await Promise.all([central.ready(), local.ready()]);
@@ -125,12 +136,16 @@ async function run(mode: 'acked' | 'plain', msgs: Buffer[]): Promise<{ rate: num
 
 async function main(): Promise<void> {
   const msgs = batches(EVENTS);
-  console.log(`relay bench: ${EVENTS} events in ${msgs.length} messages, application -> local ziggyd -> central ziggyd (files), --fsync ${FSYNC}, ${ROUNDS} round(s)`);
+  console.log(
+    `relay bench: ${EVENTS} events in ${msgs.length} messages, application -> local ziggyd -> central ziggyd (files), --fsync ${FSYNC}, ${ROUNDS} round(s)`,
+  );
   const best = { acked: 0, plain: 0 };
   for (let r = 0; r < ROUNDS; r++) {
     for (const mode of ['plain', 'acked'] as const) {
       const { rate, dropped } = await run(mode, msgs);
-      console.log(`  round ${r + 1} ${mode.padEnd(5)} ${Math.round(rate).toLocaleString('en-US').padStart(10)} events/s${dropped > 0 ? `  (${dropped} dropped)` : ''}`);
+      console.log(
+        `  round ${r + 1} ${mode.padEnd(5)} ${Math.round(rate).toLocaleString('en-US').padStart(10)} events/s${dropped > 0 ? `  (${dropped} dropped)` : ''}`,
+      );
       best[mode] = Math.max(best[mode], rate);
     }
   }

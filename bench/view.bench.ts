@@ -49,10 +49,23 @@ const STATS = {
 function requestEvents(i: number): Document[] {
   const id = (0x66000000 + i).toString(16) + i.toString(16).padStart(24, '0');
   const t = 1714557600 + i * 0.01;
-  const sub = (type: string, k: number, body: Document): Document => ({ id, type, host: 'web-03.example.com', pid: 31337, start: t + k * 0.001, end: t + k * 0.001 + 0.0007, body });
+  const sub = (type: string, k: number, body: Document): Document => ({
+    id,
+    type,
+    host: 'web-03.example.com',
+    pid: 31337,
+    start: t + k * 0.001,
+    end: t + k * 0.001 + 0.0007,
+    body,
+  });
   return [
     sub('request.sql', 1, { query: 'SELECT id, name, email FROM users WHERE id = $1', args: [i % 977], rows: 1, query_time: 0.00071 }),
-    sub('request.sql', 2, { query: 'SELECT * FROM orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT 20', args: [i % 977], rows: i % 20, query_time: 0.0023 }),
+    sub('request.sql', 2, {
+      query: 'SELECT * FROM orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT 20',
+      args: [i % 977],
+      rows: i % 20,
+      query_time: 0.0023,
+    }),
     sub('request.memcache', 3, { op: 'get', key: `user:${i % 977}:profile`, hit: i % 4 !== 0, bytes: 812 }),
     sub('request.sql', 4, { query: 'UPDATE sessions SET seen_at = now() WHERE id = $1', args: [`s-${i}`], rows: 1, query_time: 0.0011 }),
     {
@@ -67,7 +80,11 @@ function requestEvents(i: number): Document[] {
           method: i % 5 === 0 ? 'POST' : 'GET',
           path: `/api/users/${i % 977}/orders`,
           query: { page: i % 7, per_page: 20 },
-          headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0', accept: 'application/json', 'x-request-id': `req-${i}` },
+          headers: {
+            'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0',
+            accept: 'application/json',
+            'x-request-id': `req-${i}`,
+          },
           remote_addr: `10.0.${i % 256}.${(i * 7) % 256}`,
         },
         response: { status: i % 50 === 0 ? 500 : 200, size: 2048 + (i % 4096), content_type: 'application/json; charset=utf-8' },
@@ -130,7 +147,7 @@ function oursCli(path: string): { seconds: number; maxRssMb: number } {
 function plainLoop(bytes: Buffer): { seconds: number; jsonBytes: number } {
   const t0 = process.hrtime.bigint();
   let jsonBytes = 0;
-  for (let off = 0; off < bytes.length; ) {
+  for (let off = 0; off < bytes.length;) {
     const n = bytes.readInt32LE(off);
     const doc = BSON.deserialize(bytes.subarray(off, off + n));
     jsonBytes += JSON.stringify(doc).length + 1;
@@ -145,7 +162,11 @@ function plainLoop(bytes: Buffer): { seconds: number; jsonBytes: number } {
  */
 function timed(cmd: string, args: string[], keep = false): { seconds: number; cpu: number; out: string } {
   const t0 = process.hrtime.bigint();
-  const run = spawnSync('/usr/bin/time', ['-f', '%U %S', cmd, ...args], { stdio: ['ignore', keep ? 'pipe' : 'ignore', 'pipe'], maxBuffer: 1 << 30, encoding: 'utf8' });
+  const run = spawnSync('/usr/bin/time', ['-f', '%U %S', cmd, ...args], {
+    stdio: ['ignore', keep ? 'pipe' : 'ignore', 'pipe'],
+    maxBuffer: 1 << 30,
+    encoding: 'utf8',
+  });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (run.status !== 0) throw new Error(`${cmd} failed: ${run.stderr}`);
   const [user, sys] = run.stderr.trim().split('\n').pop()!.split(' ').map(Number);
@@ -179,8 +200,13 @@ function questions(path: string, dir: string): void {
   }
   const data = questionData(path, dir, JQ_BYTES);
   const jqVersion = execFileSync('jq', ['--version'], { encoding: 'utf8' }).trim();
-  console.log(`questions vs ${jqVersion}: ${data.mb.toFixed(1)} MB of BSON (ziggyview) = ${(readFileSync(data.json).length / 1e6).toFixed(1)} MB of NDJSON (jq), both CLIs, median of ${ROUNDS}`);
-  for (const [name, q] of [['--where', WHERE], ['--stats', STATS]] as const) {
+  console.log(
+    `questions vs ${jqVersion}: ${data.mb.toFixed(1)} MB of BSON (ziggyview) = ${(readFileSync(data.json).length / 1e6).toFixed(1)} MB of NDJSON (jq), both CLIs, median of ${ROUNDS}`,
+  );
+  for (const [name, q] of [
+    ['--where', WHERE],
+    ['--stats', STATS],
+  ] as const) {
     const ours: { seconds: number; cpu: number }[] = [];
     const theirs: { seconds: number; cpu: number }[] = [];
     let same = true;
@@ -202,7 +228,12 @@ function questions(path: string, dir: string): void {
 
 /** The same lines, whatever their order and number formatting. */
 function sameAnswer(a: string, b: string): boolean {
-  const norm = (text: string): string[] => text.split('\n').filter(Boolean).map((l) => JSON.stringify(JSON.parse(l))).sort();
+  const norm = (text: string): string[] =>
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.stringify(JSON.parse(l)))
+      .sort();
   return JSON.stringify(norm(a)) === JSON.stringify(norm(b));
 }
 
@@ -241,7 +272,9 @@ async function main(): Promise<void> {
     const plainRate = mb / median(plain);
     console.log(`ours, library (view() -> /dev/null):      ${libRate.toFixed(1)} MB/s`);
     if (haveCli) {
-      console.log(`ours, CLI (ziggyview f > /dev/null):      ${(mb / median(cli)).toFixed(1)} MB/s incl. start-up, peak RSS ${Math.max(...cliRss).toFixed(0)} MB`);
+      console.log(
+        `ours, CLI (ziggyview f > /dev/null):      ${(mb / median(cli)).toFixed(1)} MB/s incl. start-up, peak RSS ${Math.max(...cliRss).toFixed(0)} MB`,
+      );
     } else {
       console.log(`ours, CLI: skipped (${CLI} or /usr/bin/time missing; run npm run build)`);
     }

@@ -80,7 +80,12 @@ function optionsOf(y: Argv<unknown>): YargsOptions {
  * the command line itself: yargs would merge `--timeout 1 --timeout 1` into one value.
  * Throws ZiggyError('BAD_CONFIG').
  */
-export function checkArgs(argv: Record<string, unknown>, repeatable: ReadonlySet<string>, y: Argv<unknown>, args: readonly string[] = process.argv.slice(2)): void {
+export function checkArgs(
+  argv: Record<string, unknown>,
+  repeatable: ReadonlySet<string>,
+  y: Argv<unknown>,
+  args: readonly string[] = process.argv.slice(2),
+): void {
   const o = optionsOf(y);
   const counters = new Set(o.count ?? []);
   for (const key of Object.keys(o.key)) {

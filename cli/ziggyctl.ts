@@ -43,7 +43,8 @@ const shutdownCommand: CommandModule<CtlArgs, CtlArgs> = {
 const keygenCommand: CommandModule<CtlArgs, CtlArgs & { path: string }> = {
   command: 'keygen <path>',
   describe: 'Write a new CURVE key pair: PATH.key (public) and PATH.key_secret (secret, mode 0600), as pyzmq and CZMQ do',
-  builder: (y: Argv<CtlArgs>) => y.positional('path', { type: 'string', demandOption: true, describe: 'Where the files go, without suffix' }) as Argv<CtlArgs & { path: string }>,
+  builder: (y: Argv<CtlArgs>) =>
+    y.positional('path', { type: 'string', demandOption: true, describe: 'Where the files go, without suffix' }) as Argv<CtlArgs & { path: string }>,
   handler: (args: ArgumentsCamelCase<CtlArgs & { path: string }>) => {
     process.stdout.write(generateKeys(args.path));
   },
@@ -57,8 +58,16 @@ if (command !== undefined && !COMMANDS.includes(command)) die(PROG, `unknown com
 
 program(yargs(args), PROG)
   .option('host', { alias: 'H', type: 'string', default: '127.0.0.1:3513', describe: "The daemon's control port, host:port or ipc:///path" })
-  .option('server-key', { type: 'string', default: process.env.ZIGGY_SERVER_KEY || undefined, describe: 'For a ziggyd started with --curve-cert: its public key (Z85, or its .key file); default $ZIGGY_SERVER_KEY' })
-  .option('curve-cert', { type: 'string', default: process.env.ZIGGY_CERTIFICATE || undefined, describe: "This side's .key_secret (its .key must be in the daemon's --authorized-keys); default $ZIGGY_CERTIFICATE" })
+  .option('server-key', {
+    type: 'string',
+    default: process.env.ZIGGY_SERVER_KEY || undefined,
+    describe: 'For a ziggyd started with --curve-cert: its public key (Z85, or its .key file); default $ZIGGY_SERVER_KEY',
+  })
+  .option('curve-cert', {
+    type: 'string',
+    default: process.env.ZIGGY_CERTIFICATE || undefined,
+    describe: "This side's .key_secret (its .key must be in the daemon's --authorized-keys); default $ZIGGY_CERTIFICATE",
+  })
   .option('timeout', { type: 'number', default: 5, describe: 'Seconds to wait for the daemon to answer' })
   .check((a) => {
     if (!(a.timeout > 0) || !Number.isFinite(a.timeout)) throw new ZiggyError('BAD_CONFIG', '--timeout must be a positive number of seconds');

@@ -189,12 +189,17 @@ function summarise(groups: Json[][]): void {
     const b = g[g.length - 1].body;
     if (b.exception) failedBy.set(b.response?.status, (failedBy.get(b.response?.status) ?? 0) + 1);
   }
-  const failed = [...failedBy].sort((a, b) => a[0] - b[0]).map(([status, n]) => `${n} answered ${status}`).join(', ');
+  const failed = [...failedBy]
+    .sort((a, b) => a[0] - b[0])
+    .map(([status, n]) => `${n} answered ${status}`)
+    .join(', ');
   const withAuth = requests.filter((g) => g[g.length - 1].body.headers?.authorization !== undefined);
   const redacted = withAuth.filter((g) => g[g.length - 1].body.headers.authorization === '[redacted]').length;
   say();
   say(`   ${requests.length} requests: ${withSql} with .sql sub-events; with an exception: ${failed || 'none'}`);
-  say(`   .memcache, sampled with ('..', 0.25): ${sampled} of the ${usedCache.length} requests that used the cache carry them (${percent(sampled, usedCache.length)})`);
+  say(
+    `   .memcache, sampled with ('..', 0.25): ${sampled} of the ${usedCache.length} requests that used the cache carry them (${percent(sampled, usedCache.length)})`,
+  );
   say(`   authorization header: '[redacted]' in ${redacted} of the ${withAuth.length} requests that sent one`);
 
   const full = requests
@@ -238,7 +243,12 @@ async function main(): Promise<void> {
     step(3, `Driving it with ${WORKERS} concurrent clients for ${DRIVE_MS / 1000} s`);
     const statuses = await drive(app.url, DRIVE_MS);
     const total = [...statuses.values()].reduce((a, b) => a + b, 0);
-    say(`   ${total} requests sent: ${[...statuses].sort((a, b) => String(a[0]).localeCompare(String(b[0]))).map(([s, n]) => `${n} x ${s}`).join(', ')}`);
+    say(
+      `   ${total} requests sent: ${[...statuses]
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0])))
+        .map(([s, n]) => `${n} x ${s}`)
+        .join(', ')}`,
+    );
     await app.close();
     await closeZiggy(); // hands the last events to ZeroMQ, then closes the socket
     const client = stats();

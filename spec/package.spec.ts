@@ -65,7 +65,7 @@ describe('package', () => {
     let dir: Awaited<ReturnType<typeof tempDir>> | undefined;
     after(async () => dir?.remove());
 
-    it('type-checks under node10 with the app\'s own tsyringe 4.8.0, and runs a daemon and a client', async function () {
+    it("type-checks under node10 with the app's own tsyringe 4.8.0, and runs a daemon and a client", async function () {
       try {
         await run(npm, ['ping', '--loglevel=error', '--fetch-retries=0'], { timeout: 15_000 });
       } catch {
@@ -82,14 +82,26 @@ describe('package', () => {
       }[];
       const shipped = packed[0].files.map((f) => f.path);
       expect(shipped).to.include('LICENSE');
-      expect(shipped.filter((f) => f.endsWith('.map')), 'source maps without their sources').to.deep.equal([]);
+      expect(
+        shipped.filter((f) => f.endsWith('.map')),
+        'source maps without their sources',
+      ).to.deep.equal([]);
 
       const app = join(dir.path, 'app');
       await run('mkdir', [app]);
       await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
       await npmIn(
         app,
-        ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', join(dir.path, packed[0].filename), 'tsyringe@4.8.0', 'reflect-metadata@0.2.2'],
+        [
+          'install',
+          '--prefer-offline',
+          '--no-audit',
+          '--no-fund',
+          '--loglevel=error',
+          join(dir.path, packed[0].filename),
+          'tsyringe@4.8.0',
+          'reflect-metadata@0.2.2',
+        ],
         90_000,
       );
       await copyFile(join(root, 'spec/fixtures/package/consumer.ts'), join(app, 'consumer.ts'));

@@ -40,7 +40,20 @@ describe('ziggyd, ziggyview and ziggyctl behave alike', function () {
   it('ziggyd: the options documented as repeatable (--forward upstreams) may be repeated', async () => {
     const dir = await tempDir();
     const [collect, control, a, b] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const args = ['-c', `127.0.0.1:${collect}`, '-t', `127.0.0.1:${control}`, '--relay', 'none', '--spool-path', dir.path, '--forward', `127.0.0.1:${a}`, '--forward', `127.0.0.1:${b}`];
+    const args = [
+      '-c',
+      `127.0.0.1:${collect}`,
+      '-t',
+      `127.0.0.1:${control}`,
+      '--relay',
+      'none',
+      '--spool-path',
+      dir.path,
+      '--forward',
+      `127.0.0.1:${a}`,
+      '--forward',
+      `127.0.0.1:${b}`,
+    ];
     const child = spawn(process.execPath, [CLI.ziggyd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -84,7 +97,9 @@ describe('ziggyd, ziggyview and ziggyctl behave alike', function () {
     it(`ziggyd prints one startup line (listens on, writes to), and exits 0 promptly after ${how}`, async () => {
       const dir = await tempDir();
       const [collect, control] = [await freePort(), await freePort()];
-      const child = spawn(process.execPath, [CLI.ziggyd, '-c', `127.0.0.1:${collect}`, '-t', `127.0.0.1:${control}`, '-l', dir.path], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [CLI.ziggyd, '-c', `127.0.0.1:${collect}`, '-t', `127.0.0.1:${control}`, '-l', dir.path], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       let err = '';
       child.stdout.on('data', (b: Buffer) => (out += b.toString()));
@@ -93,7 +108,9 @@ describe('ziggyd, ziggyview and ziggyctl behave alike', function () {
       try {
         await waitFor(() => out.includes('\n'), 10000, 'the startup line');
         expect(out).to.match(
-          new RegExp(`^ziggyd ${VERSION.replace(/\./g, '\\.')} \\(pid ${child.pid}\\): collecting on 127\\.0\\.0\\.1:${collect}, control on 127\\.0\\.0\\.1:${control} \\(live stream on port \\d+\\); writing to ${dir.path}\\n$`),
+          new RegExp(
+            `^ziggyd ${VERSION.replace(/\./g, '\\.')} \\(pid ${child.pid}\\): collecting on 127\\.0\\.0\\.1:${collect}, control on 127\\.0\\.0\\.1:${control} \\(live stream on port \\d+\\); writing to ${dir.path}\\n$`,
+          ),
         );
         let sent: number;
         if (how === 'SHUTDOWN') {

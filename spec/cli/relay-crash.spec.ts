@@ -19,7 +19,8 @@ const BUILT = join(ROOT, 'dist/cli/ziggyd.js');
 /** The built CLI when it is up to date, else the sources through swc (as ziggyd.spec does). */
 function command(): string[] {
   let newest = statSync(join(ROOT, 'cli/ziggyd.ts')).mtimeMs;
-  for (const dir of ['src/daemon', 'src/protocol']) for (const f of readdirSync(join(ROOT, dir))) newest = Math.max(newest, statSync(join(ROOT, dir, f)).mtimeMs);
+  for (const dir of ['src/daemon', 'src/protocol'])
+    for (const f of readdirSync(join(ROOT, dir))) newest = Math.max(newest, statSync(join(ROOT, dir, f)).mtimeMs);
   try {
     if (statSync(BUILT).mtimeMs >= newest) return [BUILT];
   } catch {
@@ -51,7 +52,11 @@ class Ziggyd {
 
   async start(): Promise<void> {
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ZIGGY_')));
-    const child = spawn(process.execPath, [...COMMAND, '-c', `127.0.0.1:${this.collect}`, '-t', this.controlUrl.slice(6), ...this.args], { cwd: ROOT, env: clean, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [...COMMAND, '-c', `127.0.0.1:${this.collect}`, '-t', this.controlUrl.slice(6), ...this.args], {
+      cwd: ROOT,
+      env: clean,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.child = child;
     await waitFor(
@@ -80,7 +85,8 @@ class Ziggyd {
 /** The `n` of every `k` event in the files under `logPath`, in file order. */
 async function delivered(logPath: string): Promise<number[]> {
   const out: number[] = [];
-  for (const f of await listFiles(logPath)) if (f.endsWith('.bson')) for (const d of await readDocs(join(logPath, f))) out.push((d.n ?? (d.body as { n?: number } | undefined)?.n) as number);
+  for (const f of await listFiles(logPath))
+    if (f.endsWith('.bson')) for (const d of await readDocs(join(logPath, f))) out.push((d.n ?? (d.body as { n?: number } | undefined)?.n) as number);
   return out;
 }
 
@@ -127,10 +133,14 @@ describe('relay under kill -9 (ziggyd processes)', function () {
       await central.kill9();
     });
     await central.start();
-    const got = await waitFor(async () => {
-      const n = await delivered(logs);
-      return missing(n, TOTAL).length === 0 ? n : undefined;
-    }, 30_000, 'every event at the central daemon');
+    const got = await waitFor(
+      async () => {
+        const n = await delivered(logs);
+        return missing(n, TOTAL).length === 0 ? n : undefined;
+      },
+      30_000,
+      'every event at the central daemon',
+    );
     const s = await status(central.controlUrl);
     const duplicates = got.length - TOTAL;
     expect(duplicates).to.be.at.most(s.relay!.redelivered);
@@ -180,11 +190,18 @@ describe('relay under kill -9 (ziggyd processes)', function () {
     await ziggyd(['--relay', `127.0.0.1:${relay}`, '-l', logs]);
     await local.start();
     await waitFor(async () => (await delivered(logs)).length === 20, 10_000, 'the good records at the central daemon');
-    expect((await delivered(logs)).sort((a, b) => a - b)).to.deep.equal([...Array.from({ length: 10 }, (_, i) => i), ...Array.from({ length: 10 }, (_, i) => 20 + i)]);
-    const s = await waitFor(async () => {
-      const r = await status(local.controlUrl);
-      return r.upstream!.spool.pending === 0 ? r : undefined;
-    }, 5000, 'the spool to be acknowledged');
+    expect((await delivered(logs)).sort((a, b) => a - b)).to.deep.equal([
+      ...Array.from({ length: 10 }, (_, i) => i),
+      ...Array.from({ length: 10 }, (_, i) => 20 + i),
+    ]);
+    const s = await waitFor(
+      async () => {
+        const r = await status(local.controlUrl);
+        return r.upstream!.spool.pending === 0 ? r : undefined;
+      },
+      5000,
+      'the spool to be acknowledged',
+    );
     expect(s.upstream!.spool).to.include({ corrupt: 1, replayed: 2 });
     expect(s.totals.dropped).to.equal(0);
   });

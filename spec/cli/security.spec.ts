@@ -57,7 +57,15 @@ describe('CLIs with CURVE', () => {
     const control = `127.0.0.1:${await freePort()}`;
     const insecure = ziggyd(['-c', `*:${port}`, '-t', control, '--insecure']);
     children.push(insecure.child);
-    await waitFor(() => new ControlClient(control, { timeoutMs: 200 }).status().then(() => true, () => false), 8000, 'ziggyd to answer');
+    await waitFor(
+      () =>
+        new ControlClient(control, { timeoutMs: 200 }).status().then(
+          () => true,
+          () => false,
+        ),
+      8000,
+      'ziggyd to answer',
+    );
     expect(insecure.stderr().trim().split('\n')).to.have.length(1);
     expect(insecure.stderr()).to.match(/warn: --insecure: \w+ on \*:\S+ takes plain text from the network/);
     insecure.child.kill('SIGTERM');
@@ -79,20 +87,43 @@ describe('CLIs with CURVE', () => {
     mkdirSync(authorized);
     copyFileSync(join(dir.path, 'admin.key'), join(authorized, 'admin.key'));
     const control = `127.0.0.1:${await freePort()}`;
-    const d = ziggyd(['-c', `127.0.0.1:${await freePort()}`, '-t', control, '--curve-cert', join(dir.path, 'server.key_secret'), '--authorized-keys', authorized]);
+    const d = ziggyd([
+      '-c',
+      `127.0.0.1:${await freePort()}`,
+      '-t',
+      control,
+      '--curve-cert',
+      join(dir.path, 'server.key_secret'),
+      '--authorized-keys',
+      authorized,
+    ]);
     children.push(d.child);
     const keys = (who: string): string[] => ['--server-key', join(dir.path, 'server.key'), '--curve-cert', join(dir.path, `${who}.key_secret`)];
     const ctl = (args: string[]) => runCli(CLI.ziggyctl, ['-H', control, '--timeout', '0.5', ...args]);
     // in-process for the waiting, the CLI for what a person would see
     const client = (who?: string) =>
-      new ControlClient(control, { timeoutMs: 300, curve: who === undefined ? undefined : loadClientKeys({ serverKey: join(dir.path, 'server.key'), certificate: join(dir.path, `${who}.key_secret`) }) });
-    const answers = (who?: string) => client(who).status().then(() => true, () => false);
+      new ControlClient(control, {
+        timeoutMs: 300,
+        curve: who === undefined ? undefined : loadClientKeys({ serverKey: join(dir.path, 'server.key'), certificate: join(dir.path, `${who}.key_secret`) }),
+      });
+    const answers = (who?: string) =>
+      client(who)
+        .status()
+        .then(
+          () => true,
+          () => false,
+        );
 
     await waitFor(() => answers('admin'), 8000, 'ziggyd to answer the admin');
     const plain = await ctl(['status']);
     expect(plain.code).to.equal(1);
     expect(plain.stderr).to.equal(`ziggyctl: cannot reach ziggyd at ${control} (no reply within 0.5 s${NO_CURVE_HINT})\n`);
-    const plainShutdown = await client().shutdown().then(() => 'obeyed', (e: Error) => e.message);
+    const plainShutdown = await client()
+      .shutdown()
+      .then(
+        () => 'obeyed',
+        (e: Error) => e.message,
+      );
     expect(plainShutdown).to.match(/^cannot reach ziggyd/);
     expect(await answers('late')).to.equal(false);
     expect(d.child.exitCode).to.equal(null);

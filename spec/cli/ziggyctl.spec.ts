@@ -21,7 +21,12 @@ describe('ziggyctl (the built CLI, against a real daemon)', function () {
   beforeEach(async () => {
     d = await startDaemon();
     const now = Date.now() / 1000;
-    await d.send([event('request.sql', now, { host: 'web-1' }), event('request.sql', now, { host: 'web-1' }), event('request', now, { host: 'web-1' }), event('job', now, { host: 'worker-7' })]);
+    await d.send([
+      event('request.sql', now, { host: 'web-1' }),
+      event('request.sql', now, { host: 'web-1' }),
+      event('request', now, { host: 'web-1' }),
+      event('job', now, { host: 'worker-7' }),
+    ]);
     await waitFor(async () => (await ctl(['-H', d.control, 'status', '--json'])).stdout.includes('"received": 4'), 5000, 'the events to arrive');
   });
   afterEach(() => d.stop());
@@ -34,13 +39,23 @@ describe('ziggyctl (the built CLI, against a real daemon)', function () {
     expect(lines[0]).to.match(/^ziggyd \S+ on \S+ \(pid \d+\) up [\d.]+ s$/);
     expect(r.stdout).to.match(/\nlast event: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \([\d.]+ s ago\)\n/);
     expect(r.stdout).to.match(/\nlag: [\d.]+ s\n/);
-    const row = (name: string) => lines.find((l) => l.startsWith(`  ${name} `))?.trim().split(/\s{2,}/);
+    const row = (name: string) =>
+      lines
+        .find((l) => l.startsWith(`  ${name} `))
+        ?.trim()
+        .split(/\s{2,}/);
     expect(row('web-1')?.slice(2, 3)).to.deep.equal(['3']);
     expect(row('worker-7')?.slice(2, 3)).to.deep.equal(['1']);
     expect(row('request.sql')?.[1]).to.match(/ s ago$/);
     expect(row('request.sql')?.slice(2, 3)).to.deep.equal(['2']);
     expect(row('request')?.slice(2, 3)).to.deep.equal(['1']);
-    expect(lines.find((l) => l.startsWith('total'))?.trim().split(/\s+/).slice(1, 2)).to.deep.equal(['4']);
+    expect(
+      lines
+        .find((l) => l.startsWith('total'))
+        ?.trim()
+        .split(/\s+/)
+        .slice(1, 2),
+    ).to.deep.equal(['4']);
     expect(lines.some((l) => /last seen\s+received\s+written\s+forwarded\s+dropped\s+rejected/.test(l))).to.equal(true);
   });
 
@@ -130,7 +145,9 @@ describe('a ziggyd process: status, its files read back by ziggyview, shutdown',
     if (!existsSync(CLI.ziggyd)) this.skip();
     const logs = await tempDir();
     const [collect, control] = [await freeEndpoint(), await freeEndpoint()];
-    const daemon = spawn(process.execPath, [CLI.ziggyd, '-c', collect, '-t', control, '-l', logs.path, '--relay', 'none'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const daemon = spawn(process.execPath, [CLI.ziggyd, '-c', collect, '-t', control, '-l', logs.path, '--relay', 'none'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let daemonErr = '';
     daemon.stderr.on('data', (b: Buffer) => (daemonErr += b.toString()));
     const exited = new Promise<number | null>((resolve) => daemon.on('close', resolve));
@@ -150,19 +167,33 @@ describe('a ziggyd process: status, its files read back by ziggyview, shutdown',
         ]),
       );
 
-      const status = await waitFor(async () => {
-        const r = await ctl(['-H', control, 'status', '--json']);
-        const st = JSON.parse(r.stdout || '{}') as { totals?: { written: number } };
-        return st.totals?.written === 5 ? st : undefined;
-      }, 10000, 'the events to be written');
+      const status = await waitFor(
+        async () => {
+          const r = await ctl(['-H', control, 'status', '--json']);
+          const st = JSON.parse(r.stdout || '{}') as { totals?: { written: number } };
+          return st.totals?.written === 5 ? st : undefined;
+        },
+        10000,
+        'the events to be written',
+      );
       expect(status.totals?.written).to.equal(5);
 
       // The daemon flushes its files at least once a second.
-      const groups = await waitFor(async () => {
-        const r = await runCli(CLI.ziggyview, ['-l', logs.path, '-n', 'request*', '--group']);
-        const gs = r.stdout.trim() === '' ? [] : r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Document[]);
-        return gs.length === 2 && gs.every((g) => g[g.length - 1].type === 'request') ? gs : undefined;
-      }, 10000, 'the files to hold every event');
+      const groups = await waitFor(
+        async () => {
+          const r = await runCli(CLI.ziggyview, ['-l', logs.path, '-n', 'request*', '--group']);
+          const gs =
+            r.stdout.trim() === ''
+              ? []
+              : r.stdout
+                  .trim()
+                  .split('\n')
+                  .map((l) => JSON.parse(l) as Document[]);
+          return gs.length === 2 && gs.every((g) => g[g.length - 1].type === 'request') ? gs : undefined;
+        },
+        10000,
+        'the files to hold every event',
+      );
       expect(groups.map((g) => g.map((e) => e.type))).to.deep.equal([
         ['request.sql', 'request'],
         ['request.sql', 'request.memcache', 'request'],

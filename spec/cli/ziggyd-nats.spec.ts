@@ -14,7 +14,8 @@ const BUILT = join(ROOT, 'dist/cli/ziggyd.js');
 
 function command(): string[] {
   let newest = statSync(join(ROOT, 'cli/ziggyd.ts')).mtimeMs;
-  for (const dir of ['src/daemon', 'src/protocol']) for (const f of readdirSync(join(ROOT, dir))) newest = Math.max(newest, statSync(join(ROOT, dir, f)).mtimeMs);
+  for (const dir of ['src/daemon', 'src/protocol'])
+    for (const f of readdirSync(join(ROOT, dir))) newest = Math.max(newest, statSync(join(ROOT, dir, f)).mtimeMs);
   try {
     if (statSync(BUILT).mtimeMs >= newest) return [BUILT];
   } catch {
@@ -53,7 +54,18 @@ describe('ziggyd with NATS (real nats-server)', function () {
   });
 
   it('refused credentials are a start-up error that does not show the password', async () => {
-    const run = ziggyd(['-c', '127.0.0.1:*', '-t', '127.0.0.1:*', '--nats', `nats://ziggy:s3cret-pw@127.0.0.1:${server.port}`, '--nats-user', 'ziggy', '--nats-password', 's3cret-pw']);
+    const run = ziggyd([
+      '-c',
+      '127.0.0.1:*',
+      '-t',
+      '127.0.0.1:*',
+      '--nats',
+      `nats://ziggy:s3cret-pw@127.0.0.1:${server.port}`,
+      '--nats-user',
+      'ziggy',
+      '--nats-password',
+      's3cret-pw',
+    ]);
     expect(await run.exited).to.equal(1);
     expect(run.stderr()).to.match(/^ziggyd: NATS at nats:\/\/\*\*\*@127\.0\.0\.1:\d+ refused the credentials/);
     expect(run.stderr()).not.to.include('s3cret');

@@ -51,7 +51,11 @@ function ziggyd(args: string[], env: Record<string, string> = {}, fileSizeLimitK
     fileSizeLimitKiB === undefined
       ? spawn(process.execPath, argv, { cwd: ROOT, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
       : // `ulimit -f` makes the kernel refuse writes past the size (Node ignores SIGXFSZ, so write() fails with EFBIG)
-        spawn('bash', ['-c', `ulimit -f ${fileSizeLimitKiB} && exec "$0" "$@"`, process.execPath, ...argv], { cwd: ROOT, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+        spawn('bash', ['-c', `ulimit -f ${fileSizeLimitKiB} && exec "$0" "$@"`, process.execPath, ...argv], {
+          cwd: ROOT,
+          env: { ...clean, ...env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -77,7 +81,13 @@ async function running(extra: string[] = [], env: Record<string, string> = {}, f
     10_000,
     'ziggyd to answer STATUS',
   );
-  return { ...run, dir, collectUrl: `tcp://127.0.0.1:${collect}`, controlUrl, args: ['-c', `127.0.0.1:${collect}`, '-t', `127.0.0.1:${controlPort}`, '-l', dir.path, ...extra] };
+  return {
+    ...run,
+    dir,
+    collectUrl: `tcp://127.0.0.1:${collect}`,
+    controlUrl,
+    args: ['-c', `127.0.0.1:${collect}`, '-t', `127.0.0.1:${controlPort}`, '-l', dir.path, ...extra],
+  };
 }
 
 /** ziggyd again, with the flags (ports, log path) of an earlier run that is gone. */
@@ -129,7 +139,23 @@ describe('cli/ziggyd', function () {
     it('--help describes every flag and the environment variables', async () => {
       const run = track(ziggyd(['--help']));
       expect((await run.exited).code).to.equal(0);
-      for (const flag of ['--collect', '-c', '--control', '-t', '--forward', '-r', '--log-path', '-l', '--forward-hwm', '--max-files-per-day', '--http', '--verbose', '-v', '--version', 'ZIGGY_LOG_PATH']) {
+      for (const flag of [
+        '--collect',
+        '-c',
+        '--control',
+        '-t',
+        '--forward',
+        '-r',
+        '--log-path',
+        '-l',
+        '--forward-hwm',
+        '--max-files-per-day',
+        '--http',
+        '--verbose',
+        '-v',
+        '--version',
+        'ZIGGY_LOG_PATH',
+      ]) {
         expect(run.stdout()).to.include(flag);
       }
     });
@@ -198,7 +224,15 @@ describe('cli/ziggyd', function () {
         ziggyd([], { ZIGGY_COLLECT: `127.0.0.1:${collect}`, ZIGGY_CONTROL: `127.0.0.1:${controlPort}`, ZIGGY_LOG_PATH: dir.path, ZIGGY_HOST: 'elsewhere:1' }),
       );
       const controlUrl = `tcp://127.0.0.1:${controlPort}`;
-      await waitFor(() => status(controlUrl, 200).then(() => true, () => false), 10_000, 'STATUS');
+      await waitFor(
+        () =>
+          status(controlUrl, 200).then(
+            () => true,
+            () => false,
+          ),
+        10_000,
+        'STATUS',
+      );
       const s = await status(controlUrl);
       expect(s.ports.collect).to.equal(collect);
       expect(s.logPath).to.equal(dir.path);
@@ -322,7 +356,10 @@ describe('cli/ziggyd', function () {
       // a torn tail, if the kill left one, was cut off, kept aside and said once
       const torn = (await listFiles(first.dir.path)).filter((f) => f.includes('.torn-'));
       expect(second.stderr().split('cut off a partial document').length - 1).to.equal(torn.length);
-      const view = spawnSync(process.execPath, [join(ROOT, 'dist/cli/ziggyview.js'), join(first.dir.path, file)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      const view = spawnSync(process.execPath, [join(ROOT, 'dist/cli/ziggyview.js'), join(first.dir.path, file)], {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      });
       expect(view.stderr).to.equal('');
       expect(view.status).to.equal(0);
       expect(view.stdout.trim().split('\n')).to.have.length(docs.length);

@@ -25,7 +25,10 @@ describe('ziggyview questions (the built CLI)', function () {
   after(() => dir.remove());
 
   const requests = Array.from({ length: 40 }, (_, i) =>
-    event('request', 1000 + i, { id: `R${i}`, body: { route: i % 4 === 0 ? '/health' : `/api/${i % 3}`, response: { status: i % 10 === 0 ? 503 : 200, size: i * 10 }, t: (i * 37) % 101 } }),
+    event('request', 1000 + i, {
+      id: `R${i}`,
+      body: { route: i % 4 === 0 ? '/health' : `/api/${i % 3}`, response: { status: i % 10 === 0 ? 503 : 200, size: i * 10 }, t: (i * 37) % 101 },
+    }),
   );
 
   it('--where (repeated: all must hold) on a file', async () => {
@@ -100,7 +103,10 @@ describe('ziggyview questions (the built CLI)', function () {
     const doc = event('request', t('2024-05-01T10:00:00.125Z'), { body: { x: 0.1 + 0.2 } });
     const run = (env: Record<string, string>) =>
       new Promise<string>((resolve) => {
-        const child = spawn(process.execPath, [CLI.ziggyview, '-p'], { env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+        const child = spawn(process.execPath, [CLI.ziggyview, '-p'], {
+          env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env },
+          stdio: ['pipe', 'pipe', 'inherit'],
+        });
         let out = '';
         child.stdout.on('data', (b: Buffer) => (out += b.toString()));
         child.on('close', () => resolve(out));
@@ -145,7 +151,12 @@ describe('ziggyview questions (the built CLI)', function () {
       const child = new LiveChild(CLI.ziggyview, ['-H', d.control, '--where', 'keep == true', '--since', '1m']);
       const now = Date.now() / 1000;
       await keepSending(
-        () => d.send([event('request', now, { body: { keep: true } }), event('request', now, { body: { keep: false } }), event('request', now - 3600, { body: { keep: true } })]),
+        () =>
+          d.send([
+            event('request', now, { body: { keep: true } }),
+            event('request', now, { body: { keep: false } }),
+            event('request', now - 3600, { body: { keep: true } }),
+          ]),
         () => child.lines.length >= 2,
       );
       expect(await child.stop()).to.equal(0);

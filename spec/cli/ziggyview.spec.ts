@@ -76,7 +76,9 @@ describe('ziggyview (the built CLI)', function () {
       for (const max of ['0', 'abc', '1.5']) {
         const r = await view(['--group', '--group-max', max], bsonOf([event('request', 1)]));
         expect(r.code, max).to.equal(2);
-        expect(r.stderr.split('\n')[0]).to.equal(max === 'abc' ? "ziggyview: --group-max must be a number, got 'abc'" : 'ziggyview: --group-max must be a positive integer');
+        expect(r.stderr.split('\n')[0]).to.equal(
+          max === 'abc' ? "ziggyview: --group-max must be a number, got 'abc'" : 'ziggyview: --group-max must be a positive integer',
+        );
       }
     });
 
@@ -153,7 +155,12 @@ describe('ziggyview (the built CLI)', function () {
   describe('--group', () => {
     it('joins interleaved requests’ sub-events with their parent, one array per request', async () => {
       const [a, b, c] = [newId(), newId(), newId()];
-      const sql: Document[] = [event('request.sql', 1, { id: a }), event('request.sql', 2, { id: b }), event('request.sql', 3, { id: a }), event('request.sql', 6, { id: c })];
+      const sql: Document[] = [
+        event('request.sql', 1, { id: a }),
+        event('request.sql', 2, { id: b }),
+        event('request.sql', 3, { id: a }),
+        event('request.sql', 6, { id: c }),
+      ];
       const mc: Document[] = [event('request.memcache', 2.5, { id: b })];
       const req: Document[] = [event('request', 4, { id: a }), event('request', 5, { id: b }), event('request', 7, { id: c })];
       const logs = join(dir.path, 'grouplogs');
@@ -162,7 +169,10 @@ describe('ziggyview (the built CLI)', function () {
       await writeLog(logs, '20240601', 'request', req);
       const r = await view(['-l', logs, '-n', 'request*', '--start-date', '20240601', '--end-date', '20240601', '--group']);
       expect(r.code).to.equal(0);
-      const groups = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Document[]);
+      const groups = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Document[]);
       expect(groups.map((g) => g.map((e) => `${e.type}@${e.end}`))).to.deep.equal([
         ['request.sql@1', 'request.sql@3', 'request@4'],
         ['request.sql@2', 'request.memcache@2.5', 'request@5'],
@@ -175,7 +185,10 @@ describe('ziggyview (the built CLI)', function () {
       const ids = [newId(), newId(), newId()];
       const input = bsonOf([...ids.map((id, i) => event('r.sql', i, { id })), ...ids.map((id, i) => event('r', 10 + i, { id }))]);
       const r = await view(['--group', '--group-max', '1'], input);
-      const groups = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as Document[]).map((e) => e.type));
+      const groups = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as Document[]).map((e) => e.type));
       expect(groups).to.deep.equal([['r.sql'], ['r.sql'], ['r'], ['r'], ['r.sql', 'r']]);
       expect(r.stderr).to.include('2 group(s) printed without their parent');
     });
@@ -214,7 +227,9 @@ describe('ziggyview (the built CLI)', function () {
       const r = await view([path]);
       expect(r.code).to.equal(1);
       expect(ndjson(r.stdout)).to.have.length(1);
-      expect(r.stderr).to.match(new RegExp(`^ziggyview: ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: corrupt BSON at byte ${first}: .*\\(at byte \\d+ of the document\\)\\n$`));
+      expect(r.stderr).to.match(
+        new RegExp(`^ziggyview: ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: corrupt BSON at byte ${first}: .*\\(at byte \\d+ of the document\\)\\n$`),
+      );
     });
   });
 
@@ -230,7 +245,10 @@ describe('ziggyview (the built CLI)', function () {
     it('an exact --type-name receives that type only', async () => {
       const child = new LiveChild(CLI.ziggyview, ['-H', d.control, '-n', 'request']);
       let n = 0;
-      await keepSending(() => d.send(['requests', 'request.sql', 'job', 'request'].map((t) => event(t, ++n))), () => child.lines.length >= 3);
+      await keepSending(
+        () => d.send(['requests', 'request.sql', 'job', 'request'].map((t) => event(t, ++n))),
+        () => child.lines.length >= 3,
+      );
       expect(await child.stop()).to.equal(0);
       expect(new Set(parsed(child.lines).map((e) => e.type))).to.deep.equal(new Set(['request']));
       expect(child.stderr).to.equal('');
@@ -240,7 +258,10 @@ describe('ziggyview (the built CLI)', function () {
       const child = new LiveChild(CLI.ziggyview, ['--host', d.control, '--type-name', 'request*']);
       let n = 0;
       const seen = () => new Set(parsed(child.lines).map((e) => e.type));
-      await keepSending(() => d.send(['job', 'request.sql', 'request'].map((t) => event(t, ++n))), () => seen().size >= 2 && child.lines.length >= 6);
+      await keepSending(
+        () => d.send(['job', 'request.sql', 'request'].map((t) => event(t, ++n))),
+        () => seen().size >= 2 && child.lines.length >= 6,
+      );
       expect(await child.stop()).to.equal(0);
       expect(seen()).to.deep.equal(new Set(['request', 'request.sql']));
     });
@@ -278,12 +299,20 @@ describe('ziggyview (the built CLI)', function () {
       const control = d.control;
       const child = new LiveChild(CLI.ziggyview, ['-H', control, '--reconnect', '0.3', '--timeout', '2']);
       let n = 0;
-      await keepSending(() => d.send([event('before', ++n)]), () => child.lines.length >= 1);
+      await keepSending(
+        () => d.send([event('before', ++n)]),
+        () => child.lines.length >= 1,
+      );
       const oldStream = d.daemon.ports.stream;
       await d.stop();
       d = await startDaemon({ control });
       expect(d.daemon.ports.stream).not.to.equal(oldStream);
-      await keepSending(() => d.send([event('after', ++n)]), () => parsed(child.lines).some((e) => e.type === 'after'), 10000, 100);
+      await keepSending(
+        () => d.send([event('after', ++n)]),
+        () => parsed(child.lines).some((e) => e.type === 'after'),
+        10000,
+        100,
+      );
       expect(await child.stop()).to.equal(0);
       const types = parsed(child.lines).map((e) => e.type);
       expect(types[0]).to.equal('before');
@@ -303,9 +332,13 @@ describe('ziggyview (the built CLI)', function () {
       const docs = Array.from({ length: 20000 }, (_, i) => event('request', i, { body: { pad: 'x'.repeat(200) } }));
       const path = await writeBson(dir.path, 'many.bson', docs);
       const result = await new Promise<{ status: string; stderr: string; head: string }>((resolve, reject) => {
-        const sh = spawn('bash', ['-c', `set -o pipefail; node "${CLI.ziggyview}" "${path}" 2>"${path}.err" | head -n 3; echo "\${PIPESTATUS[0]} \${PIPESTATUS[1]}" >&2`], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
+        const sh = spawn(
+          'bash',
+          ['-c', `set -o pipefail; node "${CLI.ziggyview}" "${path}" 2>"${path}.err" | head -n 3; echo "\${PIPESTATUS[0]} \${PIPESTATUS[1]}" >&2`],
+          {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
         let head = '';
         let status = '';
         sh.stdout.on('data', (b: Buffer) => (head += b.toString()));

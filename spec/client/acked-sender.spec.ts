@@ -80,7 +80,9 @@ describe('client/acked-sender: configure(host, port, { acked: true })', () => {
 
   it('does not hold the process open when the daemon is down', async () => {
     const ep = await freeEndpoint();
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(__dirname, '..', 'fixtures', 'acked-down.ts'), ep], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(__dirname, '..', 'fixtures', 'acked-down.ts'), ep], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));

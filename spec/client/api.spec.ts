@@ -28,7 +28,7 @@ describe('client/api', () => {
   });
 
   describe('inside a context', () => {
-    it('write to the current context, like the seed\'s request example', () => {
+    it("write to the current context, like the seed's request example", () => {
       context('request', () => {
         set('user_agent', 'curl/8');
         timeit('request_time', () => {
@@ -181,7 +181,10 @@ describe('client/api', () => {
     it('carries the context to listeners of an emitter created outside the unit of work', async () => {
       const shared = new EventEmitter();
       await context('request', async () => {
-        shared.on('data', bindContext((n: number) => add('bytes', n)));
+        shared.on(
+          'data',
+          bindContext((n: number) => add('bytes', n)),
+        );
         await sleep(1);
       });
       // Emitted from outside: without binding there would be no current context here,
@@ -192,7 +195,10 @@ describe('client/api', () => {
       let release: () => void = () => undefined;
       const done = context('request', async () => {
         shared.removeAllListeners();
-        shared.on('data', bindContext((n: number) => add('bytes', n)));
+        shared.on(
+          'data',
+          bindContext((n: number) => add('bytes', n)),
+        );
         await new Promise<void>((r) => (release = r));
       });
       shared.emit('data', 5);

@@ -333,7 +333,7 @@ describe('client/configure', () => {
       context('outer2', () => set('item', item));
       context('next', () => set('n', 1));
       await flush(3000);
-      await waitFor(() => coll.docs.length >= 74, 5000, "every event");
+      await waitFor(() => coll.docs.length >= 74, 5000, 'every event');
       const types = coll.docs.map((d) => d.type);
       expect(types).to.deep.equal(['outer', 'inner', 'outer2', ...Array<string>(70).fill('many'), 'next']);
       expect(coll.docs[0].body).to.deep.equal({ value: { a: 'before', b: 'bee', c: 'after' }, tail: 'short' });

@@ -20,7 +20,7 @@ describe('client/context', () => {
   const events = recordedEvents();
 
   describe('naming and ids', () => {
-    it("names a top-level context by its type and gives it a new time-ordered id", () => {
+    it('names a top-level context by its type and gives it a new time-ordered id', () => {
       const before = Math.floor(Date.now() / 1000);
       const ctx = new Context('request');
       expect(ctx.name).to.equal('request');
@@ -85,7 +85,10 @@ describe('client/context', () => {
 
     it('refuses malformed type names with BAD_TYPE and bad options with BAD_CONFIG', () => {
       for (const bad of ['', '.', '^', '^.', '..sql', 'a..b', 'a.', 'a/b', '../etc', 'a b', 'x'.repeat(201)]) {
-        expect(codeOf(() => new Context(bad)), bad).to.equal('BAD_TYPE');
+        expect(
+          codeOf(() => new Context(bad)),
+          bad,
+        ).to.equal('BAD_TYPE');
       }
       expect(codeOf(() => new Context(42 as unknown as string))).to.equal('BAD_TYPE');
       expect(codeOf(() => new Context('request', { id: '' }))).to.equal('BAD_CONFIG');
@@ -95,9 +98,18 @@ describe('client/context', () => {
 
     it('checks every name, also right after a valid one was accepted', () => {
       for (const bad of ['', 'a b', '..x', 'request.']) {
-        expect(codeOf(() => new Context('request')), 'valid first').to.equal('no error');
-        expect(codeOf(() => new Context(bad)), bad).to.equal('BAD_TYPE');
-        expect(codeOf(() => new Context(undefined as unknown as string)), 'undefined').to.equal('BAD_TYPE');
+        expect(
+          codeOf(() => new Context('request')),
+          'valid first',
+        ).to.equal('no error');
+        expect(
+          codeOf(() => new Context(bad)),
+          bad,
+        ).to.equal('BAD_TYPE');
+        expect(
+          codeOf(() => new Context(undefined as unknown as string)),
+          'undefined',
+        ).to.equal('BAD_TYPE');
       }
       expect(new Context('request').name).to.equal('request');
     });
@@ -385,13 +397,7 @@ describe('client/context', () => {
           for (let i = 0; i < 3; i++) new Context('.memcache', { sample: ['..', 0.25] }).run(() => 0);
         });
       }
-      expect(events.map((e) => e.type)).to.deep.equal([
-        'request.memcache',
-        'request.memcache',
-        'request.memcache',
-        'request',
-        'request',
-      ]);
+      expect(events.map((e) => e.type)).to.deep.equal(['request.memcache', 'request.memcache', 'request.memcache', 'request', 'request']);
     });
 
     it("['memcache', r]: decides for every context", () => {

@@ -16,18 +16,7 @@ const tsc = join(root, 'node_modules/typescript/bin/tsc');
 const EXPECTED = {
   names: ['sync', 'asyncMethod', 'make', 'd'],
   lengths: [2, 1, 1],
-  results: [
-    '3',
-    8,
-    '=rows',
-    { message: 'sync failure' },
-    'RangeError: async failure',
-    [1, 2, 3, 4, 5, 6, 7, 8],
-    'Repo',
-    'saved',
-    'own',
-    1,
-  ],
+  results: ['3', 8, '=rows', { message: 'sync failure' }, 'RangeError: async failure', [1, 2, 3, 4, 5, 6, 7, 8], 'Repo', 'saved', 'own', 1],
   thenableStarts: 1,
   outside: ['=4', '-0'],
   misuse: [

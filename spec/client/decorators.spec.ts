@@ -165,12 +165,15 @@ describe('client/decorators', () => {
 
     it('returns a value whose `then` cannot be read as it is, recording the event', () => {
       // A strict proxy (config objects that throw on unknown keys) is not a promise.
-      const strict = new Proxy({ ok: 1 }, {
-        get(target, p) {
-          if (p in target) return (target as Record<string | symbol, unknown>)[p];
-          throw new ReferenceError(`no property ${String(p)}`);
+      const strict = new Proxy(
+        { ok: 1 },
+        {
+          get(target, p) {
+            if (p in target) return (target as Record<string | symbol, unknown>)[p];
+            throw new ReferenceError(`no property ${String(p)}`);
+          },
         },
-      });
+      );
       class Config {
         @ZiggyContext('config')
         @Timeit('load_time')
@@ -193,7 +196,9 @@ describe('client/decorators', () => {
           const lazy = {
             then(ok: (v: string) => unknown, fail: (e: unknown) => unknown) {
               starts++;
-              return sleep(5).then(() => 'rows').then(ok, fail);
+              return sleep(5)
+                .then(() => 'rows')
+                .then(ok, fail);
             },
           };
           return lazy as PromiseLike<string>;
@@ -356,7 +361,7 @@ describe('client/decorators', () => {
       }
     }
 
-    it('wraps each own method, with the method\'s own @Timeit in that context', async () => {
+    it("wraps each own method, with the method's own @Timeit in that context", async () => {
       const repo = new Repo();
       await context('request', async () => {
         expect(repo.plain()).to.equal('request.repo');
@@ -428,8 +433,7 @@ describe('client/decorators', () => {
     });
 
     it('is refused the same way when called as a TC39 decorator on anything but a method', () => {
-      const call = (d: unknown, value: unknown, kind: string) => () =>
-        (d as StandardDecorator)(value, { kind, name: 'x' });
+      const call = (d: unknown, value: unknown, kind: string) => () => (d as StandardDecorator)(value, { kind, name: 'x' });
       const getter = (): number => 1;
       class C {}
       expect([

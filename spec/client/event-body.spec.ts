@@ -13,8 +13,7 @@ function filled(lists: boolean): EventBody {
   return body;
 }
 
-const bytesOf = (body: EventBody): Buffer =>
-  serializeEvent({ id: 'f'.repeat(32), type: 't', host: 'h', pid: 1, start: 1, end: 2, body: body.content() });
+const bytesOf = (body: EventBody): Buffer => serializeEvent({ id: 'f'.repeat(32), type: 't', host: 'h', pid: 1, start: 1, end: 2, body: body.content() });
 
 describe('client/event-body', () => {
   it('keeps simple fields as a list when asked to, and writes the same document as objects', () => {

@@ -8,7 +8,29 @@ import { codeOf } from '../helpers/client';
 
 type Op = ['set' | 'append' | 'add', string, unknown] | ['merge', string, Record<string, unknown>];
 
-const KEYS = ['a', 'b', 'a.x', 'a.y', 'b.x', 'b.y', '7', 'a.0', 'b.12', 'c.d.e', 'c.d', 'toString', 'toString.x', 'n', 'list', 'rows.0', 'rows.0.id', 'exception', '__proto__', '', 'a..b'];
+const KEYS = [
+  'a',
+  'b',
+  'a.x',
+  'a.y',
+  'b.x',
+  'b.y',
+  '7',
+  'a.0',
+  'b.12',
+  'c.d.e',
+  'c.d',
+  'toString',
+  'toString.x',
+  'n',
+  'list',
+  'rows.0',
+  'rows.0.id',
+  'exception',
+  '__proto__',
+  '',
+  'a..b',
+];
 
 /** A small deterministic generator, so a failure names a trial that can be replayed. */
 function rng(seed: number): () => number {
@@ -78,7 +100,14 @@ describe('client/field-list', () => {
 
   it('keeps a group where its first field was set, and a field set again in its place', () => {
     const l = new FieldList();
-    for (const [k, v] of [['a.x', 1], ['b', 2], ['c.y', 3], ['a.z', 4], ['b', 5]] as const) expect(l.set(k, v)).to.equal(true);
+    for (const [k, v] of [
+      ['a.x', 1],
+      ['b', 2],
+      ['c.y', 3],
+      ['a.z', 4],
+      ['b', 5],
+    ] as const)
+      expect(l.set(k, v)).to.equal(true);
     expect(JSON.stringify(l.toObject())).to.equal('{"a":{"x":1,"z":4},"b":5,"c":{"y":3}}');
   });
 

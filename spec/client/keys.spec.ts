@@ -11,13 +11,20 @@ describe('client/keys', () => {
     });
 
     it('refuses empty keys and empty segments with BAD_KEY', () => {
-      for (const bad of ['', '.a', 'a.', 'a..b']) expect(codeOf(() => splitKey(bad)), bad).to.equal('BAD_KEY');
+      for (const bad of ['', '.a', 'a.', 'a..b'])
+        expect(
+          codeOf(() => splitKey(bad)),
+          bad,
+        ).to.equal('BAD_KEY');
       expect(codeOf(() => splitKey(undefined as unknown as string))).to.equal('BAD_KEY');
     });
 
     it('refuses segments that lead to a prototype', () => {
       for (const bad of ['__proto__', 'a.__proto__.b', 'constructor.prototype', 'x.prototype']) {
-        expect(codeOf(() => splitKey(bad)), bad).to.equal('BAD_KEY');
+        expect(
+          codeOf(() => splitKey(bad)),
+          bad,
+        ).to.equal('BAD_KEY');
       }
     });
   });
@@ -35,7 +42,10 @@ describe('client/keys', () => {
       setDeep(body, 'a.b', 2);
       expect(body).to.deep.equal({ x: 1, a: { b: 2 } });
       for (const bad of ['', '.', 'a.', '.a', '__proto__', 'constructor', 'prototype']) {
-        expect(codeOf(() => setDeep({}, bad, 1)), bad).to.equal('BAD_KEY');
+        expect(
+          codeOf(() => setDeep({}, bad, 1)),
+          bad,
+        ).to.equal('BAD_KEY');
       }
       expect(codeOf(() => setDeep({}, 42 as unknown as string, 1))).to.equal('BAD_KEY');
     });
@@ -83,7 +93,10 @@ describe('client/keys', () => {
     it('never reaches Object.prototype', () => {
       const body: Fields = {};
       for (const key of ['__proto__.polluted', 'constructor.prototype.polluted', '__proto__', 'a.constructor.prototype.polluted']) {
-        expect(codeOf(() => setDeep(body, key, 'yes')), key).to.equal('BAD_KEY');
+        expect(
+          codeOf(() => setDeep(body, key, 'yes')),
+          key,
+        ).to.equal('BAD_KEY');
       }
       expect(({} as Fields).polluted).to.equal(undefined);
       expect(Object.getPrototypeOf(body)).to.equal(Object.prototype);
@@ -156,7 +169,7 @@ describe('client/keys', () => {
       expect(body).to.deep.equal({ a: 1, x: { y: { z: 2 } } });
     });
 
-    it('copies plain objects, so later merges never write into the caller\'s objects', () => {
+    it("copies plain objects, so later merges never write into the caller's objects", () => {
       const headers = { a: '1' };
       const body: Fields = {};
       mergeDeep(body, 'response', { headers });

@@ -180,7 +180,11 @@ describe('client/scope', () => {
             let n = 0;
             const timer = setInterval(() => {
               seen.push(current());
-              if (n === 0) seen.push(runIn(b, () => current(), undefined, []), current());
+              if (n === 0)
+                seen.push(
+                  runIn(b, () => current(), undefined, []),
+                  current(),
+                );
               if (++n === 3) {
                 clearInterval(timer);
                 resolve();

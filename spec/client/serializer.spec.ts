@@ -37,14 +37,19 @@ describe('client/serializer', () => {
         { n: null, t: true, f: false, list: [1, 'two', { three: 3 }, [4, [5]], null, false], empty: {}, none: [] },
         { i32max: 2147483647, i32min: -2147483648, above: 2147483648, below: -2147483649, big: 2 ** 53, frac: -1.5 },
         { negzero: -0, nan: NaN, inf: Infinity, ninf: -Infinity, tiny: 5e-324 },
-        { 'ключ': 'значение', '日本語': '漢字かな', emoji: '👍🏽 ok', 'é': 'é'.repeat(100), mixed: `${'a'.repeat(63)}é` },
+        { ключ: 'значение', 日本語: '漢字かな', emoji: '👍🏽 ok', é: 'é'.repeat(100), mixed: `${'a'.repeat(63)}é` },
         { long: 'x'.repeat(70_000), ascii64: 'y'.repeat(64), ascii65: 'z'.repeat(65), nul: 'a\0b' },
         { twelve: 'abcdefghijkl', thirteen: 'abcdefghijklm', short_utf8: 'ñ', rope: rope('/api/users/'), rope_utf8: rope('/naïve/') },
         { when: new Date(1700000000123), old: new Date(-86400000 * 365 * 100), far: new Date(8.64e15) },
         { bytes: Buffer.from([0, 1, 2, 255]), u8: new Uint8Array([9, 8, 7]) },
         { deep: { a: { b: { c: { d: { e: 'bottom' } } } } }, 'dotted.key': 1, $dollar: 2 },
         { long_array: Array.from({ length: 300 }, (_, i) => i) },
-        { map: new Map<string, unknown>([['a', 1], ['b', [2]]]) },
+        {
+          map: new Map<string, unknown>([
+            ['a', 1],
+            ['b', [2]],
+          ]),
+        },
         { big: 9007199254740993n, negbig: -(2n ** 63n), oid: new ObjectId('6553f1a2b3c4d5e6f708192a'), long: Long.fromNumber(5) },
         { re: /ab+c/gim },
       ];
@@ -61,7 +66,7 @@ describe('client/serializer', () => {
         nested: { list: [{ id: 1 }, { id: 2, tags: ['a', 'b'] }], flag: false },
         when: new Date(1700000000123),
         unicode: 'ça marche — 👍',
-        'clé': 'ü',
+        clé: 'ü',
         count: 3,
         ratio: 0.25,
         large: 1e15,
@@ -96,7 +101,13 @@ describe('client/serializer', () => {
 
     it('writes the same bytes as BSON.serialize for a run of events through one writer, whatever changes between them', () => {
       const w = new EventWriter();
-      const ids = ['0123456789abcdef0123456789abcdef', 'fedcba9876543210fedcba987654321é', 'with\u0000nul-0123456789abcdef0123', 'short', 'ffffffffffffffffffffffffffffffff'];
+      const ids = [
+        '0123456789abcdef0123456789abcdef',
+        'fedcba9876543210fedcba987654321é',
+        'with\u0000nul-0123456789abcdef0123',
+        'short',
+        'ffffffffffffffffffffffffffffffff',
+      ];
       const types = ['request', 'request.sql', 'request.memcache', 'tÿpe', 'request'];
       const hosts = ['web-1.example', 'web-1.example', 'other', 'web-1.example'];
       for (let i = 0; i < 60; i++) {
@@ -134,7 +145,14 @@ describe('client/serializer', () => {
 
   describe('as bson writes them: Maps, values from another realm, the size limit', () => {
     it('writes a Map in its own order, whatever its keys, __proto__ included', () => {
-      const e = event({ m: new Map<string, unknown>([['b', 1], ['1', 2], ['__proto__', 3], ['x', undefined]]) });
+      const e = event({
+        m: new Map<string, unknown>([
+          ['b', 1],
+          ['1', 2],
+          ['__proto__', 3],
+          ['x', undefined],
+        ]),
+      });
       expect(serializeEvent(e).equals(Buffer.from(BSON.serialize(e)))).to.equal(true);
       expect(Object.keys(decode(serializeEvent(e)).body.m as object)).to.have.members(['b', '1', '__proto__']);
     });
@@ -157,7 +175,13 @@ describe('client/serializer', () => {
 
     it('reads each value once, however big the event: a getter runs once', () => {
       let calls = 0;
-      const body = { get g() { return ++calls; }, pad: 'x'.repeat(300_000), tail: new Map([['k', 1]]) };
+      const body = {
+        get g() {
+          return ++calls;
+        },
+        pad: 'x'.repeat(300_000),
+        tail: new Map([['k', 1]]),
+      };
       const bytes = serializeEvent(event(body));
       expect(calls).to.equal(1);
       expect(bytes.equals(Buffer.from(BSON.serialize(event({ g: 1, pad: body.pad, tail: { k: 1 } }))))).to.equal(true);
@@ -301,7 +325,9 @@ describe('client/serializer', () => {
     });
 
     it('refuses an event over 16 MiB', () => {
-      expect(() => serializeEvent(event({ blob: 'x'.repeat(17 * 1024 * 1024) }))).to.throw().that.equals(TOO_LARGE);
+      expect(() => serializeEvent(event({ blob: 'x'.repeat(17 * 1024 * 1024) })))
+        .to.throw()
+        .that.equals(TOO_LARGE);
     });
   });
 
@@ -320,7 +346,9 @@ describe('client/serializer', () => {
       const w = new EventWriter();
       const buf = Buffer.alloc(400, 0xaa);
       const limit = 300;
-      expect(() => w.write(event({ text: 'x'.repeat(500) }), buf, 100, limit)).to.throw().that.equals(OVERFLOW);
+      expect(() => w.write(event({ text: 'x'.repeat(500) }), buf, 100, limit))
+        .to.throw()
+        .that.equals(OVERFLOW);
       expect(buf.subarray(0, 100).every((b) => b === 0xaa)).to.equal(true);
       expect(buf.subarray(limit).every((b) => b === 0xaa)).to.equal(true);
       // the same writer goes on working afterwards
@@ -337,8 +365,13 @@ describe('client/serializer', () => {
         const size = serializeEvent(ev, w).length; // and the writer has seen this kind of event
         for (let limit = 0; limit < size; limit++) {
           const buf = Buffer.alloc(size + 16, 0xaa);
-          expect(() => w.write(ev, buf, 0, limit), `limit ${limit}`).to.throw().that.equals(OVERFLOW);
-          expect(buf.subarray(limit).every((b) => b === 0xaa), `bytes past limit ${limit}`).to.equal(true);
+          expect(() => w.write(ev, buf, 0, limit), `limit ${limit}`)
+            .to.throw()
+            .that.equals(OVERFLOW);
+          expect(
+            buf.subarray(limit).every((b) => b === 0xaa),
+            `bytes past limit ${limit}`,
+          ).to.equal(true);
         }
         expect(Buffer.from(BSON.serialize(ev)).equals(serializeEvent(ev, w))).to.equal(true);
       });
@@ -346,14 +379,19 @@ describe('client/serializer', () => {
 
     it('fits every kind of string exactly: short and long, ASCII or not, flat or rope', () => {
       const w = new EventWriter();
-      const bodies = [{ s: 'ñ' }, { s: 'abcdefghijkl' }, { s: `${'é'.repeat(30)}x` }, { s: '👍🏽'.repeat(5) }, { s: rope('/naïve/') }, { 'ключ': 'x'.repeat(20) }];
+      const bodies = [{ s: 'ñ' }, { s: 'abcdefghijkl' }, { s: `${'é'.repeat(30)}x` }, { s: '👍🏽'.repeat(5) }, { s: rope('/naïve/') }, { ключ: 'x'.repeat(20) }];
       for (const body of bodies) {
         const ev = event(body);
         const expected = Buffer.from(BSON.serialize(ev));
         for (let limit = expected.length - 40; limit < expected.length; limit++) {
           const buf = Buffer.alloc(expected.length + 16, 0xaa);
-          expect(() => w.write(ev, buf, 0, limit), `limit ${limit}`).to.throw().that.equals(OVERFLOW);
-          expect(buf.subarray(limit).every((b) => b === 0xaa), `bytes past limit ${limit}`).to.equal(true);
+          expect(() => w.write(ev, buf, 0, limit), `limit ${limit}`)
+            .to.throw()
+            .that.equals(OVERFLOW);
+          expect(
+            buf.subarray(limit).every((b) => b === 0xaa),
+            `bytes past limit ${limit}`,
+          ).to.equal(true);
         }
         const buf = Buffer.alloc(expected.length);
         expect(w.write(ev, buf, 0, buf.length)).to.equal(expected.length);
@@ -366,7 +404,9 @@ describe('client/serializer', () => {
       const ev = event({ s: 'é'.repeat(60) });
       const size = serializeEvent(ev).length;
       const buf = Buffer.alloc(size);
-      expect(() => w.write(ev, buf, 0, size - 1)).to.throw().that.equals(OVERFLOW);
+      expect(() => w.write(ev, buf, 0, size - 1))
+        .to.throw()
+        .that.equals(OVERFLOW);
       expect(w.write(ev, buf, 0, size)).to.equal(size);
       expect(decode(buf).body.s).to.equal('é'.repeat(60));
     });

@@ -396,7 +396,10 @@ describe('client/transport', () => {
       const ep = await freeEndpoint();
       const r = await runFixture('daemon-down.ts', [ep]);
       expect(r.code, r.stderr).to.equal(0);
-      const [running, atExit] = r.stdout.trim().split('\n').map((line) => JSON.parse(line));
+      const [running, atExit] = r.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
       expect(running).to.include({ queued: 100, dropped: 200, sent: 0 });
       expect(r.stderr).to.include('ZIGGY_DROPPED');
       expect(r.ms - baseline.ms, `exit took ${r.ms} ms against ${baseline.ms} ms for an empty script`).to.be.below(2500);
@@ -409,7 +412,10 @@ describe('client/transport', () => {
       const ep = await freeEndpoint();
       const r = await runFixture('daemon-down.ts', [ep, '48', '10000']);
       expect(r.code, r.stderr).to.equal(0);
-      const [running, atExit] = r.stdout.trim().split('\n').map((line) => JSON.parse(line));
+      const [running, atExit] = r.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
       expect(running).to.include({ queued: 48, dropped: 0, sent: 0 });
       expect(atExit).to.include({ queued: 0, dropped: 48, sent: 0 });
       const warnings = r.stderr.split('\n').filter((line) => line.includes('ZiggyWarning'));

@@ -92,7 +92,15 @@ describe('daemon config', () => {
     });
 
     it('names the option of every configuration error in ZiggyError.option, as its message starts', () => {
-      const bad: Record<string, unknown>[] = [{ collect: 'x:y' }, { control: 7 }, { logPath: 5 }, { fsync: 'sometimes' }, { upstreams: ['central:3515'] }, { curveCert: '/nowhere.key_secret' }, { spoolMaxBytes: 0 }];
+      const bad: Record<string, unknown>[] = [
+        { collect: 'x:y' },
+        { control: 7 },
+        { logPath: 5 },
+        { fsync: 'sometimes' },
+        { upstreams: ['central:3515'] },
+        { curveCert: '/nowhere.key_secret' },
+        { spoolMaxBytes: 0 },
+      ];
       for (const config of bad) {
         const e = failure(() => resolveDaemonConfig(config));
         expect(e.option, e.message).to.be.a('string');
@@ -105,7 +113,13 @@ describe('daemon config', () => {
     });
 
     it('bounds what senders can make it hold: 16 MiB messages (and a batch), 64 MiB per sender, 1000 files a day, 50 names in STATUS', () => {
-      expect(resolveDaemonConfig({})).to.include({ maxMessageBytes: 16 * 1024 * 1024 + 64 * 1024, maxPeerBytes: 64 * 1024 * 1024, maxFilesPerDay: 1000, statusTop: 50, fsync: 'interval' });
+      expect(resolveDaemonConfig({})).to.include({
+        maxMessageBytes: 16 * 1024 * 1024 + 64 * 1024,
+        maxPeerBytes: 64 * 1024 * 1024,
+        maxFilesPerDay: 1000,
+        statusTop: 50,
+        fsync: 'interval',
+      });
     });
 
     it('takes fsync always, interval or never, and nothing else', () => {

@@ -134,7 +134,9 @@ describe('daemon ControlServer', () => {
       it(name, async () => {
         const reply = await control(t.controlUrl, request());
         expect(isErrorReply(reply), JSON.stringify(reply)).to.equal(true);
-        expect((reply as ErrorReply).error).to.be.a('string').and.not.equal('');
+        expect((reply as ErrorReply).error)
+          .to.be.a('string')
+          .and.not.equal('');
         expect((await status(t.controlUrl)).ports.control).to.equal(t.daemon.ports.control);
       });
     }

@@ -5,7 +5,21 @@ import { join } from 'node:path';
 import { container, injectable } from 'tsyringe';
 import { Pull } from 'zeromq';
 import { Collector } from '../../src/daemon/collector';
-import { createDaemon, DAEMON_CONFIG, Daemon, DAEMON_LOGGER, DEFAULT_SINKS, EVENT_SINK, FileWriter, Forwarder, Stats, type EventSink, type SinkStatus, type Tally, type TypeRoute } from '../../src/daemon';
+import {
+  createDaemon,
+  DAEMON_CONFIG,
+  Daemon,
+  DAEMON_LOGGER,
+  DEFAULT_SINKS,
+  EVENT_SINK,
+  FileWriter,
+  Forwarder,
+  Stats,
+  type EventSink,
+  type SinkStatus,
+  type Tally,
+  type TypeRoute,
+} from '../../src/daemon';
 import { isZiggyError, ZiggyError } from '../../src/errors';
 import { freePort, tempDir } from '../helpers/net';
 import { event, MemoryLogger, portFreed, Pusher, startDaemon, status, waitForStatus } from './harness';
@@ -232,7 +246,7 @@ describe('createDaemon', () => {
     expect(made).to.equal(0);
   });
 
-  it('runs a daemon of its own, with the parent\'s logger', async () => {
+  it("runs a daemon of its own, with the parent's logger", async () => {
     const parent = container.createChildContainer();
     const logger = new MemoryLogger();
     parent.register(DAEMON_LOGGER, { useValue: logger });

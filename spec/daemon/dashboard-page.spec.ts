@@ -67,7 +67,9 @@ describe('daemon dashboard page (in chromium)', function () {
         await sender;
       }
       // (scripts run in the page are strings: this project's TypeScript has no DOM types)
-      const timing = await page.evaluate<[], () => string[]>(`Array.from(document.querySelector('#timings tr[data-type="checkout"]').children, (td) => td.textContent)`);
+      const timing = await page.evaluate<[], () => string[]>(
+        `Array.from(document.querySelector('#timings tr[data-type="checkout"]').children, (td) => td.textContent)`,
+      );
       expect(timing[0]).to.equal('checkout');
       expect(Number(timing[2])).to.be.within(10, 14); // p50
       expect(Number(timing[5])).to.be.within(10, 14); // max

@@ -127,7 +127,6 @@ describe('daemon FileWriter', () => {
   });
 
   describe('crash safety', () => {
-
     it('cuts a torn tail (as kill -9 leaves it) into a side file on first open, counts it, and appends after the whole documents', async () => {
       // An earlier run wrote three events and half of a fourth.
       const dir = await tempDir('ziggyd-torn-');

@@ -17,7 +17,13 @@ describe('daemon/jetstream-config', () => {
     expect(resolveDaemonConfig({}).nats).to.equal(undefined);
     expect(resolveDaemonConfig({}).fromNats).to.equal(undefined);
     const { nats } = resolveDaemonConfig({ nats: ['nats://a:4222', 'b:4222,tls://c:4222'], natsMaxAge: '7d', natsMaxBytes: '10G' });
-    expect(nats).to.deep.include({ servers: ['nats://a:4222', 'b:4222', 'tls://c:4222'], stream: 'ZIGGY', replicas: 1, maxAge: 7 * 86400, maxBytes: 10 * 1024 ** 3 });
+    expect(nats).to.deep.include({
+      servers: ['nats://a:4222', 'b:4222', 'tls://c:4222'],
+      stream: 'ZIGGY',
+      replicas: 1,
+      maxAge: 7 * 86400,
+      maxBytes: 10 * 1024 ** 3,
+    });
     const { fromNats } = resolveDaemonConfig({ fromNats: 'nats://a:4222', natsConsumer: 'writers' });
     expect(fromNats).to.deep.include({ consumer: 'writers', subjects: ['ziggy.>'], stream: 'ZIGGY' });
   });
@@ -25,7 +31,9 @@ describe('daemon/jetstream-config', () => {
   it('refuses what NATS would refuse, naming the option', () => {
     expect(refusal({ nats: 'nats://a', natsStream: 'my.stream' })).to.match(/^natsStream: 'my.stream' is not a stream name/);
     expect(refusal({ fromNats: 'nats://a' })).to.match(/^natsConsumer: reading from NATS needs a durable consumer name/);
-    expect(refusal({ fromNats: 'nats://a', natsConsumer: 'w', natsSubjects: 'request.>' })).to.match(/^natsSubjects: 'request.>' is not a subject filter under ziggy\./);
+    expect(refusal({ fromNats: 'nats://a', natsConsumer: 'w', natsSubjects: 'request.>' })).to.match(
+      /^natsSubjects: 'request.>' is not a subject filter under ziggy\./,
+    );
     expect(refusal({ nats: 'nats://a', natsMaxAge: 'forever' })).to.match(/^natsMaxAge: /);
     expect(refusal({ nats: 'nats://a', natsReplicas: 0 })).to.match(/^natsReplicas: expected an integer >= 1/);
     expect(refusal({ nats: 'nats://a', natsUser: 'u' })).to.match(/^natsPassword: a NATS user needs a password/);
@@ -34,7 +42,9 @@ describe('daemon/jetstream-config', () => {
   });
 
   it('refuses reading and publishing the same servers, which would publish every event again', () => {
-    expect(refusal({ nats: 'nats://a:4222', fromNats: 'nats://a:4222', natsConsumer: 'w' })).to.match(/^nats: a daemon reading stream ZIGGY cannot also publish to it/);
+    expect(refusal({ nats: 'nats://a:4222', fromNats: 'nats://a:4222', natsConsumer: 'w' })).to.match(
+      /^nats: a daemon reading stream ZIGGY cannot also publish to it/,
+    );
     expect(refusal({ nats: 'nats://other:4222', fromNats: 'nats://a:4222', natsConsumer: 'w' })).to.equal('accepted');
   });
 

@@ -27,7 +27,10 @@ describe('daemon log file', () => {
         const file = join(tmp.path, 'f');
         writeFileSync(file, 'x');
         for (const bad of [file, join(file, 'sub')]) {
-          const err = await ensureDir(bad).then(() => null, (e: NodeJS.ErrnoException) => e);
+          const err = await ensureDir(bad).then(
+            () => null,
+            (e: NodeJS.ErrnoException) => e,
+          );
           expect(err?.code, bad).to.be.oneOf(['EEXIST', 'ENOTDIR']);
         }
       } finally {
@@ -37,7 +40,10 @@ describe('daemon log file', () => {
 
     // Regression: mkdir({ recursive: true }) spins forever on such paths, and ziggyd hung at start-up.
     (existsSync('/proc/self') ? it : it.skip)('rejects a path the kernel refuses to create (/proc/...) instead of hanging', async () => {
-      const err = await ensureDir('/proc/ziggy-nope/x').then(() => null, (e: NodeJS.ErrnoException) => e);
+      const err = await ensureDir('/proc/ziggy-nope/x').then(
+        () => null,
+        (e: NodeJS.ErrnoException) => e,
+      );
       expect(err?.code).to.equal('ENOENT');
     });
   });

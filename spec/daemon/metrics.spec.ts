@@ -29,7 +29,6 @@ function status(over: Partial<DaemonStatus> = {}): DaemonStatus {
   };
 }
 
-
 describe('daemon metrics', () => {
   it('escapes backslash, double quote and line feed in label values, and nothing else', () => {
     expect(escapeLabelValue('a\\b"c\nd\te')).to.equal('a\\\\b\\"c\\nd\te');
@@ -37,7 +36,14 @@ describe('daemon metrics', () => {
 
   it('renders every family with HELP and TYPE, even with no sample yet', () => {
     const { samples, types } = parseMetrics(renderMetrics(status(), 0));
-    for (const name of ['ziggyd_events_received_total', 'ziggyd_events_written_total', 'ziggyd_events_forwarded_total', 'ziggyd_events_published_total', 'ziggyd_events_dropped_total', 'ziggyd_events_rejected_total']) {
+    for (const name of [
+      'ziggyd_events_received_total',
+      'ziggyd_events_written_total',
+      'ziggyd_events_forwarded_total',
+      'ziggyd_events_published_total',
+      'ziggyd_events_dropped_total',
+      'ziggyd_events_rejected_total',
+    ]) {
       expect(types.get(name), name).to.equal('counter');
     }
     expect(samples.filter((s) => s.name === 'ziggyd_events_received_total')).to.deep.equal([]);
@@ -52,7 +58,11 @@ describe('daemon metrics', () => {
     expect(metric(samples, 'ziggyd_sink_dropped_total', { sink: 'forward' })).to.equal(2);
     expect(metric(samples, 'ziggyd_sink_queued_bytes', { sink: 'forward' })).to.equal(300);
     expect(metric(samples, 'ziggyd_sink_odd_key', { sink: 'mine' })).to.equal(4);
-    expect([types.get('ziggyd_sink_dropped_total'), types.get('ziggyd_sink_queued'), types.get('ziggyd_sink_odd_key')]).to.deep.equal(['counter', 'gauge', 'untyped']);
+    expect([types.get('ziggyd_sink_dropped_total'), types.get('ziggyd_sink_queued'), types.get('ziggyd_sink_odd_key')]).to.deep.equal([
+      'counter',
+      'gauge',
+      'untyped',
+    ]);
     expect(samples.filter((s) => s.name === 'ziggyd_sink_fsync' || s.name === 'ziggyd_sink_to')).to.deep.equal([]);
   });
 

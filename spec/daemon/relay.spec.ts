@@ -116,7 +116,10 @@ describe('daemon/relay', () => {
       const central = await started({ config: { relay: '127.0.0.1:*', fsyncIntervalMs: 50 } });
       const spool = await tempDir('ziggy-relay-spool-');
       cleanups.push(() => spool.remove());
-      const local = await started({ files: false, config: { upstreams: [`127.0.0.1:${central.daemon.ports.relay}`], spoolPath: spool.path, fsyncIntervalMs: 50 } });
+      const local = await started({
+        files: false,
+        config: { upstreams: [`127.0.0.1:${central.daemon.ports.relay}`], spoolPath: spool.path, fsyncIntervalMs: 50 },
+      });
       const push = new Pusher(local.collectUrl);
       cleanups.push(() => push.close());
       for (let i = 0; i < 20; i++) await push.send(Buffer.concat(Array.from({ length: 50 }, (_, j) => event('fwd', { n: i * 50 + j }))));
@@ -151,7 +154,10 @@ describe('daemon/relay', () => {
       const central = await started({ config: { relay: '127.0.0.1:*', fsyncIntervalMs: 50 } });
       const spool = await tempDir('ziggy-relay-spool-');
       cleanups.push(() => spool.remove());
-      const local = await started({ files: false, config: { upstreams: [`127.0.0.1:${dead}`, `127.0.0.1:${central.daemon.ports.relay}`], spoolPath: spool.path, heartbeatMs: 100 } });
+      const local = await started({
+        files: false,
+        config: { upstreams: [`127.0.0.1:${dead}`, `127.0.0.1:${central.daemon.ports.relay}`], spoolPath: spool.path, heartbeatMs: 100 },
+      });
       const push = new Pusher(local.collectUrl);
       cleanups.push(() => push.close());
       for (let i = 0; i < 5; i++) await push.send(event('failover', { n: i }));

@@ -53,7 +53,13 @@ describe('daemon weightedPercentiles', () => {
     const sorted = [...values].sort((a, b) => a - b);
     const ps = [0.01, 0.5, 0.9, 0.99, 1];
     const expected = ps.map((p) => sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]);
-    expect(weightedPercentiles(values, values.map(() => 1), ps)).to.deep.equal(expected);
+    expect(
+      weightedPercentiles(
+        values,
+        values.map(() => 1),
+        ps,
+      ),
+    ).to.deep.equal(expected);
   });
 
   it('weights values by the events they stand for, and ignores NaN', () => {

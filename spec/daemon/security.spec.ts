@@ -78,7 +78,10 @@ describe('daemon security (CURVE)', () => {
       await flush(2000);
       const stranger = pusher(d.collectUrl, clientKeys(k, 'stranger'));
       const plain = pusher(d.collectUrl);
-      cleanups.push(() => stranger.close(), () => plain.close());
+      cleanups.push(
+        () => stranger.close(),
+        () => plain.close(),
+      );
       void stranger.send(event('spec.curve', { body: { who: 'stranger' } })).catch(() => undefined);
       void plain.send(event('spec.curve', { body: { who: 'plain' } })).catch(() => undefined);
       const s = await waitForStatus(d.daemon, (st) => st.totals.received >= 2 && st.auth.rejected >= 1 && st.auth.plaintext >= 1, 'both refusals counted');
@@ -94,7 +97,10 @@ describe('daemon security (CURVE)', () => {
       const d = await secured();
       const saved = [process.env.ZIGGY_SERVER_KEY, process.env.ZIGGY_CERTIFICATE];
       cleanups.push(() => {
-        for (const [name, v] of [['ZIGGY_SERVER_KEY', saved[0]], ['ZIGGY_CERTIFICATE', saved[1]]] as const) {
+        for (const [name, v] of [
+          ['ZIGGY_SERVER_KEY', saved[0]],
+          ['ZIGGY_CERTIFICATE', saved[1]],
+        ] as const) {
           if (v === undefined) delete process.env[name];
           else process.env[name] = v;
         }
@@ -134,7 +140,10 @@ describe('daemon security (CURVE)', () => {
     it('ignores a plain SHUTDOWN (the client times out, saying why) and obeys one with the keys', async () => {
       const d = await secured();
       const plain = new ControlClient(d.controlUrl.slice('tcp://'.length), { timeoutMs: 300 });
-      const e = await plain.shutdown().then(() => null, (err: unknown) => err);
+      const e = await plain.shutdown().then(
+        () => null,
+        (err: unknown) => err,
+      );
       expect(isZiggyError(e, 'UNREACHABLE')).to.equal(true);
       expect((e as Error).message).to.include('a ziggyd started with --curve-cert answers only clients giving --server-key and --curve-cert');
       expect(d.daemon.running).to.equal(true);
@@ -150,7 +159,10 @@ describe('daemon security (CURVE)', () => {
     it('says which keys to check when a keyed request gets no answer', async () => {
       const d = await secured();
       const stranger = new ControlClient(d.controlUrl.slice('tcp://'.length), { timeoutMs: 300, curve: clientKeys(k, 'stranger') });
-      const e = (await stranger.status().then(() => null, (err: unknown) => err)) as Error;
+      const e = (await stranger.status().then(
+        () => null,
+        (err: unknown) => err,
+      )) as Error;
       expect(e.message).to.include("check that --server-key is its public key and that this side's key is in its --authorized-keys");
       await waitForStatus(d.daemon, (st) => st.auth.rejected >= 1, 'the stranger counted');
     });
@@ -161,7 +173,10 @@ describe('daemon security (CURVE)', () => {
       const plainSub = new Subscriber({ linger: 0, receiveTimeout: 50 });
       plainSub.connect(d.streamUrl);
       plainSub.subscribe();
-      cleanups.push(() => live.close(), () => plainSub.close());
+      cleanups.push(
+        () => live.close(),
+        () => plainSub.close(),
+      );
       const it = live[Symbol.asyncIterator]();
       const first = it.next();
       const sender = pusher(d.collectUrl, clientKeys(k));
@@ -169,12 +184,19 @@ describe('daemon security (CURVE)', () => {
       // the subscription travels after the handshake: send until the keyed subscriber hears one
       let got: IteratorResult<unknown> | undefined;
       void first.then((r) => (got = r));
-      await waitFor(async () => {
-        if (got === undefined) await sender.send(event('spec.stream'));
-        return got;
-      }, 5000, 'a streamed event');
+      await waitFor(
+        async () => {
+          if (got === undefined) await sender.send(event('spec.stream'));
+          return got;
+        },
+        5000,
+        'a streamed event',
+      );
       expect((got!.value as { type: string }).type).to.equal('spec.stream');
-      const heard = await plainSub.receive().then(() => true, () => false);
+      const heard = await plainSub.receive().then(
+        () => true,
+        () => false,
+      );
       expect(heard).to.equal(false);
       // the longest type as a subscription still fits in what the stream takes, encrypted
       const longest = `t${'x'.repeat(199)}`;
@@ -183,10 +205,17 @@ describe('daemon security (CURVE)', () => {
       keyedSub.connect(d.streamUrl);
       keyedSub.subscribe(longest);
       cleanups.push(() => keyedSub.close());
-      await waitFor(async () => {
-        await sender.send(event(longest));
-        return keyedSub.receive().then(([topic]) => topic.toString() === longest, () => false);
-      }, 5000, 'the longest subscription over CURVE');
+      await waitFor(
+        async () => {
+          await sender.send(event(longest));
+          return keyedSub.receive().then(
+            ([topic]) => topic.toString() === longest,
+            () => false,
+          );
+        },
+        5000,
+        'the longest subscription over CURVE',
+      );
       await waitForStatus(d.daemon, (st) => st.auth.plaintext + st.auth.aborted >= 1, 'the plain subscriber counted');
     });
   });
@@ -233,7 +262,10 @@ describe('daemon security (CURVE)', () => {
       const b = await secured({ authorizedKeys: otherAuthorized });
       const toB = pusher(b.collectUrl, clientKeys(k, 'client'));
       const toA = pusher(a.collectUrl, clientKeys(k, 'client'));
-      cleanups.push(() => toA.close(), () => toB.close());
+      cleanups.push(
+        () => toA.close(),
+        () => toB.close(),
+      );
       void toB.send(event('spec.b')).catch(() => undefined);
       await toA.send(event('spec.a'));
       await waitForStatus(a.daemon, (st) => st.events['spec.a']?.received === 1, 'A takes its client');
@@ -324,13 +356,19 @@ describe('daemon security (CURVE)', () => {
       const live = new LiveStream({ host: `ipc://${path}`, timeoutMs: 3000 });
       cleanups.push(() => live.close());
       let got: IteratorResult<{ type: string }> | undefined;
-      void live[Symbol.asyncIterator]().next().then((r) => (got = r));
+      void live[Symbol.asyncIterator]()
+        .next()
+        .then((r) => (got = r));
       const sender = new Pusher(d.collectUrl);
       cleanups.push(() => sender.close());
-      await waitFor(async () => {
-        if (got === undefined) await sender.send(event('spec.ipc'));
-        return got;
-      }, 5000, 'an event over the ipc stream');
+      await waitFor(
+        async () => {
+          if (got === undefined) await sender.send(event('spec.ipc'));
+          return got;
+        },
+        5000,
+        'an event over the ipc stream',
+      );
       expect(got!.value.type).to.equal('spec.ipc');
       await client.shutdown();
       await d.daemon.stopped;

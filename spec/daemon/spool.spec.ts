@@ -25,7 +25,15 @@ describe('daemon/spool', () => {
   let log: Captured;
   const spools: Spool[] = [];
   const openSpool = async (opts: { maxBytes?: number; fsync?: FsyncMode; segmentBytes?: number; memoryBytes?: number } = {}): Promise<Spool> => {
-    const s = await Spool.open({ dir: dir.path, maxBytes: opts.maxBytes ?? 1 << 30, fsync: opts.fsync ?? 'always', fsyncIntervalMs: 50, log, segmentBytes: opts.segmentBytes, memoryBytes: opts.memoryBytes });
+    const s = await Spool.open({
+      dir: dir.path,
+      maxBytes: opts.maxBytes ?? 1 << 30,
+      fsync: opts.fsync ?? 'always',
+      fsyncIntervalMs: 50,
+      log,
+      segmentBytes: opts.segmentBytes,
+      memoryBytes: opts.memoryBytes,
+    });
     spools.push(s);
     return s;
   };
@@ -167,11 +175,17 @@ describe('daemon/spool', () => {
   it('refuses a spool another process (or this one) has open, and takes over a lock its dead owner left', async () => {
     const s = await openSpool();
     const again = await Spool.open({ dir: dir.path, maxBytes: 1 << 20, fsync: 'never', fsyncIntervalMs: 50, log }).catch((e: Error) => e);
-    expect(again).to.be.instanceOf(Error).with.property('message').that.matches(/already open in this process/);
+    expect(again)
+      .to.be.instanceOf(Error)
+      .with.property('message')
+      .that.matches(/already open in this process/);
     await s.close();
     await writeFile(join(dir.path, 'lock'), `${process.ppid}\n`); // a live process that is not us
     const busy = await Spool.open({ dir: dir.path, maxBytes: 1 << 20, fsync: 'never', fsyncIntervalMs: 50, log }).catch((e: Error) => e);
-    expect(busy).to.be.instanceOf(Error).with.property('message').that.matches(/in use by process/);
+    expect(busy)
+      .to.be.instanceOf(Error)
+      .with.property('message')
+      .that.matches(/in use by process/);
     await writeFile(join(dir.path, 'lock'), '999999999\n'); // no such process
     await openSpool();
   });

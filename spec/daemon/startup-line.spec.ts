@@ -21,7 +21,11 @@ describe('startupLine (what ziggyd prints once started)', () => {
 
 describe('resolveDaemonConfig: control and collect on one port', () => {
   it('is refused, naming both, unless one of them picks a free port', () => {
-    for (const [collect, control] of [['127.0.0.1:4000', '127.0.0.1:4000'], ['*:4000', '127.0.0.1:4000'], ['127.0.0.1:4000', '*:4000']]) {
+    for (const [collect, control] of [
+      ['127.0.0.1:4000', '127.0.0.1:4000'],
+      ['*:4000', '127.0.0.1:4000'],
+      ['127.0.0.1:4000', '*:4000'],
+    ]) {
       expect(() => resolveDaemonConfig({ collect, control }), `${collect} ${control}`)
         .to.throw('control: port 4000 is also the collection port (--collect); give each its own port')
         .that.satisfies((e: unknown) => isZiggyError(e, 'BAD_CONFIG'));

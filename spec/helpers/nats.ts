@@ -63,7 +63,9 @@ export class NatsServer {
   async start(): Promise<void> {
     if (this.child !== null) return;
     this.output = '';
-    const child = spawn('nats-server', ['-js', '-sd', this.storeDir, '-p', String(this.port), '-a', '127.0.0.1', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('nats-server', ['-js', '-sd', this.storeDir, '-p', String(this.port), '-a', '127.0.0.1', ...this.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
     child.on('exit', () => {

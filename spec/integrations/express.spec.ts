@@ -53,13 +53,17 @@ describe('express: specifics', () => {
 
   it('keeps the context in callback-style middleware driven by the request stream', async () => {
     t.server = await startExpress(undefined, (app) => {
-      app.post('/drain', (req, _res, next) => {
-        req.on('data', () => add('chunks', 1));
-        req.once('end', () => {
-          set('drained', true);
-          next();
-        });
-      }, (_req, res) => void res.send('drained'));
+      app.post(
+        '/drain',
+        (req, _res, next) => {
+          req.on('data', () => add('chunks', 1));
+          req.once('end', () => {
+            set('drained', true);
+            next();
+          });
+        },
+        (_req, res) => void res.send('drained'),
+      );
     });
     // No content-type: express.json leaves the body to the middleware above.
     const res = await send(`${t.server.url}/drain`, { method: 'POST', headers: { 'content-length': '200' }, body: 'b'.repeat(200), trickle: true });
@@ -127,9 +131,17 @@ describe('express: specifics', () => {
   });
 
   it('rejects bad options when the middleware is made', () => {
-    expect(() => ziggyMiddleware({ name: '.sub' })).to.throw('top-level').with.property('code', 'BAD_CONFIG');
-    expect(() => ziggyMiddleware({ name: 'a b' })).to.throw().with.property('code', 'BAD_TYPE');
-    expect(() => ziggyMiddleware({ sample: ['request', 2] })).to.throw().with.property('code', 'BAD_CONFIG');
-    expect(() => ziggyMiddleware({ redactHeaders: 'cookie' as unknown as string[] })).to.throw('redactHeaders').with.property('code', 'BAD_CONFIG');
+    expect(() => ziggyMiddleware({ name: '.sub' }))
+      .to.throw('top-level')
+      .with.property('code', 'BAD_CONFIG');
+    expect(() => ziggyMiddleware({ name: 'a b' }))
+      .to.throw()
+      .with.property('code', 'BAD_TYPE');
+    expect(() => ziggyMiddleware({ sample: ['request', 2] }))
+      .to.throw()
+      .with.property('code', 'BAD_CONFIG');
+    expect(() => ziggyMiddleware({ redactHeaders: 'cookie' as unknown as string[] }))
+      .to.throw('redactHeaders')
+      .with.property('code', 'BAD_CONFIG');
   });
 });

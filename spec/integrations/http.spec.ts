@@ -136,7 +136,10 @@ describe('node:http: specifics', () => {
   it('a log record made before the handler, on a keep-alive connection, is not credited to the previous request', async () => {
     const server = createServer();
     server.on('request', () => log('info', 'arrived')); // a listener ahead of Ziggy's
-    server.on('request', ziggyHandler((_req, res) => void res.end('ok')));
+    server.on(
+      'request',
+      ziggyHandler((_req, res) => void res.end('ok')),
+    );
     t.server = await onLoopback(server);
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {

@@ -268,7 +268,9 @@ export function describeIncomingHttp(framework: string, start: StartServer): voi
               r.setEncoding('utf8');
               r.on('data', (c: string) => (text += c));
               r.on('end', () => resolve(text));
-            }).on('error', reject).end();
+            })
+              .on('error', reject)
+              .end();
           });
           replies.push(JSON.parse(res) as { n: number; id: string });
         }

@@ -21,13 +21,17 @@ describe('protocol/codec', () => {
     });
 
     it('throws BAD_BSON for bytes that are not a document', () => {
-      expect(() => decode(Buffer.from([1, 2, 3]))).to.throw(ZiggyError).with.property('code', 'BAD_BSON');
+      expect(() => decode(Buffer.from([1, 2, 3])))
+        .to.throw(ZiggyError)
+        .with.property('code', 'BAD_BSON');
     });
 
     it('throws BAD_BSON for what BSON cannot hold', () => {
       const circular: Record<string, unknown> = {};
       circular.self = circular;
-      expect(() => encode(circular)).to.throw(ZiggyError).with.property('code', 'BAD_BSON');
+      expect(() => encode(circular))
+        .to.throw(ZiggyError)
+        .with.property('code', 'BAD_BSON');
     });
   });
 
@@ -100,7 +104,7 @@ describe('protocol/codec', () => {
 
     it('never reads past the document on random bytes', () => {
       let seed = 12345;
-      const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+      const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
       for (let i = 0; i < 2000; i++) {
         const len = 5 + Math.floor(rnd() * 60);
         const b = Buffer.alloc(len);

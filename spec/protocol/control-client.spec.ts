@@ -6,10 +6,7 @@ import { ControlClient, NO_CURVE_HINT as PLAIN_HINT } from '../../src/protocol/c
 import { freeEndpoint } from '../helpers/net';
 
 /** A tiny REP server answering each request with `answer(cmd)`. */
-async function repServer(
-  answer: (cmd: string) => Buffer | object,
-  at?: string,
-): Promise<{ endpoint: string; seen: string[]; close: () => void }> {
+async function repServer(answer: (cmd: string) => Buffer | object, at?: string): Promise<{ endpoint: string; seen: string[]; close: () => void }> {
   const endpoint = at ?? (await freeEndpoint());
   const sock = new Reply({ linger: 0 });
   await sock.bind(`tcp://${endpoint}`);

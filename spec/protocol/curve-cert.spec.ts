@@ -30,7 +30,7 @@ describe('CURVE certificates', () => {
       expect(secret).to.deep.equal({ publicKey: PYZMQ_PUBLIC, secretKey: PYZMQ_SECRET, metadata: {} });
     });
 
-    it("loads a CZMQ certificate with quoted metadata", () => {
+    it('loads a CZMQ certificate with quoted metadata', () => {
       const cert = readSecretCertificate(join(FIXTURES, 'czmq-web-1.key_secret'));
       expect(cert.metadata).to.deep.equal({ name: 'web-1', email: 'ops@example.com' });
       expect(cert.publicKey).to.equal('z{quYFxK.Xq2oVL}sfO8ABdAqZNG[!xLu>?2pDGO');
@@ -67,7 +67,14 @@ describe('CURVE certificates', () => {
       for (const raw of readFileSync(secretFile, 'utf8').split('\n')) {
         const line = raw.trim();
         if (line.startsWith('#')) continue;
-        for (const k of ['public-key', 'secret-key']) if (line.startsWith(k)) keys[k] = line.split('=').slice(1).join('=').trim().replace(/^["' \t]+|["' \t]+$/g, '');
+        for (const k of ['public-key', 'secret-key'])
+          if (line.startsWith(k))
+            keys[k] = line
+              .split('=')
+              .slice(1)
+              .join('=')
+              .trim()
+              .replace(/^["' \t]+|["' \t]+$/g, '');
       }
       const cert = readSecretCertificate(secretFile);
       expect(keys).to.deep.equal({ 'public-key': cert.publicKey, 'secret-key': cert.secretKey });

@@ -161,11 +161,22 @@ describe('protocol/document-scan', () => {
   describe("the fast path for the client's layout", () => {
     // id, type, host, pid (int32), start and end (doubles), body: what src/client writes
     const clientDoc = (): Buffer =>
-      encode({ id: '0123456789abcdef0123456789abcdef', type: 'request.sql', host: 'web-3', pid: 42, start: 1700000000.25, end: 1700000000.5, body: { q: 'SELECT 1', rows: [1, 2] } });
+      encode({
+        id: '0123456789abcdef0123456789abcdef',
+        type: 'request.sql',
+        host: 'web-3',
+        pid: 42,
+        start: 1700000000.25,
+        end: 1700000000.5,
+        body: { q: 'SELECT 1', rows: [1, 2] },
+      });
     const both = (doc: Buffer): [unknown, unknown] => {
       const a = new DocFields();
       const b = new DocFields();
-      return [{ error: scanDocument(doc, 0, doc.length, a) === Scan.OK, ...a }, { error: scanElements(doc, 0, doc.length, b) === Scan.OK, ...b }];
+      return [
+        { error: scanDocument(doc, 0, doc.length, a) === Scan.OK, ...a },
+        { error: scanElements(doc, 0, doc.length, b) === Scan.OK, ...b },
+      ];
     };
 
     it('reads the same fields as the general walk', () => {

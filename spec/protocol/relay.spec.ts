@@ -37,8 +37,12 @@ describe('protocol/relay', () => {
 
     it('gives each new identity its own random sender id and epoch', () => {
       const other = newIdentity();
-      expect(other.sender).to.match(/^[0-9a-f]{32}$/).and.not.equal(id.sender);
-      expect(other.epoch).to.match(/^[0-9a-f]{16}$/).and.not.equal(id.epoch);
+      expect(other.sender)
+        .to.match(/^[0-9a-f]{32}$/)
+        .and.not.equal(id.sender);
+      expect(other.epoch)
+        .to.match(/^[0-9a-f]{16}$/)
+        .and.not.equal(id.epoch);
     });
   });
 
@@ -60,7 +64,7 @@ describe('protocol/relay', () => {
       expect(l.offer(id.sender, id.epoch, 3, 1)).to.equal('accept');
     });
 
-    it("starts an unknown sender at its base (batches below it were acknowledged elsewhere)", () => {
+    it('starts an unknown sender at its base (batches below it were acknowledged elsewhere)', () => {
       const l = new ReceiverLedger();
       expect(l.offer(id.sender, id.epoch, 5001, 5000)).to.equal('gap');
       expect(l.offer(id.sender, id.epoch, 4999, 5000)).to.equal('duplicate');

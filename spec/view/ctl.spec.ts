@@ -15,7 +15,10 @@ describe('ziggyctl helpers', () => {
     await checkResolvable('127.0.0.1:3513');
     await checkResolvable('[::1]:3513');
     await checkResolvable('localhost:3513');
-    const e = await checkResolvable('no-such-host.invalid:3513').then(() => undefined, (x: unknown) => x);
+    const e = await checkResolvable('no-such-host.invalid:3513').then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect(isZiggyError(e, 'UNREACHABLE')).to.equal(true);
     expect((e as Error).message).to.match(/^cannot reach ziggyd at no-such-host\.invalid:3513: cannot resolve host 'no-such-host\.invalid' \(E[A-Z_]+\)$/);
   });

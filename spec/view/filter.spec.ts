@@ -7,10 +7,12 @@ import { event } from './fixtures';
 
 /** The events of `docs` (by body.n) that pass a filter over their BSON bytes. */
 function kept(docs: Document[], filter: EventFilter): unknown[] {
-  return docs.filter((d) => {
-    const b = Buffer.from(BSON.serialize(d));
-    return filter.matches(b, 0, b.length);
-  }).map((d) => (d.body as Document).n);
+  return docs
+    .filter((d) => {
+      const b = Buffer.from(BSON.serialize(d));
+      return filter.matches(b, 0, b.length);
+    })
+    .map((d) => (d.body as Document).n);
 }
 
 const where = (...exprs: string[]): EventFilter => new EventFilter({ where: exprs.map(parseWhere) });
@@ -89,7 +91,9 @@ describe('--where (EventFilter on BSON bytes)', () => {
     const b = Buffer.from(BSON.serialize(docs[0]));
     const at = b.indexOf(Buffer.from('route\0')) + 6;
     b.writeInt32LE(1 << 20, at); // the string's length runs past the document
-    expect(() => where('route == x').matches(b, 0, b.length)).to.throw().that.satisfies((e: unknown) => isZiggyError(e, 'BAD_BSON'));
+    expect(() => where('route == x').matches(b, 0, b.length))
+      .to.throw()
+      .that.satisfies((e: unknown) => isZiggyError(e, 'BAD_BSON'));
   });
 
   it('a bad expression is a usage error naming it', () => {

@@ -77,7 +77,9 @@ export interface RunResult {
 export function runCli(script: string, args: readonly string[], options: { input?: Buffer; killAfterMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolveRun, reject) => {
     const started = Date.now();
-    const child = script.endsWith('.js') ? spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] }) : spawn(script, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = script.endsWith('.js')
+      ? spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+      : spawn(script, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));

@@ -7,7 +7,7 @@ import { tempDir, waitFor } from '../helpers/net';
 import { bsonOf, event, writeLog } from './fixtures';
 
 describe('followLog (--follow)', () => {
-  it('prints what is appended, a document written in two parts once whole, and a new day\'s files', async () => {
+  it("prints what is appended, a document written in two parts once whole, and a new day's files", async () => {
     const dir = await tempDir();
     const stop = new AbortController();
     let now = new Date('2024-05-01T23:59:00Z');

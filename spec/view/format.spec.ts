@@ -39,7 +39,12 @@ describe('EventFormatter', () => {
     bad[bad.length - 2] = 0x42; // the body's terminator: the body now runs past the document
     const { text, errors } = format([a, bad, aParent], {});
     expect(errors).to.have.length(1);
-    expect(text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as Document).type)).to.deep.equal(['request.sql', 'request']);
+    expect(
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as Document).type),
+    ).to.deep.equal(['request.sql', 'request']);
   });
 
   it('--pretty: indented JSON, without colour unless asked', () => {
@@ -50,7 +55,10 @@ describe('EventFormatter', () => {
 
   it('--group: one array per id, parent last, leftovers at the end', () => {
     const { text } = format([a, b, aParent], { group: true });
-    const groups = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Document[]);
+    const groups = text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Document[]);
     expect(groups.map((g) => g.map((e) => `${e.id}:${e.type}`))).to.deep.equal([['A:request.sql', 'A:request'], ['B:request.sql']]);
   });
 
@@ -69,7 +77,12 @@ describe('EventFormatter', () => {
     expect(rest.join('\n')).to.equal(JSON.stringify(withIsoTimes(a), null, 2) + '\n');
     const grouped = format([a, deep, aParent], { group: true, pretty: true });
     expect(grouped.errors).to.deep.equal([]);
-    expect(grouped.text.split('\n').filter(Boolean).map((l) => l.slice(0, 12))).to.include('[{"type":"de');
+    expect(
+      grouped.text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.slice(0, 12)),
+    ).to.include('[{"type":"de');
     // In colour (a printer of its own, also recursive) too.
     expect(format([deep, a], { pretty: true, color: true }).errors).to.deep.equal([]);
     expect(format([deep, deepEvent(1500), a], { group: true, pretty: true, color: true }).errors).to.deep.equal([]);

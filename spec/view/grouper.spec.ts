@@ -17,7 +17,10 @@ describe('Grouper', () => {
     expect(groups).to.deep.equal([]);
     g.add('A', 'request', 'a');
     g.add('B', 'request', 'b');
-    expect(groups).to.deep.equal([['a-sql-1', 'a-mc', 'a-retry', 'a'], ['b-sql', 'b']]);
+    expect(groups).to.deep.equal([
+      ['a-sql-1', 'a-mc', 'a-retry', 'a'],
+      ['b-sql', 'b'],
+    ]);
     expect(g.size).to.equal(0);
   });
 

@@ -29,7 +29,10 @@ describe('chooseInput', () => {
 
   it('reads a log path, with dates defaulting to today (UTC) and the start to the end', () => {
     const today = chooseInput({ logPath: '/l', typeName: 'request*' }, pipe, NOW);
-    expect(today).to.deep.equal({ kind: 'log', query: { logPath: '/l', types: { prefix: 'request', exact: false }, startDay: '20240501', endDay: '20240501' } });
+    expect(today).to.deep.equal({
+      kind: 'log',
+      query: { logPath: '/l', types: { prefix: 'request', exact: false }, startDay: '20240501', endDay: '20240501' },
+    });
     const past = chooseInput({ logPath: '/l', endDate: '20240420' }, pipe, NOW);
     expect(past.kind === 'log' && [past.query.startDay, past.query.endDay]).to.deep.equal(['20240420', '20240420']);
     const from = chooseInput({ logPath: '/l', startDate: '20240420' }, pipe, NOW);
@@ -72,7 +75,9 @@ describe('chooseInput: CURVE keys for a live daemon', () => {
   it('loads --server-key and --curve-cert for --host, and wants both', () => {
     const input = chooseInput({ host: '', serverKey: `${fixtures}/pyzmq-client.key`, curveCert: `${fixtures}/pyzmq-client.key_secret` }, pipe, NOW);
     expect(input.kind === 'live' && input.curve?.serverKey).to.equal('ek:*7-C].@H!/opidtboSbHz5J^ixp6uI1HEb4mF');
-    expect(refusal({ host: '', serverKey: `${fixtures}/pyzmq-client.key` })).to.equal('--server-key needs --curve-cert too (this side\'s .key_secret, for the server to authorize)');
+    expect(refusal({ host: '', serverKey: `${fixtures}/pyzmq-client.key` })).to.equal(
+      "--server-key needs --curve-cert too (this side's .key_secret, for the server to authorize)",
+    );
   });
 
   it('refuses keys without --host', () => {

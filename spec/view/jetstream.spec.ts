@@ -81,10 +81,14 @@ describe('ziggyview --nats (real nats-server)', function () {
     let text = '';
     const running = run({ nats: [server.url], typeName: 'job', follow: true }, stop.signal, (t) => (text = t));
     // New events only (no start date): publish until one arrives after the consumer is in place.
-    await waitFor(async () => {
-      await publish('job', 5);
-      return text.includes('"n":5');
-    }, 5000, 'the live event');
+    await waitFor(
+      async () => {
+        await publish('job', 5);
+        return text.includes('"n":5');
+      },
+      5000,
+      'the live event',
+    );
     stop.abort();
     const out = await running;
     expect(out.error).to.equal(undefined);

@@ -19,14 +19,28 @@ function printed(doc: ReturnType<typeof event>, fields: string): unknown {
 describe('ziggyview query options (parseViewQuery)', () => {
   it('--fields prints only those body fields, with id, type, start and end, in the document order', () => {
     const doc = event('request', 5, { id: 'X', body: { route: '/a', response: { status: 200, size: 9 }, tags: ['p', 'q'], big: { x: 1 } } });
-    expect(printed(doc, 'response.status,tags')).to.deep.equal({ id: 'X', type: 'request', start: 4.75, end: 5, body: { response: { status: 200 }, tags: ['p', 'q'] } });
+    expect(printed(doc, 'response.status,tags')).to.deep.equal({
+      id: 'X',
+      type: 'request',
+      start: 4.75,
+      end: 5,
+      body: { response: { status: 200 }, tags: ['p', 'q'] },
+    });
     expect(printed(doc, 'host,nothing')).to.deep.equal({ id: 'X', type: 'request', host: 'web-1', start: 4.75, end: 5, body: {} });
-    expect(printed(doc, 'response,response.size')).to.deep.equal({ id: 'X', type: 'request', start: 4.75, end: 5, body: { response: { status: 200, size: 9 } } });
+    expect(printed(doc, 'response,response.size')).to.deep.equal({
+      id: 'X',
+      type: 'request',
+      start: 4.75,
+      end: 5,
+      body: { response: { status: 200, size: 9 } },
+    });
   });
 
   it('refuses options that do not go together, and bad paths, as usage errors', () => {
     const refuse = (args: Parameters<typeof parseViewQuery>[0], message: RegExp): void => {
-      expect(() => parseViewQuery(args)).to.throw(message).that.satisfies((e: unknown) => isZiggyError(e, 'BAD_CONFIG'));
+      expect(() => parseViewQuery(args))
+        .to.throw(message)
+        .that.satisfies((e: unknown) => isZiggyError(e, 'BAD_CONFIG'));
     };
     refuse({ by: 'route' }, /--by groups --stats figures/);
     refuse({ stats: 't', fields: 'a' }, /--fields chooses what events print/);

@@ -30,7 +30,9 @@ function offsetsOf(docs: Buffer[]): number[] {
 }
 
 describe('BsonReader', () => {
-  const docs = Array.from({ length: 30 }, (_, i) => Buffer.from(BSON.serialize(event(i % 2 ? 'request' : 'request.sql', 100 + i, { body: { pad: 'x'.repeat(i * 7) } }))));
+  const docs = Array.from({ length: 30 }, (_, i) =>
+    Buffer.from(BSON.serialize(event(i % 2 ? 'request' : 'request.sql', 100 + i, { body: { pad: 'x'.repeat(i * 7) } }))),
+  );
   const all = Buffer.concat(docs);
 
   describe('splits documents whatever the chunk boundaries', () => {

@@ -97,7 +97,11 @@ describe('--stats (StatsAggregator)', () => {
     expect(row.count).to.equal(5000);
     expect(row.min).to.equal(Math.min(...v));
     expect(row.max).to.equal(Math.max(...v));
-    for (const [p, got] of [[50, row.p50], [90, row.p90], [99, row.p99]] as const) {
+    for (const [p, got] of [
+      [50, row.p50],
+      [90, row.p90],
+      [99, row.p99],
+    ] as const) {
       const exact = byTheBook(v, p);
       expect(Math.abs(got - exact) / exact, `p${p}`).to.be.below(0.0101);
     }
@@ -114,6 +118,10 @@ describe('--stats (StatsAggregator)', () => {
   it('bounds the number of groups: later ones are counted under (other)', () => {
     const docs = [1, 2, 3, 4].map((i) => event('request', i, { body: { user: `u${i}`, t: i } }));
     const rows = aggregate(docs, ['t'], ['user'], { maxGroups: 2 }).rows();
-    expect(rows.map((r) => [r.group.user, r.count])).to.deep.equal([['(other)', 2], ['u1', 1], ['u2', 1]]);
+    expect(rows.map((r) => [r.group.user, r.count])).to.deep.equal([
+      ['(other)', 2],
+      ['u1', 1],
+      ['u2', 1],
+    ]);
   });
 });

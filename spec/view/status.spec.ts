@@ -37,8 +37,17 @@ describe('formatStatus', () => {
   });
 
   it('lists each host and type with when it was last seen and its counts, then totals', () => {
-    const row = (name: string) => lines.find((l) => l.trimStart().startsWith(name + ' '))!.trim().split(/\s{2,}/);
-    expect(lines.find((l) => l.includes('last seen'))!.trim().split(/\s+/)).to.deep.equal(['last', 'seen', 'received', 'written', 'forwarded', 'dropped', 'rejected']);
+    const row = (name: string) =>
+      lines
+        .find((l) => l.trimStart().startsWith(name + ' '))!
+        .trim()
+        .split(/\s{2,}/);
+    expect(
+      lines
+        .find((l) => l.includes('last seen'))!
+        .trim()
+        .split(/\s+/),
+    ).to.deep.equal(['last', 'seen', 'received', 'written', 'forwarded', 'dropped', 'rejected']);
     expect(row('web-1')).to.deep.equal(['web-1', '12.0 s ago', '600', '590', '0', '0', '3']);
     expect(row('request')).to.deep.equal(['request', '12.0 s ago', '120', '120', '0', '0', '0']);
     expect(row('request.sql')).to.deep.equal(['request.sql', '22.5 s ago', '480', '470', '0', '0', '0']);
@@ -51,7 +60,11 @@ describe('formatStatus', () => {
       {
         ...STATUS,
         omitted: { types: 998, hosts: 0 },
-        sinks: { stream: { published: 600, skipped: 40, subscriptions: 2 }, files: { written: 590, synced: 580, dropped: 10, repaired: 1, fsync: 'interval' }, odd: 'x' as unknown as Record<string, number> },
+        sinks: {
+          stream: { published: 600, skipped: 40, subscriptions: 2 },
+          files: { written: 590, synced: 580, dropped: 10, repaired: 1, fsync: 'interval' },
+          odd: 'x' as unknown as Record<string, number>,
+        },
       },
       1714557612.5,
     ).split('\n');
@@ -59,7 +72,12 @@ describe('formatStatus', () => {
     expect(more[sql + 1]).to.equal('  (998 more, less busy)');
     expect(more.filter((l) => l.includes('more, less busy'))).to.have.length(1);
     const sinks = more.slice(more.indexOf('sinks'));
-    expect(sinks.slice(0, 4)).to.deep.equal(['sinks', '  files: written 590, synced 580, dropped 10, repaired 1, fsync interval', '  odd: -', '  stream: published 600, skipped 40, subscriptions 2']);
+    expect(sinks.slice(0, 4)).to.deep.equal([
+      'sinks',
+      '  files: written 590, synced 580, dropped 10, repaired 1, fsync interval',
+      '  odd: -',
+      '  stream: published 600, skipped 40, subscriptions 2',
+    ]);
   });
 
   it('copes with a daemon that has seen nothing, or sends only the original keys', () => {

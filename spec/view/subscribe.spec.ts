@@ -73,10 +73,14 @@ describe('LiveStream', () => {
   it('an exact type name receives that type only, not longer names sharing its prefix', async () => {
     const live = new LiveStream({ host: daemon.control, types: parseTypeFilter('request'), timeoutMs: 2000 });
     let n = 0;
-    const got = await collect(live, (g) => g.length >= 3, async () => {
-      n++;
-      for (const t of ['requests', 'request.sql', 'job', 'request']) await daemon.publish(t, n);
-    });
+    const got = await collect(
+      live,
+      (g) => g.length >= 3,
+      async () => {
+        n++;
+        for (const t of ['requests', 'request.sql', 'job', 'request']) await daemon.publish(t, n);
+      },
+    );
     expect(got.map((m) => m.type)).to.deep.equal(['request', 'request', 'request']);
     expect(decode(got[0].bson).type).to.equal('request');
   });
@@ -84,10 +88,14 @@ describe('LiveStream', () => {
   it("a name ending in '*' receives every type with the prefix", async () => {
     const live = new LiveStream({ host: daemon.control, types: parseTypeFilter('request*'), timeoutMs: 2000 });
     let n = 0;
-    const got = await collect(live, (g) => g.length >= 9, async () => {
-      n++;
-      for (const t of ['request.sql', 'job', 'requests', 'request']) await daemon.publish(t, n);
-    });
+    const got = await collect(
+      live,
+      (g) => g.length >= 9,
+      async () => {
+        n++;
+        for (const t of ['request.sql', 'job', 'requests', 'request']) await daemon.publish(t, n);
+      },
+    );
     expect(new Set(got.map((m) => m.type))).to.deep.equal(new Set(['request.sql', 'requests', 'request']));
   });
 

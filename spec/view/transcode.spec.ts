@@ -1,21 +1,5 @@
 import { expect } from 'chai';
-import {
-  Binary,
-  BSON,
-  BSONRegExp,
-  BSONSymbol,
-  Code,
-  DBRef,
-  Decimal128,
-  Int32,
-  Long,
-  MaxKey,
-  MinKey,
-  ObjectId,
-  Timestamp,
-  UUID,
-  type Document,
-} from 'bson';
+import { Binary, BSON, BSONRegExp, BSONSymbol, Code, DBRef, Decimal128, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, UUID, type Document } from 'bson';
 import { isZiggyError } from '../../src/errors';
 import { JsonBuffer } from '../../src/view/json-buffer';
 import { BsonTranscoder } from '../../src/view/transcode';

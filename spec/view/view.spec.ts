@@ -44,7 +44,10 @@ describe('view()', () => {
   });
   after(() => dir.remove());
 
-  const logInput = (types: string, startDay = '20240501', endDay = '20240502') => ({ kind: 'log' as const, query: { logPath: dir.path, types: parseTypeFilter(types), startDay, endDay } });
+  const logInput = (types: string, startDay = '20240501', endDay = '20240502') => ({
+    kind: 'log' as const,
+    query: { logPath: dir.path, types: parseTypeFilter(types), startDay, endDay },
+  });
 
   it('reads a type prefix over a date range: days in order, types merged by `end`', async () => {
     const { text, error } = await run({ input: logInput('request*') });
@@ -63,7 +66,10 @@ describe('view()', () => {
 
   it('groups sub-events with their parent across the merged files', async () => {
     const { text } = await run({ input: logInput('request*'), group: true });
-    const groups = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Document[]);
+    const groups = text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Document[]);
     expect(groups.map((g) => g.map((e) => e.type))).to.deep.equal([
       ['request.sql', 'request.memcache', 'request'],
       ['request.sql', 'request.sql', 'request'],

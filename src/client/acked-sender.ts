@@ -122,7 +122,14 @@ export class AckedSender {
   }
 
   private connect(): Dealer {
-    const socket = new Dealer({ immediate: true, sendTimeout: 0, receiveTimeout: 0, linger: 0, sendHighWaterMark: (this.options.credit ?? 64) + 16, ipv6: this.options.url.startsWith('tcp://[') });
+    const socket = new Dealer({
+      immediate: true,
+      sendTimeout: 0,
+      receiveTimeout: 0,
+      linger: 0,
+      sendHighWaterMark: (this.options.credit ?? 64) + 16,
+      ipv6: this.options.url.startsWith('tcp://['),
+    });
     try {
       applyClientKeys(socket, this.options.curve);
       socket.connect(this.options.url);
@@ -139,7 +146,14 @@ export class AckedSender {
     for (let seq = this.window.next(); seq !== 0; seq = this.window.next()) {
       const batch = this.held.get(seq);
       const resend = this.window.lastWasResend;
-      const header = encodeHeader({ kind: RelayKind.BATCH, ...this.identity, seq, base: this.window.base, round: this.window.round, flags: resend ? RESEND_FLAG : 0 });
+      const header = encodeHeader({
+        kind: RelayKind.BATCH,
+        ...this.identity,
+        seq,
+        base: this.window.base,
+        round: this.window.round,
+        flags: resend ? RESEND_FLAG : 0,
+      });
       if (!this.socket.writable) {
         this.window.rewind();
         return;
@@ -169,7 +183,9 @@ export class AckedSender {
     }
     if (now - this.lastSent >= heartbeat && this.socket.writable) {
       this.lastSent = now;
-      this.socket.send(encodeHeader({ kind: RelayKind.PING, ...this.identity, seq: 0, base: this.window.base, round: this.window.round, flags: 0 })).catch(() => undefined);
+      this.socket
+        .send(encodeHeader({ kind: RelayKind.PING, ...this.identity, seq: 0, base: this.window.base, round: this.window.round, flags: 0 }))
+        .catch(() => undefined);
     }
     this.pump();
   }

@@ -153,11 +153,7 @@ export function configure(off: null): void;
 export function configure(endpoint: string, options?: ConfigureOptions): void;
 export function configure(host: string, port: number, options?: ConfigureOptions): void;
 export function configure(options: ConfigureOptions): void;
-export function configure(
-  target?: string | ConfigureOptions | null,
-  portOrOptions?: number | ConfigureOptions,
-  maybeOptions?: ConfigureOptions,
-): void {
+export function configure(target?: string | ConfigureOptions | null, portOrOptions?: number | ConfigureOptions, maybeOptions?: ConfigureOptions): void {
   if (target === null) {
     checkNoMore(portOrOptions, maybeOptions);
     switchTo('off', null, null);
@@ -330,7 +326,8 @@ function curveKeys(options: ConfigureOptions): CurveClientKeys | undefined {
 /** Parses an endpoint an application can connect to: no `*` host, no port 0. */
 function connectable(spec: string, port = DEFAULT_COLLECT_PORT): string {
   const ep = parseEndpoint(spec, port);
-  if (ep.path !== undefined) throw new ZiggyError('BAD_ENDPOINT', `cannot send to '${spec}': the collector takes host:port (ipc:// is for a daemon's control port)`);
+  if (ep.path !== undefined)
+    throw new ZiggyError('BAD_ENDPOINT', `cannot send to '${spec}': the collector takes host:port (ipc:// is for a daemon's control port)`);
   if (ep.host === '*' || ep.port === 0) {
     throw new ZiggyError('BAD_ENDPOINT', `cannot send to '${spec}': '*' and port 0 only make sense for a daemon's bind`);
   }

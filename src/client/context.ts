@@ -474,4 +474,3 @@ export function describeError(error: unknown): { name: string; message: string; 
     return { name: 'unknown', message: 'the thrown value could not be described' };
   }
 }
-

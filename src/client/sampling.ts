@@ -38,7 +38,7 @@ export function decideSample(rate: number, rng: RandomSource): boolean {
 /** Checks a spec given by the application; throws ZiggyError('BAD_CONFIG') when it is not one. */
 export function checkSampleSpec(spec: unknown): SampleSpec {
   if (!Array.isArray(spec) || spec.length !== 2) {
-    throw new ZiggyError('BAD_CONFIG', 'sample must be a [level, rate] pair, such as [\'..\', 0.25]');
+    throw new ZiggyError('BAD_CONFIG', "sample must be a [level, rate] pair, such as ['..', 0.25]");
   }
   const [level, rate] = spec as [unknown, unknown];
   if (typeof level !== 'string' || level.length === 0) {
@@ -81,12 +81,7 @@ const shared = new WeakMap<SampleNode, Map<string, boolean>>();
  * Whether a new context called `name`, under `parent`, with `spec` (if any), is enabled.
  * A shared decision is made on first use and remembered on its owner for later siblings.
  */
-export function decideEnabled(
-  spec: SampleSpec | undefined,
-  name: string,
-  parent: SampleNode | null,
-  rng: RandomSource,
-): boolean {
+export function decideEnabled(spec: SampleSpec | undefined, name: string, parent: SampleNode | null, rng: RandomSource): boolean {
   if (parent !== null && !parent.enabled) return false;
   if (spec === undefined) return true;
   const owner = decisionOwner(spec[0], name, parent);

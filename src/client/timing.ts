@@ -32,13 +32,7 @@ export function timeInto(ctx: Timed | null, key: string, fn: () => unknown): unk
  * Calls `fn` with `thisArg` and `args`, then sets `keys` (one or several) in `ctx` to the
  * call's duration in seconds: when it returns or throws, or when its thenable settles.
  */
-export function timeApply(
-  ctx: Timed,
-  keys: string | readonly string[],
-  fn: (...a: never[]) => unknown,
-  thisArg: unknown,
-  args: ArrayLike<unknown>,
-): unknown {
+export function timeApply(ctx: Timed, keys: string | readonly string[], fn: (...a: never[]) => unknown, thisArg: unknown, args: ArrayLike<unknown>): unknown {
   const t0 = monotonicMs();
   let r: unknown;
   try {

@@ -162,7 +162,10 @@ export class Transport implements Destination {
     }
     if (this.encoder.count + this.sender.queued >= this.options.highWaterMark) {
       this.counters.dropped++;
-      if (!this.dropping) this.startBurst(`the send queue is full (${this.options.highWaterMark} events), so new events are dropped until it drains (see stats().dropped); is ziggyd running at ${this.options.url}?`);
+      if (!this.dropping)
+        this.startBurst(
+          `the send queue is full (${this.options.highWaterMark} events), so new events are dropped until it drains (see stats().dropped); is ziggyd running at ${this.options.url}?`,
+        );
       return;
     }
     this.encoder.add(ev, frozen);
@@ -231,7 +234,10 @@ export class Transport implements Destination {
     this.sender.handOverNow();
     const left = this.shutDown();
     if (left > 0) {
-      this.warn(`ziggy: ${left} events were still queued at exit and are dropped (see stats().dropped): the collector at ${this.options.url} did not take them; is ziggyd running?`, true);
+      this.warn(
+        `ziggy: ${left} events were still queued at exit and are dropped (see stats().dropped): the collector at ${this.options.url} did not take them; is ziggyd running?`,
+        true,
+      );
     }
   }
 

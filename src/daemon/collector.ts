@@ -95,7 +95,12 @@ export class Collector implements PortOwner {
       // ZeroMQ's receive queue is counted in messages, one queue per sender: bounding its
       // bytes means as many messages as maxPeerBytes holds at maxMessageBytes each.
       const receiveHighWaterMark = Math.max(1, Math.floor(cfg.maxPeerBytes / cfg.maxMessageBytes));
-      const socket = new Pull({ maxMessageSize: cfg.maxMessageBytes, receiveHighWaterMark, receiveTimeout: Math.min(IDLE_WAKE_MS, cfg.drainQuietMs), linger: 0 });
+      const socket = new Pull({
+        maxMessageSize: cfg.maxMessageBytes,
+        receiveHighWaterMark,
+        receiveTimeout: Math.min(IDLE_WAKE_MS, cfg.drainQuietMs),
+        linger: 0,
+      });
       this.boundPort = await bindSocket(socket, cfg.collect, 'collect', this.security);
       this.socket = socket;
     } catch (e) {
@@ -249,8 +254,12 @@ export class Collector implements PortOwner {
       if (route === null) {
         stats.reject('type', host);
         // JSON-quoted: a hostile type may hold newlines or escape codes meant for the log
-        if (f.typeKind === KIND_STRING) this.log.debug(`rejected type ${JSON.stringify(frame.toString('utf8', f.typeStart, Math.min(f.typeEnd, f.typeStart + 80)))}`);
-        else this.log.debug(`rejected a document whose type is ${f.typeKind === 0 ? 'missing' : f.typeKind === KIND_REPEATED ? 'given more than once' : `of BSON kind 0x${f.typeKind.toString(16)}`}`);
+        if (f.typeKind === KIND_STRING)
+          this.log.debug(`rejected type ${JSON.stringify(frame.toString('utf8', f.typeStart, Math.min(f.typeEnd, f.typeStart + 80)))}`);
+        else
+          this.log.debug(
+            `rejected a document whose type is ${f.typeKind === 0 ? 'missing' : f.typeKind === KIND_REPEATED ? 'given more than once' : `of BSON kind 0x${f.typeKind.toString(16)}`}`,
+          );
         off += size;
         continue;
       }

@@ -194,7 +194,9 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
   if (config.forward !== undefined && config.forward !== '') {
     forward = endpoint('forward', config.forward, DEFAULT_COLLECT_PORT);
     if (forward.host === '*' || forward.port === 0) {
-      throw new ZiggyError('BAD_ENDPOINT', `forward: '${config.forward}' is not a connectable address (give a host and a port, e.g. central:3514)`, { option: 'forward' });
+      throw new ZiggyError('BAD_ENDPOINT', `forward: '${config.forward}' is not a connectable address (give a host and a port, e.g. central:3514)`, {
+        option: 'forward',
+      });
     }
     if (isOwnAddress(forward, collect)) {
       // Every event would come back, be written and forwarded again, without end.
@@ -213,9 +215,16 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
     .filter((u) => u !== '')
     .map((u) => {
       const ep = endpoint('upstreams', u, DEFAULT_RELAY_PORT);
-      if (ep.host === '*' || ep.port === 0) throw new ZiggyError('BAD_ENDPOINT', `upstreams: '${u}' is not a connectable address (give a host and a port, e.g. central:3515)`, { option: 'upstreams' });
-      if (isOwnAddress(ep, collect)) throw new ZiggyError('BAD_CONFIG', `upstreams: '${u}' is this daemon's own collection port; forward to another daemon's relay port`, { option: 'upstreams' });
-      if (relay !== undefined && isOwnAddress(ep, relay)) throw new ZiggyError('BAD_CONFIG', `upstreams: '${u}' is this daemon's own relay port; forward to another daemon`, { option: 'upstreams' });
+      if (ep.host === '*' || ep.port === 0)
+        throw new ZiggyError('BAD_ENDPOINT', `upstreams: '${u}' is not a connectable address (give a host and a port, e.g. central:3515)`, {
+          option: 'upstreams',
+        });
+      if (isOwnAddress(ep, collect))
+        throw new ZiggyError('BAD_CONFIG', `upstreams: '${u}' is this daemon's own collection port; forward to another daemon's relay port`, {
+          option: 'upstreams',
+        });
+      if (relay !== undefined && isOwnAddress(ep, relay))
+        throw new ZiggyError('BAD_CONFIG', `upstreams: '${u}' is this daemon's own relay port; forward to another daemon`, { option: 'upstreams' });
       return ep;
     });
   let spoolPath: string | undefined;
@@ -223,7 +232,10 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
     if (typeof config.spoolPath !== 'string') throw new ZiggyError('BAD_CONFIG', 'spoolPath: expected a directory path', { option: 'spoolPath' });
     spoolPath = resolvePath(config.spoolPath);
   }
-  if (upstreams.length > 0 && spoolPath === undefined) throw new ZiggyError('BAD_CONFIG', 'upstreams: acknowledged forwarding keeps what is unacknowledged on disk; give a spoolPath (--spool-path) too', { option: 'upstreams' });
+  if (upstreams.length > 0 && spoolPath === undefined)
+    throw new ZiggyError('BAD_CONFIG', 'upstreams: acknowledged forwarding keeps what is unacknowledged on disk; give a spoolPath (--spool-path) too', {
+      option: 'upstreams',
+    });
   const logLevel = config.logLevel ?? 'warn';
   if (!LOG_LEVELS.includes(logLevel)) throw new ZiggyError('BAD_CONFIG', `logLevel: expected one of ${LOG_LEVELS.join(', ')}`, { option: 'logLevel' });
   if (isIpc(collect)) throw new ZiggyError('BAD_ENDPOINT', 'collect: takes host:port; only the control port can be an ipc:// socket', { option: 'collect' });
@@ -232,13 +244,19 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
     const problem = exposureProblem(ep, curve !== undefined, insecure);
     if (problem !== null) throw new ZiggyError('BAD_CONFIG', `${name}: ${problem}`, { option: name });
   }
-  if (http !== undefined && isIpc(http)) throw new ZiggyError('BAD_ENDPOINT', 'http: takes host:port; only the control port can be an ipc:// socket', { option: 'http' });
+  if (http !== undefined && isIpc(http))
+    throw new ZiggyError('BAD_ENDPOINT', 'http: takes host:port; only the control port can be an ipc:// socket', { option: 'http' });
   // HTTP has no CURVE, so a certificate does not make a non-loopback --http safe: only --insecure allows it.
   if (http !== undefined && !insecure && !isLocalOnly(http)) {
-    throw new ZiggyError('BAD_CONFIG', `http: ${showEndpoint(http)} is reachable from the network, and HTTP has no CURVE: anyone there could read the metrics and the events the dashboard shows; give --insecure to serve it anyway`, { option: 'http' });
+    throw new ZiggyError(
+      'BAD_CONFIG',
+      `http: ${showEndpoint(http)} is reachable from the network, and HTTP has no CURVE: anyone there could read the metrics and the events the dashboard shows; give --insecure to serve it anyway`,
+      { option: 'http' },
+    );
   }
   const fsync = config.fsync ?? 'interval';
-  if (!FSYNC_MODES.includes(fsync)) throw new ZiggyError('BAD_CONFIG', `fsync: expected one of ${FSYNC_MODES.join(', ')}, got ${String(fsync)}`, { option: 'fsync' });
+  if (!FSYNC_MODES.includes(fsync))
+    throw new ZiggyError('BAD_CONFIG', `fsync: expected one of ${FSYNC_MODES.join(', ')}, got ${String(fsync)}`, { option: 'fsync' });
 
   return {
     collect,
@@ -292,23 +310,32 @@ function resolveSecurity(config: DaemonConfig, forward: Endpoint | undefined): P
   const certPath = given('curveCert');
   const authorizedKeys = given('authorizedKeys');
   const forwardServerKey = given('forwardServerKey');
-  if (config.insecure !== undefined && typeof config.insecure !== 'boolean') throw new ZiggyError('BAD_CONFIG', 'insecure: expected true or false', { option: 'insecure' });
+  if (config.insecure !== undefined && typeof config.insecure !== 'boolean')
+    throw new ZiggyError('BAD_CONFIG', 'insecure: expected true or false', { option: 'insecure' });
   if (certPath !== undefined && authorizedKeys === undefined) {
     // A CURVE server without client authentication would admit any key: fail closed.
-    throw new ZiggyError('BAD_CONFIG', 'curveCert: needs authorizedKeys too (--authorized-keys DIR, a folder of the .key files of clients allowed in)', { option: 'curveCert' });
+    throw new ZiggyError('BAD_CONFIG', 'curveCert: needs authorizedKeys too (--authorized-keys DIR, a folder of the .key files of clients allowed in)', {
+      option: 'curveCert',
+    });
   }
-  if (authorizedKeys !== undefined && certPath === undefined) throw new ZiggyError('BAD_CONFIG', "authorizedKeys: needs curveCert too (--curve-cert, this daemon's .key_secret)", { option: 'authorizedKeys' });
-  if (forwardServerKey !== undefined && forward === undefined) throw new ZiggyError('BAD_CONFIG', 'forwardServerKey: there is no forward upstream to use it with', { option: 'forwardServerKey' });
+  if (authorizedKeys !== undefined && certPath === undefined)
+    throw new ZiggyError('BAD_CONFIG', "authorizedKeys: needs curveCert too (--curve-cert, this daemon's .key_secret)", { option: 'authorizedKeys' });
+  if (forwardServerKey !== undefined && forward === undefined)
+    throw new ZiggyError('BAD_CONFIG', 'forwardServerKey: there is no forward upstream to use it with', { option: 'forwardServerKey' });
   if (forwardServerKey !== undefined && certPath === undefined) {
-    throw new ZiggyError('BAD_CONFIG', "forwardServerKey: needs curveCert too (this daemon's own certificate is its client key upstream)", { option: 'forwardServerKey' });
+    throw new ZiggyError('BAD_CONFIG', "forwardServerKey: needs curveCert too (this daemon's own certificate is its client key upstream)", {
+      option: 'forwardServerKey',
+    });
   }
   let curve: ResolvedDaemonConfig['curve'];
   let forwardKeys: CurveClientKeys | undefined;
   if (certPath !== undefined) {
-    const prefix = (name: string) => (e: unknown): never => {
-      const err = e as ZiggyError;
-      throw new ZiggyError(err.code ?? 'BAD_CONFIG', `${name}: ${err.message}`, { cause: e, option: name });
-    };
+    const prefix =
+      (name: string) =>
+      (e: unknown): never => {
+        const err = e as ZiggyError;
+        throw new ZiggyError(err.code ?? 'BAD_CONFIG', `${name}: ${err.message}`, { cause: e, option: name });
+      };
     let cert: ReturnType<typeof readSecretCertificate>;
     try {
       cert = readSecretCertificate(certPath);
@@ -334,7 +361,8 @@ function resolveSecurity(config: DaemonConfig, forward: Endpoint | undefined): P
 export function parseByteSize(option: string, text: string | number): number {
   const m = /^\s*(\d+)\s*([KMG]?)i?B?\s*$/i.exec(String(text));
   const n = m === null ? NaN : Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase());
-  if (!Number.isSafeInteger(n) || n < 1) throw new ZiggyError('BAD_CONFIG', `${option}: expected a size such as 1G, 512M or a number of bytes, got '${String(text)}'`, { option });
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new ZiggyError('BAD_CONFIG', `${option}: expected a size such as 1G, 512M or a number of bytes, got '${String(text)}'`, { option });
   return n;
 }
 

@@ -25,7 +25,13 @@ const MAX_REQUESTS_PER_SECOND = 500;
 const STATUS_REUSE_MS = 50;
 
 /** The STATUS reply as this daemon sends it: ControlStatus plus reject reasons, refused handshakes, what was left out, each sink's status, and the JetStream source's. */
-export type DaemonStatus = ControlStatus & { rejects: Record<RejectReason, number>; auth: AuthRejects; omitted: { types: number; hosts: number }; sinks: Record<string, SinkStatus>; fromJetstream?: JetStreamSourceStatus };
+export type DaemonStatus = ControlStatus & {
+  rejects: Record<RejectReason, number>;
+  auth: AuthRejects;
+  omitted: { types: number; hosts: number };
+  sinks: Record<string, SinkStatus>;
+  fromJetstream?: JetStreamSourceStatus;
+};
 
 /**
  * The control socket, bound to `control`: REQ clients send BSON `{cmd}` (STATUS,
@@ -99,7 +105,9 @@ export class ControlServer implements PortOwner {
     this.socket = socket;
     const ports = this.allPorts();
     const stream = ports.streamEndpoint ?? `port ${ports.stream ?? 0}`;
-    this.log.info(`control on ${showEndpoint({ ...cfg.control, port: this.boundPort })}, stream on ${stream}${this.security.enabled ? ', CURVE required' : ''}`);
+    this.log.info(
+      `control on ${showEndpoint({ ...cfg.control, port: this.boundPort })}, stream on ${stream}${this.security.enabled ? ', CURVE required' : ''}`,
+    );
     this.loop = this.run(socket);
   }
 
@@ -124,7 +132,12 @@ export class ControlServer implements PortOwner {
       version: VERSION,
       host: hostname(),
       pid: process.pid,
-      ports: { collect: ports.collect ?? 0, control: ports.control ?? 0, stream: ports.stream ?? 0, ...(ports.relay !== undefined ? { relay: ports.relay } : {}) },
+      ports: {
+        collect: ports.collect ?? 0,
+        control: ports.control ?? 0,
+        stream: ports.stream ?? 0,
+        ...(ports.relay !== undefined ? { relay: ports.relay } : {}),
+      },
       // refused handshakes, per reason: `auth.rejected` is a key not authorized
       auth: this.security.rejects(),
       sinks,

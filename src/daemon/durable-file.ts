@@ -2,7 +2,6 @@ import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 export type { FsyncMode } from './config';
 
-
 /**
  * With `interval`, data is fsynced every interval; an acknowledgement waiting for an
  * fsync gets one within this long (group commit: at most 20 fsyncs a second), because a

@@ -186,7 +186,18 @@ export class FileWriter implements EventSink {
 
   status(): SinkStatus {
     const { written, synced, dropped, repaired, repairedBytes } = this.counters;
-    return { written, synced, dropped, refused: this.refused, repaired, repairedBytes, open: this.files.size, filesToday: this.dayTypes.size, buffered: this.buffered, fsync: this.settings.value.fsync };
+    return {
+      written,
+      synced,
+      dropped,
+      refused: this.refused,
+      repaired,
+      repairedBytes,
+      open: this.files.size,
+      filesToday: this.dayTypes.size,
+      buffered: this.buffered,
+      fsync: this.settings.value.fsync,
+    };
   }
 
   end(): void {
@@ -312,7 +323,10 @@ export class FileWriter implements EventSink {
       const cap = this.settings.value.maxFilesPerDay;
       if (this.dayTypes.size >= cap) {
         this.refused++;
-        this.capWarning.warn(this.log, () => `${cap} files already in ${join(this.root, day)} (maxFilesPerDay): refusing events of new types such as '${route.type}'`);
+        this.capWarning.warn(
+          this.log,
+          () => `${cap} files already in ${join(this.root, day)} (maxFilesPerDay): refusing events of new types such as '${route.type}'`,
+        );
         return undefined;
       }
       this.dayTypes.add(route.type);

@@ -38,7 +38,8 @@ const FILES: Record<string, StaticFile> = {
 };
 
 /** The page runs only its own script and talks only to this daemon. */
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** One connected dashboard (a Server-Sent Events response). */
 interface Dashboard {

@@ -8,7 +8,16 @@ import { registerDaemonParts } from './daemon';
 registerDaemonParts(container);
 
 export { createDaemon, Daemon, DEFAULT_SINKS, registerDaemonParts, type DaemonPorts } from './daemon';
-export { DAEMON_CONFIG, DaemonSettings, parseByteSize, resolveDaemonConfig, type DaemonConfig, type FsyncMode, type LogLevel, type ResolvedDaemonConfig } from './config';
+export {
+  DAEMON_CONFIG,
+  DaemonSettings,
+  parseByteSize,
+  resolveDaemonConfig,
+  type DaemonConfig,
+  type FsyncMode,
+  type LogLevel,
+  type ResolvedDaemonConfig,
+} from './config';
 export { CLOCK, systemClock, utcDay, type Clock } from './clock';
 export { DAEMON_LOGGER, StderrLogger, type DaemonLogger } from './logger';
 export { EVENT_SINK, type BoundPorts, type EventSink, type PortOwner, type SinkStatus, type TypeRoute } from './sink';

@@ -59,7 +59,10 @@ export interface JetStreamSourceSettings {
 
 function list(v: string | readonly string[] | undefined): string[] {
   if (v === undefined) return [];
-  return (typeof v === 'string' ? [v] : [...v]).flatMap((s) => String(s).split(',')).map((s) => s.trim()).filter((s) => s !== '');
+  return (typeof v === 'string' ? [v] : [...v])
+    .flatMap((s) => String(s).split(','))
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /** Checks the NATS options; throws ZiggyError BAD_CONFIG naming the option. */
@@ -71,10 +74,17 @@ export function resolveJetStreamConfig(c: JetStreamConfig): { nats?: JetStreamSi
   const fromServers = list(c.fromNats);
   const stream = c.natsStream ?? DEFAULT_STREAM;
   if (!isValidNatsName(stream)) bad('natsStream', `'${stream}' is not a stream name (letters, digits, _ and -, at most 64)`);
-  const auth: NatsAuth = { creds: c.natsCreds || undefined, token: c.natsToken || undefined, user: c.natsUser || undefined, password: c.natsPassword || undefined };
-  if ((auth.user === undefined) !== (auth.password === undefined)) bad(auth.user === undefined ? 'natsUser' : 'natsPassword', 'a NATS user needs a password and the other way round');
+  const auth: NatsAuth = {
+    creds: c.natsCreds || undefined,
+    token: c.natsToken || undefined,
+    user: c.natsUser || undefined,
+    password: c.natsPassword || undefined,
+  };
+  if ((auth.user === undefined) !== (auth.password === undefined))
+    bad(auth.user === undefined ? 'natsUser' : 'natsPassword', 'a NATS user needs a password and the other way round');
   for (const s of [...servers, ...fromServers]) {
-    if (/\s/.test(s) || !/^((nats|tls|ws|wss):\/\/)?[^/]+$/.test(s)) bad(servers.includes(s) ? 'nats' : 'fromNats', `'${showServers([s])}' is not a NATS URL (nats://host:4222, tls://host:4222 or host:port)`);
+    if (/\s/.test(s) || !/^((nats|tls|ws|wss):\/\/)?[^/]+$/.test(s))
+      bad(servers.includes(s) ? 'nats' : 'fromNats', `'${showServers([s])}' is not a NATS URL (nats://host:4222, tls://host:4222 or host:port)`);
   }
   const int = (name: keyof JetStreamConfig, fallback: number, min: number): number => {
     const v = c[name];
@@ -102,11 +112,21 @@ export function resolveJetStreamConfig(c: JetStreamConfig): { nats?: JetStreamSi
   let fromNats: JetStreamSourceSettings | undefined;
   if (fromServers.length > 0) {
     const consumer = c.natsConsumer;
-    if (consumer === undefined || consumer === '') bad('natsConsumer', 'reading from NATS needs a durable consumer name (daemons with the same name share the work)');
+    if (consumer === undefined || consumer === '')
+      bad('natsConsumer', 'reading from NATS needs a durable consumer name (daemons with the same name share the work)');
     if (!isValidNatsName(consumer!)) bad('natsConsumer', `'${consumer}' is not a consumer name (letters, digits, _ and -, at most 64)`);
     const subjects = list(c.natsSubjects);
-    for (const s of subjects) if (!isValidSubjectFilter(s) || !(s.startsWith('ziggy.') || s === '>')) bad('natsSubjects', `'${s}' is not a subject filter under ziggy. (e.g. ziggy.request.>)`);
-    fromNats = { servers: fromServers, auth, stream, consumer: consumer!, subjects: subjects.length > 0 ? subjects : [ALL_SUBJECTS], prefetch: int('natsPrefetch', 4000, 1) };
+    for (const s of subjects)
+      if (!isValidSubjectFilter(s) || !(s.startsWith('ziggy.') || s === '>'))
+        bad('natsSubjects', `'${s}' is not a subject filter under ziggy. (e.g. ziggy.request.>)`);
+    fromNats = {
+      servers: fromServers,
+      auth,
+      stream,
+      consumer: consumer!,
+      subjects: subjects.length > 0 ? subjects : [ALL_SUBJECTS],
+      prefetch: int('natsPrefetch', 4000, 1),
+    };
     // Events read from the stream would be published to it again (the message ids make
     // JetStream drop them only within its duplicate window).
     if (nats !== undefined && nats.servers.some((s) => fromServers.includes(s))) bad('nats', `a daemon reading stream ${stream} cannot also publish to it`);

@@ -117,7 +117,11 @@ export class JetStreamSource {
     } catch (e) {
       await nc.close().catch(() => undefined);
       if (e instanceof ZiggyError) throw e;
-      throw new ZiggyError('UNREACHABLE', `NATS at ${showServers(this.cfg.servers)}: cannot use consumer ${this.cfg.consumer} on stream ${this.cfg.stream}: ${(e as Error).message}`, { cause: e });
+      throw new ZiggyError(
+        'UNREACHABLE',
+        `NATS at ${showServers(this.cfg.servers)}: cannot use consumer ${this.cfg.consumer} on stream ${this.cfg.stream}: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     this.nc = nc;
     this.loop = this.run(nc);
@@ -246,7 +250,10 @@ export class JetStreamSource {
       }
       if (dropped) {
         this.counts.nakked += batch.length;
-        this.failWarning.warn(this.log, () => `events were dropped while a batch from ${this.cfg.consumer} was written: handed ${batch.length} back to JetStream`);
+        this.failWarning.warn(
+          this.log,
+          () => `events were dropped while a batch from ${this.cfg.consumer} was written: handed ${batch.length} back to JetStream`,
+        );
       } else this.counts.acknowledged += batch.length;
     })().finally(() => {
       this.committing = null;

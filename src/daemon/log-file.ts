@@ -381,7 +381,11 @@ export class LogFile {
       await ensureDir(this.dir);
       // Only a file with something in it can have a torn tail; and opening a FIFO (or a
       // device) for reading and writing would not wait for a reader as opening to write does.
-      if (this.checkTail) this.checkTail = await stat(this.path).then((st) => st.isFile() && st.size > 0, () => false);
+      if (this.checkTail)
+        this.checkTail = await stat(this.path).then(
+          (st) => st.isFile() && st.size > 0,
+          () => false,
+        );
       const handle = await open(this.path, this.checkTail ? 'a+' : 'a');
       try {
         const st = await handle.stat();
@@ -478,7 +482,7 @@ export function wholeDocuments(parts: readonly Buffer[], limit: number): { docs:
   let docs = 0;
   let bytes = 0;
   for (const part of parts) {
-    for (let off = 0; off < part.length; ) {
+    for (let off = 0; off < part.length;) {
       const size = part.readInt32LE(off);
       if (bytes + size > limit) return { docs, bytes };
       bytes += size;
@@ -529,7 +533,7 @@ async function copyRange(from: FileHandle, start: number, end: number, to: strin
   const out = await open(to, 'w');
   try {
     const buf = Buffer.allocUnsafe(Math.min(WALK_BLOCK, end - start));
-    for (let pos = start; pos < end; ) {
+    for (let pos = start; pos < end;) {
       const { bytesRead } = await from.read(buf, 0, Math.min(buf.length, end - pos), pos);
       if (bytesRead === 0) break;
       await out.write(buf, 0, bytesRead);

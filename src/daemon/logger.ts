@@ -18,7 +18,10 @@ const RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 export class StderrLogger implements DaemonLogger {
   private readonly rank: number;
 
-  constructor(level: LogLevel = 'warn', private readonly write: (line: string) => void = (l) => process.stderr.write(l)) {
+  constructor(
+    level: LogLevel = 'warn',
+    private readonly write: (line: string) => void = (l) => process.stderr.write(l),
+  ) {
     this.rank = RANK[level] ?? RANK.warn;
   }
 
@@ -53,10 +56,7 @@ export class StderrLogger implements DaemonLogger {
 export class DaemonLog implements DaemonLogger {
   private readonly target: DaemonLogger;
 
-  constructor(
-    @inject(DaemonSettings) settings: DaemonSettings,
-    @inject(DAEMON_LOGGER, { isOptional: true }) logger?: DaemonLogger,
-  ) {
+  constructor(@inject(DaemonSettings) settings: DaemonSettings, @inject(DAEMON_LOGGER, { isOptional: true }) logger?: DaemonLogger) {
     this.target = logger ?? new StderrLogger(settings.logLevel);
   }
 

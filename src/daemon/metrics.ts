@@ -37,7 +37,11 @@ export function renderMetrics(status: DaemonStatus, dashboards: number): string 
   out.family('ziggyd_events_rejected_total', 'counter', 'Documents (or unsplittable frame tails) refused, by reason: frame, document, type.');
   for (const [reason, n] of Object.entries(status.rejects)) out.sample('ziggyd_events_rejected_total', { reason }, n);
 
-  out.family('ziggyd_handshakes_refused_total', 'counter', 'Connections refused during the CURVE handshake, by reason: rejected (key not authorized), plaintext, crypto, protocol, aborted, other.');
+  out.family(
+    'ziggyd_handshakes_refused_total',
+    'counter',
+    'Connections refused during the CURVE handshake, by reason: rejected (key not authorized), plaintext, crypto, protocol, aborted, other.',
+  );
   for (const [reason, n] of Object.entries(status.auth)) out.sample('ziggyd_handshakes_refused_total', { reason }, n);
 
   out.family('ziggyd_host_events_received_total', 'counter', 'Documents received, by sending host.');

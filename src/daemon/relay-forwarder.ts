@@ -106,7 +106,18 @@ export class RelayForwarder implements EventSink {
   /** `sinks.upstream` in STATUS: the same as `upstream`, flat. */
   status(): SinkStatus {
     const u = this.upstreamStatus();
-    return { to: u.to, inFlight: u.inFlight, resent: u.resent, failovers: u.failovers, forwarded: this.forwarded, dropped: this.dropped, pending: u.spool.pending, spoolBytes: u.spool.bytes, corrupt: u.spool.corrupt, tornBytes: u.spool.tornBytes };
+    return {
+      to: u.to,
+      inFlight: u.inFlight,
+      resent: u.resent,
+      failovers: u.failovers,
+      forwarded: this.forwarded,
+      dropped: this.dropped,
+      pending: u.spool.pending,
+      spoolBytes: u.spool.bytes,
+      corrupt: u.spool.corrupt,
+      tornBytes: u.spool.tornBytes,
+    };
   }
 
   addStatus(status: ControlStatus): void {
@@ -116,7 +127,14 @@ export class RelayForwarder implements EventSink {
   /** `upstream` in STATUS, with the spool's counters. */
   upstreamStatus(): UpstreamStatus {
     const ups = this.settings.value.upstreams.map(showEndpoint);
-    return { to: ups[this.current], upstreams: ups, inFlight: this.window?.inFlight ?? 0, resent: this.resent, failovers: this.failovers, spool: this.spool.stats() };
+    return {
+      to: ups[this.current],
+      upstreams: ups,
+      inFlight: this.window?.inFlight ?? 0,
+      resent: this.resent,
+      failovers: this.failovers,
+      spool: this.spool.stats(),
+    };
   }
 
   async start(): Promise<void> {
@@ -219,7 +237,13 @@ export class RelayForwarder implements EventSink {
   private connect(): void {
     const ep = this.settings.value.upstreams[this.current];
     // immediate: sends fail at once while there is no connection, rather than queue for a peer that may never come.
-    const socket = new Dealer({ immediate: true, sendTimeout: 0, linger: 0, sendHighWaterMark: this.settings.value.relayCredit + 16, maxMessageSize: 1024 * 1024 });
+    const socket = new Dealer({
+      immediate: true,
+      sendTimeout: 0,
+      linger: 0,
+      sendHighWaterMark: this.settings.value.relayCredit + 16,
+      maxMessageSize: 1024 * 1024,
+    });
     if (isIPv6Host(ep.host)) socket.ipv6 = true;
     applyClientKeys(socket, this.settings.value.forwardKeys); // CURVE to the upstream, as the plain forwarder does
     socket.connect(ep.url);
@@ -311,7 +335,9 @@ export class RelayForwarder implements EventSink {
       closeQuietly(this.socket);
       this.current = (this.current + 1) % cfg.upstreams.length;
       this.failovers++;
-      this.log.warn(`upstream ${from} is not answering; ${cfg.upstreams.length > 1 ? `switching to ${showEndpoint(cfg.upstreams[this.current])}` : 'reconnecting'}`);
+      this.log.warn(
+        `upstream ${from} is not answering; ${cfg.upstreams.length > 1 ? `switching to ${showEndpoint(cfg.upstreams[this.current])}` : 'reconnecting'}`,
+      );
       this.connect();
       this.window.rewind();
     } else if (this.window.inFlight > 0 && now - this.lastProgress > cfg.resendMs) {
@@ -321,7 +347,9 @@ export class RelayForwarder implements EventSink {
     if (now - this.lastSent >= cfg.heartbeatMs && this.socket !== null && !this.pumping) {
       this.lastSent = now;
       const id = this.spool.identity;
-      this.socket.send(encodeHeader({ kind: RelayKind.PING, ...id, seq: 0, base: this.window.base, round: this.window.round, flags: 0 })).catch(() => undefined);
+      this.socket
+        .send(encodeHeader({ kind: RelayKind.PING, ...id, seq: 0, base: this.window.base, round: this.window.round, flags: 0 }))
+        .catch(() => undefined);
     }
     this.pump();
   }

@@ -162,7 +162,8 @@ export class Relay implements PortOwner {
   /** One message: [peer, header] or [peer, header, payload]. */
   private handle(frames: Buffer[]): void {
     const peer = frames[0];
-    const h = frames.length >= 2 && frames.length <= 3 ? decodeHeader(frames[1]) : `expected a header and at most one payload frame, got ${frames.length - 1} frame(s)`;
+    const h =
+      frames.length >= 2 && frames.length <= 3 ? decodeHeader(frames[1]) : `expected a header and at most one payload frame, got ${frames.length - 1} frame(s)`;
     if (typeof h === 'string') {
       this.counters.refused++;
       this.badWarning.warn(this.log, () => `relay: refused a message: ${h}`);
@@ -223,7 +224,13 @@ export class Relay implements PortOwner {
       const latest = new Map<string, Accepted>();
       for (const a of batch) latest.set(a.sender, a);
       for (const a of latest.values()) {
-        this.reply(this.peers.get(a.sender) ?? a.peer, { sender: a.sender, epoch: a.epoch, round: 0 }, RelayKind.ACK, this.ledger.durable(a.sender, a.epoch), 0);
+        this.reply(
+          this.peers.get(a.sender) ?? a.peer,
+          { sender: a.sender, epoch: a.epoch, round: 0 },
+          RelayKind.ACK,
+          this.ledger.durable(a.sender, a.epoch),
+          0,
+        );
       }
       this.counters.acknowledged += batch.length;
     })()

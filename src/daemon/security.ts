@@ -110,7 +110,9 @@ export class DaemonSecurity implements SocketGuard {
     if (cfg.curve === undefined) {
       if (cfg.insecure && !isLocalOnly(ep) && !this.warnedInsecure) {
         this.warnedInsecure = true;
-        this.log.warn(`--insecure: ${role} on ${showEndpoint(ep)} takes plain text from the network: anyone who can reach it can send events, read the stream and stop this daemon`);
+        this.log.warn(
+          `--insecure: ${role} on ${showEndpoint(ep)} takes plain text from the network: anyone who can reach it can send events, read the stream and stop this daemon`,
+        );
       }
       return;
     }
@@ -146,8 +148,10 @@ export class DaemonSecurity implements SocketGuard {
       for await (const event of socket.events) {
         if (event.type === 'handshake:error:protocol') {
           const code = event.error.code;
-          if (code === 'ERR_ZMTP_MECHANISM_MISMATCH') this.refused('plaintext', `refused a plain-text peer on ${role} (${event.address}): this port requires CURVE`);
-          else if (code === 'ERR_ZMTP_CRYPTOGRAPHIC') this.refused('crypto', `refused a CURVE peer on ${role} (${event.address}): it does not have this daemon's public key`);
+          if (code === 'ERR_ZMTP_MECHANISM_MISMATCH')
+            this.refused('plaintext', `refused a plain-text peer on ${role} (${event.address}): this port requires CURVE`);
+          else if (code === 'ERR_ZMTP_CRYPTOGRAPHIC')
+            this.refused('crypto', `refused a CURVE peer on ${role} (${event.address}): it does not have this daemon's public key`);
           else this.refused('protocol', `refused a peer on ${role} (${event.address}): ${code}`);
         } else if (event.type === 'handshake:error:other' && HUNG_UP.has(String(event.error.code))) {
           this.refused('aborted', `a peer on ${role} (${event.address}) hung up during the handshake: a plain-text client, or one without this daemon's key?`);

@@ -110,7 +110,17 @@ export class Spool {
   /** durable(now) asked for an fsync before the interval's. */
   private urgentSync = false;
   private ackTimer: NodeJS.Timeout | null = null;
-  private readonly counters: SpoolCounters = { appended: 0, refused: 0, acknowledged: 0, replayed: 0, corrupt: 0, corruptBytes: 0, tornBytes: 0, bytes: 0, pending: 0 };
+  private readonly counters: SpoolCounters = {
+    appended: 0,
+    refused: 0,
+    acknowledged: 0,
+    replayed: 0,
+    corrupt: 0,
+    corruptBytes: 0,
+    tornBytes: 0,
+    bytes: 0,
+    pending: 0,
+  };
   private readonly segmentBytes: number;
   private readonly memoryBytes: number;
   private readonly writeWarning = new ThrottledWarning();
@@ -377,7 +387,7 @@ export class Spool {
     const done = this.durableSeq();
     if (this.waiters.length === 0 || this.waiters[0].seq > done) return;
     const keep: { seq: number; resolve: () => void }[] = [];
-    for (const w of this.waiters) (w.seq <= done ? w.resolve() : keep.push(w));
+    for (const w of this.waiters) w.seq <= done ? w.resolve() : keep.push(w);
     this.waiters = keep;
   }
 
@@ -554,7 +564,8 @@ async function loadIdentity(dir: string): Promise<SenderIdentity> {
   const path = join(dir, 'identity');
   try {
     const v = JSON.parse(await readFile(path, 'utf8')) as { sender?: unknown; epoch?: unknown };
-    if (typeof v.sender === 'string' && /^[0-9a-f]{32}$/.test(v.sender) && typeof v.epoch === 'string' && /^[0-9a-f]{16}$/.test(v.epoch)) return { sender: v.sender, epoch: v.epoch };
+    if (typeof v.sender === 'string' && /^[0-9a-f]{32}$/.test(v.sender) && typeof v.epoch === 'string' && /^[0-9a-f]{16}$/.test(v.epoch))
+      return { sender: v.sender, epoch: v.epoch };
   } catch {
     // missing or damaged: a new identity, so the upstream cannot confuse our numbering with an old one
   }

@@ -130,9 +130,10 @@ export class ControlClient {
   private unreachable(cause: unknown): ZiggyError {
     const seconds = Math.round(this.timeoutMs / 100) / 10;
     // A CURVE handshake that fails looks the same as silence: name the likely causes.
-    const hint = this.curve !== undefined
-      ? "; if it is running, check that --server-key is its public key and that this side's key is in its --authorized-keys"
-      : NO_CURVE_HINT;
+    const hint =
+      this.curve !== undefined
+        ? "; if it is running, check that --server-key is its public key and that this side's key is in its --authorized-keys"
+        : NO_CURVE_HINT;
     return new ZiggyError('UNREACHABLE', `cannot reach ziggyd at ${this.address} (no reply within ${seconds} s${hint})`, { cause });
   }
 }

@@ -79,7 +79,10 @@ export function parseCertificate(text: string, source: string): CurveCertificate
     }
     if (eq < 0) continue;
     const name = line.slice(0, eq).trim();
-    const value = line.slice(eq + 1).trim().replace(/^["']|["']$/g, '');
+    const value = line
+      .slice(eq + 1)
+      .trim()
+      .replace(/^["']|["']$/g, '');
     if (section === 'metadata') cert.metadata[name] = value;
     else if (name === 'public-key') cert.publicKey = value;
     else if (name === 'secret-key') cert.secretKey = value;
@@ -172,12 +175,17 @@ export function resolveServerKey(keyOrPath: string, what = 'server key'): string
  * path of the client's own `.key_secret`. Undefined when neither is given (plain text, as
  * the original Ziggy); one without the other is a ZiggyError('BAD_CONFIG').
  */
-export function loadClientKeys(options: { serverKey?: string; certificate?: string }, names = { serverKey: 'serverKey', certificate: 'certificate' }): CurveClientKeys | undefined {
+export function loadClientKeys(
+  options: { serverKey?: string; certificate?: string },
+  names = { serverKey: 'serverKey', certificate: 'certificate' },
+): CurveClientKeys | undefined {
   const { serverKey, certificate } = options;
   const given = (v: string | undefined): v is string => v !== undefined && v !== '';
   if (!given(serverKey) && !given(certificate)) return undefined;
-  if (!given(serverKey)) throw new ZiggyError('BAD_CONFIG', `${names.certificate} needs ${names.serverKey} too (the server's public key, to know whom it talks to)`);
-  if (!given(certificate)) throw new ZiggyError('BAD_CONFIG', `${names.serverKey} needs ${names.certificate} too (this side's .key_secret, for the server to authorize)`);
+  if (!given(serverKey))
+    throw new ZiggyError('BAD_CONFIG', `${names.certificate} needs ${names.serverKey} too (the server's public key, to know whom it talks to)`);
+  if (!given(certificate))
+    throw new ZiggyError('BAD_CONFIG', `${names.serverKey} needs ${names.certificate} too (this side's .key_secret, for the server to authorize)`);
   const own = readSecretCertificate(certificate);
   return { serverKey: resolveServerKey(serverKey, names.serverKey), publicKey: own.publicKey, secretKey: own.secretKey };
 }
@@ -196,7 +204,9 @@ function writeNew(path: string, text: string, mode: number): void {
     fd = openSync(path, 'wx', mode);
   } catch (e) {
     const exists = (e as NodeJS.ErrnoException).code === 'EEXIST';
-    throw new ZiggyError('IO', exists ? `${path} already exists; remove it first to replace that key` : `cannot write ${path}: ${(e as Error).message}`, { cause: e });
+    throw new ZiggyError('IO', exists ? `${path} already exists; remove it first to replace that key` : `cannot write ${path}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   try {
     fchmodSync(fd, mode); // the umask may have taken bits away; 0600 is the point for a secret

@@ -141,25 +141,38 @@ function scanClientLayout(buf: Buffer, offset: number, length: number, out: DocF
   if (p + 8 > stop || buf[p] !== 0x02 || buf[p + 1] !== 0x69 || buf[p + 2] !== 0x64 || buf[p + 3] !== 0) return false;
   p = stringEnd(buf, p + 4, stop);
   // "type"
-  if (p < 0 || p + 10 > stop || buf[p] !== 0x02 || buf[p + 1] !== 0x74 || buf[p + 2] !== 0x79 || buf[p + 3] !== 0x70 || buf[p + 4] !== 0x65 || buf[p + 5] !== 0) return false;
+  if (p < 0 || p + 10 > stop || buf[p] !== 0x02 || buf[p + 1] !== 0x74 || buf[p + 2] !== 0x79 || buf[p + 3] !== 0x70 || buf[p + 4] !== 0x65 || buf[p + 5] !== 0)
+    return false;
   const typeAt = p + 6;
   p = stringEnd(buf, typeAt, stop);
   // "host"
-  if (p < 0 || p + 10 > stop || buf[p] !== 0x02 || buf[p + 1] !== 0x68 || buf[p + 2] !== 0x6f || buf[p + 3] !== 0x73 || buf[p + 4] !== 0x74 || buf[p + 5] !== 0) return false;
+  if (p < 0 || p + 10 > stop || buf[p] !== 0x02 || buf[p + 1] !== 0x68 || buf[p + 2] !== 0x6f || buf[p + 3] !== 0x73 || buf[p + 4] !== 0x74 || buf[p + 5] !== 0)
+    return false;
   const hostAt = p + 6;
   p = stringEnd(buf, hostAt, stop);
   // "pid": int32
   if (p < 0 || p + 9 > stop || buf[p] !== 0x10 || buf[p + 1] !== 0x70 || buf[p + 2] !== 0x69 || buf[p + 3] !== 0x64 || buf[p + 4] !== 0) return false;
   p += 9;
   // "start": double
-  if (p + 15 > stop || buf[p] !== 0x01 || buf[p + 1] !== 0x73 || buf[p + 2] !== 0x74 || buf[p + 3] !== 0x61 || buf[p + 4] !== 0x72 || buf[p + 5] !== 0x74 || buf[p + 6] !== 0) return false;
+  if (
+    p + 15 > stop ||
+    buf[p] !== 0x01 ||
+    buf[p + 1] !== 0x73 ||
+    buf[p + 2] !== 0x74 ||
+    buf[p + 3] !== 0x61 ||
+    buf[p + 4] !== 0x72 ||
+    buf[p + 5] !== 0x74 ||
+    buf[p + 6] !== 0
+  )
+    return false;
   p += 15;
   // "end": double
   if (p + 13 > stop || buf[p] !== 0x01 || buf[p + 1] !== 0x65 || buf[p + 2] !== 0x6e || buf[p + 3] !== 0x64 || buf[p + 4] !== 0) return false;
   const endAt = p + 5;
   p += 13;
   // "body": a document that ends exactly where the event does
-  if (p + 10 > stop || buf[p] !== 0x03 || buf[p + 1] !== 0x62 || buf[p + 2] !== 0x6f || buf[p + 3] !== 0x64 || buf[p + 4] !== 0x79 || buf[p + 5] !== 0) return false;
+  if (p + 10 > stop || buf[p] !== 0x03 || buf[p + 1] !== 0x62 || buf[p + 2] !== 0x6f || buf[p + 3] !== 0x64 || buf[p + 4] !== 0x79 || buf[p + 5] !== 0)
+    return false;
   p += 6;
   const n = int32At(buf, p);
   if (n < 5 || p + n !== stop || buf[p + n - 1] !== 0) return false;

@@ -25,7 +25,13 @@ export const ALL_SUBJECTS = 'ziggy.>';
  */
 export function subjectForType(type: string): string {
   if (!type.includes('..') && !type.endsWith('.')) return SUBJECT_PREFIX + type;
-  return SUBJECT_PREFIX + type.split('.').map((t) => (t === '' ? '_' : t)).join('.');
+  return (
+    SUBJECT_PREFIX +
+    type
+      .split('.')
+      .map((t) => (t === '' ? '_' : t))
+      .join('.')
+  );
 }
 
 /**

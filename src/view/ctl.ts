@@ -17,7 +17,11 @@ export async function checkResolvable(host: string): Promise<void> {
   try {
     await lookup(name);
   } catch (e) {
-    throw new ZiggyError('UNREACHABLE', `cannot reach ziggyd at ${host}: cannot resolve host '${name}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+    throw new ZiggyError(
+      'UNREACHABLE',
+      `cannot reach ziggyd at ${host}: cannot resolve host '${name}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      { cause: e },
+    );
   }
 }
 

@@ -186,7 +186,8 @@ export function valueEnd(src: Buffer, kind: number, p: number, stop: number, doc
       break;
     case 0x02: // string
     case 0x0d: // code
-    case 0x0e: { // symbol
+    case 0x0e: {
+      // symbol
       const n = p + 4 <= stop ? src.readInt32LE(p) : -1;
       if (n < 1) fail(docStart, p, `bad string length ${n}`);
       end = p + 4 + n;
@@ -194,14 +195,16 @@ export function valueEnd(src: Buffer, kind: number, p: number, stop: number, doc
     }
     case 0x03: // document
     case 0x04: // array
-    case 0x0f: { // code with scope
+    case 0x0f: {
+      // code with scope
       const n = p + 4 <= stop ? src.readInt32LE(p) : -1;
       if (n < 5) fail(docStart, p, `bad embedded document length ${n}`);
       end = p + n;
       if (end <= stop && src[end - 1] !== 0) fail(docStart, p, 'embedded document does not end with a 0 byte');
       break;
     }
-    case 0x05: { // binary
+    case 0x05: {
+      // binary
       const n = p + 4 <= stop ? src.readInt32LE(p) : -1;
       if (n < 0) fail(docStart, p, `bad binary length ${n}`);
       end = p + 5 + n;
@@ -219,7 +222,8 @@ export function valueEnd(src: Buffer, kind: number, p: number, stop: number, doc
     case 0x08: // boolean
       end = p + 1;
       break;
-    case 0x0b: { // regex: two cstrings
+    case 0x0b: {
+      // regex: two cstrings
       let q = p;
       while (q < stop && src[q] !== 0) q++;
       q++;
@@ -227,7 +231,8 @@ export function valueEnd(src: Buffer, kind: number, p: number, stop: number, doc
       end = q + 1;
       break;
     }
-    case 0x0c: { // DBPointer
+    case 0x0c: {
+      // DBPointer
       const n = p + 4 <= stop ? src.readInt32LE(p) : -1;
       if (n < 1) fail(docStart, p, `bad string length ${n}`);
       end = p + 4 + n + 12;

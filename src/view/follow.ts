@@ -35,12 +35,23 @@ export async function followLog(query: LogQuery, visit: DocumentVisitor, options
     const open: { path: string; at: number; reader: BsonReader }[] = [];
     for (const file of days.flat()) {
       const at = offsets.get(file.path) ?? 0;
-      const size = await stat(file.path).then((s) => s.size, () => 0);
-      if (size > at) open.push({ path: file.path, at, reader: new BsonReader(file.path, createReadStream(file.path, { start: at, end: size - 1, highWaterMark: 1 << 18 })) });
+      const size = await stat(file.path).then(
+        (s) => s.size,
+        () => 0,
+      );
+      if (size > at)
+        open.push({
+          path: file.path,
+          at,
+          reader: new BsonReader(file.path, createReadStream(file.path, { start: at, end: size - 1, highWaterMark: 1 << 18 })),
+        });
     }
     if (open.length > 0) {
       try {
-        await mergeByEnd(open.map((o) => o.reader), visit);
+        await mergeByEnd(
+          open.map((o) => o.reader),
+          visit,
+        );
         for (const o of open) offsets.set(o.path, o.at + o.reader.offset);
       } finally {
         await Promise.all(open.map((o) => o.reader.close()));

@@ -55,7 +55,12 @@ export interface StdinInfo {
  */
 export function chooseInput(args: ViewInputArgs, stdin: StdinInfo, now: Date = new Date()): ViewInput {
   const files = args.files ?? [];
-  const given = [files.length > 0 && 'files', args.logPath !== undefined && '--log-path', args.host !== undefined && '--host', args.nats !== undefined && '--nats'].filter(Boolean);
+  const given = [
+    files.length > 0 && 'files',
+    args.logPath !== undefined && '--log-path',
+    args.host !== undefined && '--host',
+    args.nats !== undefined && '--nats',
+  ].filter(Boolean);
   if (given.length > 1) throw bad(`give exactly one input, not ${given.join(' and ')}`);
   if (args.nats !== undefined) return natsInput(args, now);
   const dates = args.startDate !== undefined || args.endDate !== undefined;

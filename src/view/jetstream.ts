@@ -29,7 +29,12 @@ export async function readJetStream(q: JetStreamQuery, each: (doc: Buffer) => vo
   try {
     const js = jetstream(nc);
     const filter = q.types.exact ? subjectForType(q.types.prefix) : ALL_SUBJECTS;
-    const deliver = q.start !== undefined ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(q.start).toISOString() } : q.follow ? { deliver_policy: DeliverPolicy.New } : { deliver_policy: DeliverPolicy.All };
+    const deliver =
+      q.start !== undefined
+        ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(q.start).toISOString() }
+        : q.follow
+          ? { deliver_policy: DeliverPolicy.New }
+          : { deliver_policy: DeliverPolicy.All };
     let consumer;
     try {
       consumer = await js.consumers.get(q.stream, { filter_subjects: filter, ...deliver });

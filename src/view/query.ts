@@ -40,7 +40,10 @@ export function parseViewQuery(args: ViewQueryArgs, now: Date = new Date()): Vie
   if (by.length > 0 && stats.length === 0) throw bad('--by groups --stats figures; give --stats FIELD too');
   if (stats.length > 0) query.stats = { fields: stats, by };
 
-  const fields = list(args.fields).flatMap((f) => f.split(',')).map((f) => f.trim()).filter((f) => f !== '');
+  const fields = list(args.fields)
+    .flatMap((f) => f.split(','))
+    .map((f) => f.trim())
+    .filter((f) => f !== '');
   if (args.fields !== undefined && fields.length === 0) throw bad('--fields needs field names, e.g. --fields response.status,route');
   if (fields.length > 0) {
     if (stats.length > 0) throw bad('--fields chooses what events print; --stats prints figures instead of events');

@@ -5,7 +5,23 @@ const COLUMNS = ['count', 'min', 'p50', 'p90', 'p99', 'max', 'mean'] as const;
 
 /** One NDJSON line per row: the `--by` values, then `field`, count, min, p50, p90, p99, max, mean (and `approx` from a sketch). */
 export function statsJsonLines(rows: readonly StatsRow[]): string {
-  return rows.map((r) => JSON.stringify({ ...r.group, field: r.field, count: r.count, min: r.min, p50: r.p50, p90: r.p90, p99: r.p99, max: r.max, mean: r.mean, ...(r.approx ? { approx: true } : {}) }) + '\n').join('');
+  return rows
+    .map(
+      (r) =>
+        JSON.stringify({
+          ...r.group,
+          field: r.field,
+          count: r.count,
+          min: r.min,
+          p50: r.p50,
+          p90: r.p90,
+          p99: r.p99,
+          max: r.max,
+          mean: r.mean,
+          ...(r.approx ? { approx: true } : {}),
+        }) + '\n',
+    )
+    .join('');
 }
 
 /** A table for people: one column per `--by` field, then field and the figures, float noise rounded; `~` marks sketched percentiles. */
@@ -19,7 +35,11 @@ export function statsTable(rows: readonly StatsRow[], by: readonly string[]): st
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i].length)));
   const numeric = (i: number): boolean => i >= by.length + 1;
-  const line = (row: string[]): string => row.map((c, i) => (numeric(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd() + '\n';
+  const line = (row: string[]): string =>
+    row
+      .map((c, i) => (numeric(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd() + '\n';
   return line(header) + cells.map(line).join('');
 }
 

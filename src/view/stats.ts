@@ -187,12 +187,29 @@ class Series {
     const base = { count: n, min: this.min, max: this.max, mean: this.sum / n };
     if (this.exact !== undefined) {
       const sorted = this.exact.subarray(0, n).sort();
-      return { count: n, min: this.min, p50: nearestRank(sorted, n, 50), p90: nearestRank(sorted, n, 90), p99: nearestRank(sorted, n, 99), max: this.max, mean: base.mean };
+      return {
+        count: n,
+        min: this.min,
+        p50: nearestRank(sorted, n, 50),
+        p90: nearestRank(sorted, n, 90),
+        p99: nearestRank(sorted, n, 99),
+        max: this.max,
+        mean: base.mean,
+      };
     }
     // A sketch's estimate never leaves the range actually seen.
     const clamp = (v: number): number => Math.min(this.max, Math.max(this.min, v));
     const s = this.sketch!;
-    return { count: n, min: this.min, p50: clamp(s.quantile(0.5)), p90: clamp(s.quantile(0.9)), p99: clamp(s.quantile(0.99)), max: this.max, mean: base.mean, approx: true };
+    return {
+      count: n,
+      min: this.min,
+      p50: clamp(s.quantile(0.5)),
+      p90: clamp(s.quantile(0.9)),
+      p99: clamp(s.quantile(0.99)),
+      max: this.max,
+      mean: base.mean,
+      approx: true,
+    };
   }
 }
 

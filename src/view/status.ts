@@ -22,7 +22,12 @@ export function formatStatus(status: Partial<ControlStatus>, now: number = Date.
   if (refused.length > 0) lines.push(`refused handshakes: ${refused.map(([why, n]) => `${why} ${n}`).join(', ')}`);
   // The NATS JetStream source (not a sink): whatever flat facts and counters it sends.
   const source: unknown = (status as Record<string, unknown>).fromJetstream;
-  if (typeof source === 'object' && source !== null) lines.push(`fromJetstream: ${Object.entries(source).map(([k, x]) => `${k} ${String(x)}`).join(', ')}`);
+  if (typeof source === 'object' && source !== null)
+    lines.push(
+      `fromJetstream: ${Object.entries(source)
+        .map(([k, x]) => `${k} ${String(x)}`)
+        .join(', ')}`,
+    );
   lines.push('');
   lines.push(`last event: ${lastEvent(status.last, now)}`);
   lines.push(`lag: ${typeof status.lag === 'number' ? `${status.lag.toFixed(3)} s` : '-'}`);
@@ -104,6 +109,9 @@ function table(rows: string[][]): string[] {
   }
   return rows.map((row) => {
     if (row.length === 1) return row[0];
-    return row.map((cell, i) => (i === 0 ? cell.padEnd(widths[0]) : cell.padStart(widths[i]))).join('  ').trimEnd();
+    return row
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[0]) : cell.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   });
 }

@@ -137,7 +137,8 @@ export class BsonTranscoder {
       first = false;
 
       switch (kind) {
-        case 0x01: { // double
+        case 0x01: {
+          // double
           if (p + 8 > stop) fail(off, p, 'double runs past its document');
           writeNumber(src.readDoubleLE(p), out);
           p += 8;
@@ -145,14 +146,16 @@ export class BsonTranscoder {
         }
         case 0x02: // string
         case 0x0d: // JavaScript code
-        case 0x0e: { // symbol
+        case 0x0e: {
+          // symbol
           const n = stringSize(src, p, stop, off);
           writeString(src, p + 4, p + 3 + n, out);
           p += 4 + n;
           break;
         }
         case 0x03: // document
-        case 0x04: { // array
+        case 0x04: {
+          // array
           const n = containerSize(src, p, stop, off);
           stops[depth] = stop;
           frames[depth] = frame;
@@ -166,7 +169,8 @@ export class BsonTranscoder {
           p += 4;
           break;
         }
-        case 0x05: { // binary: int32 length, subtype, payload
+        case 0x05: {
+          // binary: int32 length, subtype, payload
           if (p + 5 > stop) fail(off, p, 'binary runs past its document');
           const n = src.readInt32LE(p);
           const subtype = src[p + 4];
@@ -189,7 +193,8 @@ export class BsonTranscoder {
         case 0x0a: // null
           out.ascii('null');
           break;
-        case 0x07: { // ObjectId
+        case 0x07: {
+          // ObjectId
           if (p + 12 > stop) fail(off, p, 'ObjectId runs past its document');
           out.byte(0x22);
           out.ascii(src.toString('hex', p, p + 12));
@@ -197,14 +202,16 @@ export class BsonTranscoder {
           p += 12;
           break;
         }
-        case 0x08: { // boolean
+        case 0x08: {
+          // boolean
           const b = p < stop ? src[p] : -1;
           if (b !== 0 && b !== 1) fail(off, p, 'boolean that is neither 0 nor 1');
           out.ascii(b === 1 ? 'true' : 'false');
           p += 1;
           break;
         }
-        case 0x09: { // UTC datetime, int64 milliseconds
+        case 0x09: {
+          // UTC datetime, int64 milliseconds
           if (p + 8 > stop) fail(off, p, 'date runs past its document');
           const ms = src.readUInt32LE(p) + src.readInt32LE(p + 4) * 4294967296;
           if (ms >= -MAX_DATE_MS && ms <= MAX_DATE_MS) {
@@ -217,14 +224,16 @@ export class BsonTranscoder {
           p += 8;
           break;
         }
-        case 0x0b: { // regex: two cstrings
+        case 0x0b: {
+          // regex: two cstrings
           const pEnd = cstringEnd(src, p, stop, off);
           const fEnd = cstringEnd(src, pEnd + 1, stop, off);
           out.text(JSON.stringify(`/${src.toString('utf8', p, pEnd)}/${src.toString('utf8', pEnd + 1, fEnd)}`));
           p = fEnd + 1;
           break;
         }
-        case 0x0c: { // DBPointer: string + ObjectId
+        case 0x0c: {
+          // DBPointer: string + ObjectId
           const n = stringSize(src, p, stop, off);
           const idAt = p + 4 + n;
           if (idAt + 12 > stop) fail(off, p, 'DBPointer runs past its document');
@@ -234,7 +243,8 @@ export class BsonTranscoder {
           p = idAt + 12;
           break;
         }
-        case 0x0f: { // code with scope: int32 total, string, document
+        case 0x0f: {
+          // code with scope: int32 total, string, document
           if (p + 4 > stop) fail(off, p, 'code with scope runs past its document');
           const total = src.readInt32LE(p);
           const n = stringSize(src, p + 4, stop, off);
@@ -255,25 +265,29 @@ export class BsonTranscoder {
           p = scopeAt + 4;
           break;
         }
-        case 0x10: { // int32
+        case 0x10: {
+          // int32
           if (p + 4 > stop) fail(off, p, 'int32 runs past its document');
           out.ascii(String(src.readInt32LE(p)));
           p += 4;
           break;
         }
-        case 0x11: { // timestamp: uint32 increment, uint32 seconds
+        case 0x11: {
+          // timestamp: uint32 increment, uint32 seconds
           if (p + 8 > stop) fail(off, p, 'timestamp runs past its document');
           out.ascii(`{"t":${src.readUInt32LE(p + 4)},"i":${src.readUInt32LE(p)}}`);
           p += 8;
           break;
         }
-        case 0x12: { // int64
+        case 0x12: {
+          // int64
           if (p + 8 > stop) fail(off, p, 'int64 runs past its document');
           writeInt64(src, p, out);
           p += 8;
           break;
         }
-        case 0x13: { // decimal128
+        case 0x13: {
+          // decimal128
           if (p + 16 > stop) fail(off, p, 'decimal128 runs past its document');
           out.ascii(`"${new Decimal128(Buffer.from(src.subarray(p, p + 16))).toString()}"`);
           p += 16;

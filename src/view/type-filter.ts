@@ -39,7 +39,9 @@ export function matchesType(filter: TypeFilter, type: string): boolean {
 
 /** The filter as the user wrote it (several joined by commas). */
 export function describeTypeFilter(filter: TypeFilter | readonly TypeFilter[]): string {
-  return typeFilters(filter).map((f) => (f.exact ? f.prefix : `${f.prefix}*`)).join(',');
+  return typeFilters(filter)
+    .map((f) => (f.exact ? f.prefix : `${f.prefix}*`))
+    .join(',');
 }
 
 /** One filter or several (`-n` given more than once), as a list; an empty list is every type. */

@@ -90,7 +90,12 @@ export async function view(options: ViewOptions): Promise<void> {
   const filter = options.filter ? new EventFilter(options.filter) : undefined;
   const stats = options.stats;
   const target = stats
-    ? new StatsPrinter(new StatsAggregator(stats.fields, stats.by ?? [], stats), out.json, (stats.by ?? []).map((b) => b.text), options.pretty === true)
+    ? new StatsPrinter(
+        new StatsAggregator(stats.fields, stats.by ?? [], stats),
+        out.json,
+        (stats.by ?? []).map((b) => b.text),
+        options.pretty === true,
+      )
     : formatter;
   const pipeline = new Pipeline(filter?.active ? filter : undefined, target);
   try {
@@ -114,15 +119,26 @@ async function readInput(input: ViewInput, formatter: Consumer, out: Output, war
       return printAll(openFiles(input.paths, warn), formatter, out);
     case 'log': {
       if (input.follow) {
-        return followLog(input.query, (r, n) => {
-          printOne(r, n, formatter);
-          if (out.full) return out.flush();
-        }, { signal, pollMs: input.pollMs, afterPoll: () => out.flush() });
+        return followLog(
+          input.query,
+          (r, n) => {
+            printOne(r, n, formatter);
+            if (out.full) return out.flush();
+          },
+          { signal, pollMs: input.pollMs, afterPoll: () => out.flush() },
+        );
       }
       const days = await findLogFiles(input.query);
       if (days.length === 0) throw new ZiggyError('IO', `no log files for ${describeQuery(input.query)}`);
       for (const files of days) {
-        await printAll(openFiles(files.map((f) => f.path), warn), formatter, out);
+        await printAll(
+          openFiles(
+            files.map((f) => f.path),
+            warn,
+          ),
+          formatter,
+          out,
+        );
       }
       return;
     }

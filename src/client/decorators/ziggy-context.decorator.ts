@@ -49,7 +49,11 @@ function decorateClass(ctor: Function, spec: ContextSpec): void {
     if (key === 'constructor') continue;
     const descriptor = Object.getOwnPropertyDescriptor(proto, key);
     if (descriptor === undefined || typeof descriptor.value !== 'function') continue;
-    Object.defineProperty(proto, key, decorateMethod(descriptor, '@ZiggyContext', (plan) => withDefaultContext(plan, spec)));
+    Object.defineProperty(
+      proto,
+      key,
+      decorateMethod(descriptor, '@ZiggyContext', (plan) => withDefaultContext(plan, spec)),
+    );
   }
   Object.defineProperty(ctor, ZIGGY_CONTEXT, { value: spec, configurable: true });
 }
