@@ -14,40 +14,48 @@ const RETRY_MS = 500;
 /** JetStream redelivers a message not acknowledged within this time. */
 const ACK_WAIT_S = 30;
 const NANOS = 1_000_000_000;
-/** Stream sequences this daemon remembers having routed, to recognise a message delivered again. */
+/** Messages this daemon remembers having routed, to recognise one delivered again. */
 const REMEMBERED = 200_000;
 
 /**
- * The stream sequences of the last `size` messages routed, oldest forgotten first. A
- * nats-server killed with -9 may lose its consumer's recent acknowledgements (2.9 writes
- * consumer state lazily) and deliver those messages again as if new, without the
- * redelivered flag; a running daemon recognises them here.
+ * The last `size` messages routed, oldest forgotten first. A nats-server killed with -9
+ * may lose its consumer's recent acknowledgements (2.9 writes consumer state lazily) and
+ * deliver those messages again as if new, without the redelivered flag; a running daemon
+ * recognises them here. It may also lose the stream's unsynced tail and give its sequence
+ * numbers to other messages (a publisher's retries): so a message is known by its
+ * sequence and its message id together, never by the sequence alone, or a new message
+ * under an old number would be taken for a copy and lost.
  */
-class RecentSequences {
-  private readonly set = new Set<number>();
-  private readonly ring: number[];
+class RecentMessages {
+  private readonly set = new Set<string>();
+  private readonly ring: string[];
   private at = 0;
 
   constructor(private readonly size: number) {
-    this.ring = new Array<number>(size).fill(-1);
+    this.ring = new Array<string>(size).fill('');
   }
 
-  has(seq: number): boolean {
-    return this.set.has(seq);
+  has(key: string): boolean {
+    return this.set.has(key);
   }
 
-  add(seq: number): void {
+  add(key: string): void {
     const old = this.ring[this.at];
-    if (old >= 0) this.set.delete(old);
-    this.ring[this.at] = seq;
+    if (old !== '') this.set.delete(old);
+    this.ring[this.at] = key;
     this.at = (this.at + 1) % this.size;
-    this.set.add(seq);
+    this.set.add(key);
   }
 
   /** A message handed back: if it comes again it must be routed again. */
-  forget(seq: number): void {
-    this.set.delete(seq);
+  forget(key: string): void {
+    this.set.delete(key);
   }
+}
+
+/** What identifies a message for RecentMessages: its stream sequence and its Nats-Msg-Id. */
+function messageKey(m: JsMsg): string {
+  return `${m.seq} ${m.headers?.get('Nats-Msg-Id') ?? ''}`;
 }
 
 /** What the JetStream source reports in STATUS (`fromJetstream`). */
@@ -88,7 +96,7 @@ export class JetStreamSource {
   /** The batch being made durable and acknowledged; one at a time, so the next one grows meanwhile. */
   private committing: Promise<void> | null = null;
   private commitScheduled = false;
-  private readonly routed = new RecentSequences(REMEMBERED);
+  private readonly routed = new RecentMessages(REMEMBERED);
   private readonly counts = { read: 0, acknowledged: 0, nakked: 0, redelivered: 0, duplicates: 0 };
   private readonly failWarning = new ThrottledWarning();
 
@@ -207,11 +215,12 @@ export class JetStreamSource {
     if (this.batch.length === 0) this.droppedAtBatchStart = this.stats.totals.dropped;
     this.counts.read++;
     if (m.redelivered) this.counts.redelivered++;
-    if (this.routed.has(m.seq)) {
+    const key = messageKey(m);
+    if (this.routed.has(key)) {
       // Already routed here: acknowledged with this batch, after the one that wrote it.
       this.counts.duplicates++;
     } else {
-      this.routed.add(m.seq);
+      this.routed.add(key);
       const d = m.data;
       this.collector.ingest([Buffer.from(d.buffer, d.byteOffset, d.byteLength)]);
     }
@@ -244,7 +253,7 @@ export class JetStreamSource {
       const dropped = this.stats.totals.dropped > droppedBefore;
       for (const m of batch) {
         if (dropped) {
-          this.routed.forget(m.seq);
+          this.routed.forget(messageKey(m));
           m.nak(RETRY_MS);
         } else m.ack();
       }
