@@ -2,11 +2,9 @@ import { expect } from 'chai';
 import { EventEmitter, once } from 'node:events';
 import { Readable } from 'node:stream';
 import { setImmediate as immediate, setTimeout as sleep } from 'node:timers/promises';
-import { Pull } from 'zeromq';
-import { decode, splitFrame } from '../../src/protocol/codec';
-import { parseEndpoint } from '../../src/protocol/endpoint';
 import { close, configure, flush } from '../../src/client/configure';
 import { add, append, context, set, timeit, ZiggyContext } from '../../src/index';
+import { pullCollector } from '../helpers/client';
 import { freeEndpoint, waitFor } from '../helpers/net';
 
 // Every spec here runs on each supported Node (npm run test:matrix): the current context
@@ -15,28 +13,6 @@ import { freeEndpoint, waitFor } from '../helpers/net';
 // read the wrong context before.
 
 type Doc = { id: string; type: string; start: number; end: number; body: Record<string, unknown> };
-
-async function collector(endpoint: string): Promise<{ docs: Doc[]; stop: () => Promise<void> }> {
-  const pull = new Pull({ linger: 0 });
-  await pull.bind(parseEndpoint(endpoint, 0).url);
-  const docs: Doc[] = [];
-  const loop = (async () => {
-    try {
-      for await (const [msg] of pull) {
-        for (const d of splitFrame(msg).docs) docs.push(decode(msg.subarray(d.offset, d.offset + d.length)) as unknown as Doc);
-      }
-    } catch {
-      // closed
-    }
-  })();
-  return {
-    docs,
-    stop: async () => {
-      pull.close();
-      await loop;
-    },
-  };
-}
 
 /** A random short pause through one of the ways Node schedules work. */
 function pause(i: number, step: number): Promise<unknown> {
@@ -104,11 +80,11 @@ async function request(i: number): Promise<void> {
 }
 
 describe('client: the current context under concurrency (every runtime)', () => {
-  let sink: Awaited<ReturnType<typeof collector>>;
+  let sink: Awaited<ReturnType<typeof pullCollector<Doc>>>;
 
   beforeEach(async () => {
     const endpoint = await freeEndpoint();
-    sink = await collector(endpoint);
+    sink = await pullCollector<Doc>(endpoint);
     configure(endpoint, { flushInterval: 1 });
   });
 

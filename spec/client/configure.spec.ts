@@ -1,14 +1,12 @@
 import { expect } from 'chai';
-import { Pull } from 'zeromq';
 import { isZiggyError } from '../../src/errors';
-import { decode, splitFrame } from '../../src/protocol/codec';
-import { parseEndpoint } from '../../src/protocol/endpoint';
 import type { ZiggyEvent } from '../../src/protocol/event';
 import { close, configure, flush, stats } from '../../src/client/configure';
 
 const ZIGGY_HOST_ENV = 'ZIGGY_HOST';
 import { activeRecorder } from '../../src/client/sink';
 import { append, Context, context, set } from '../../src/index';
+import { pullCollector } from '../helpers/client';
 import { freeEndpoint, waitFor } from '../helpers/net';
 
 function event(seq: number): ZiggyEvent {
@@ -20,29 +18,6 @@ function record(ev: ZiggyEvent): void {
   const r = activeRecorder();
   if (!r) throw new Error('nothing configured');
   r.record(ev, true); // frozen, as a context whose fields are all primitives hands it over
-}
-
-/** A bound Pull socket collecting decoded documents. */
-async function collector(endpoint: string): Promise<{ docs: Record<string, unknown>[]; stop: () => Promise<void> }> {
-  const pull = new Pull({ linger: 0 });
-  await pull.bind(parseEndpoint(endpoint, 0).url);
-  const docs: Record<string, unknown>[] = [];
-  const loop = (async () => {
-    try {
-      for await (const [msg] of pull) {
-        for (const d of splitFrame(msg).docs) docs.push(decode(msg.subarray(d.offset, d.offset + d.length)));
-      }
-    } catch {
-      // closed
-    }
-  })();
-  return {
-    docs,
-    stop: async () => {
-      pull.close();
-      await loop;
-    },
-  };
 }
 
 function expectZiggyError(fn: () => unknown, code: 'BAD_ENDPOINT' | 'BAD_CONFIG'): void {
@@ -82,7 +57,7 @@ describe('client/configure', () => {
 
     it("configure('host:port') sends events to that collector", async () => {
       const ep = await freeEndpoint();
-      const coll = await collector(ep);
+      const coll = await pullCollector(ep);
       stops.push(coll.stop);
       const before = stats().sent;
       configure(ep);
@@ -97,7 +72,7 @@ describe('client/configure', () => {
 
     it('sends an object value as it was when its context finished, whatever the application does with it after', async () => {
       const ep = await freeEndpoint();
-      const coll = await collector(ep);
+      const coll = await pullCollector(ep);
       stops.push(coll.stop);
       configure(ep);
       const row = { id: 1, tags: ['a'] };
@@ -120,7 +95,7 @@ describe('client/configure', () => {
 
     it('sends a finished context as it was, even when its data is changed right after', async () => {
       const ep = await freeEndpoint();
-      const coll = await collector(ep);
+      const coll = await pullCollector(ep);
       stops.push(coll.stop);
       configure(ep);
       const ctx = new Context('request');
@@ -137,7 +112,7 @@ describe('client/configure', () => {
 
     it('sends the ids contexts report: generated, shared by sub-contexts, or given', async () => {
       const ep = await freeEndpoint();
-      const coll = await collector(ep);
+      const coll = await pullCollector(ep);
       stops.push(coll.stop);
       configure(ep);
       const parents: Context[] = [];
@@ -226,8 +201,8 @@ describe('client/configure', () => {
   describe('lifecycle', () => {
     it('reconfiguring lets the previous transport deliver what it queued, and counts carry on', async () => {
       const [epA, epB] = [await freeEndpoint(), await freeEndpoint()];
-      const a = await collector(epA);
-      const b = await collector(epB);
+      const a = await pullCollector(epA);
+      const b = await pullCollector(epB);
       stops.push(a.stop, b.stop);
       const before = stats().sent;
       configure(epA);
@@ -244,7 +219,7 @@ describe('client/configure', () => {
 
     it('close() flushes first, then turns recording off', async () => {
       const ep = await freeEndpoint();
-      const coll = await collector(ep);
+      const coll = await pullCollector(ep);
       stops.push(coll.stop);
       configure(ep);
       for (let i = 0; i < 3; i++) record(event(i));
@@ -258,7 +233,7 @@ describe('client/configure', () => {
       configure(ep);
       record(event(1));
       expect(stats().queued).to.equal(1);
-      const coll = await collector(ep);
+      const coll = await pullCollector(ep);
       stops.push(coll.stop);
       await flush(3000);
       expect(stats().queued).to.equal(0);
@@ -289,7 +264,7 @@ describe('client/configure', () => {
   describe('with the public API', () => {
     it('a context finished under configure() arrives at the collector as one document', async () => {
       const ep = await freeEndpoint();
-      const coll = await collector(ep);
+      const coll = await pullCollector(ep);
       stops.push(coll.stop);
       configure(ep);
       context('request', () => {
@@ -305,7 +280,7 @@ describe('client/configure', () => {
 
     it('an event finished while another is being encoded (by a getter or toJSON) goes out whole, after it', async () => {
       const ep = await freeEndpoint();
-      const coll = await collector(ep);
+      const coll = await pullCollector(ep);
       stops.push(coll.stop);
       configure(ep);
       const before = stats();
@@ -346,7 +321,7 @@ describe('client/configure', () => {
 
     it('an event bigger than the room left in the batch runs its getters once', async () => {
       const ep = await freeEndpoint();
-      const coll = await collector(ep);
+      const coll = await pullCollector(ep);
       stops.push(coll.stop);
       configure(ep);
       for (let i = 0; i < 3; i++) context('filler', () => set('pad', 'f'.repeat(50_000))); // fill most of the arena
