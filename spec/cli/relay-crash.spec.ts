@@ -4,31 +4,16 @@
 // and those are counted (`relay.redelivered`).
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { RECORD_HEADER_BYTES } from '../../src/daemon/spool';
 import { close, configure, stats } from '../../src/client/configure';
 import { context, set } from '../../src/index';
 import { event, listFiles, Pusher, readDocs, status } from '../daemon/harness';
 import { freePort, tempDir, waitFor } from '../helpers/net';
+import { ROOT, ZIGGYD_COMMAND } from './ziggyd-command';
 
-const ROOT = resolve(__dirname, '../..');
-const BUILT = join(ROOT, 'dist/cli/ziggyd.js');
-
-/** The built CLI when it is up to date, else the sources through swc (as ziggyd.spec does). */
-function command(): string[] {
-  let newest = statSync(join(ROOT, 'cli/ziggyd.ts')).mtimeMs;
-  for (const dir of ['src/daemon', 'src/protocol'])
-    for (const f of readdirSync(join(ROOT, dir))) newest = Math.max(newest, statSync(join(ROOT, dir, f)).mtimeMs);
-  try {
-    if (statSync(BUILT).mtimeMs >= newest) return [BUILT];
-  } catch {
-    // not built
-  }
-  return ['-r', '@swc-node/register', join(ROOT, 'cli/ziggyd.ts')];
-}
-const COMMAND = command();
+const COMMAND = ZIGGYD_COMMAND;
 
 /** A ziggyd child on fixed ports, so it can be killed and started again where it was. */
 class Ziggyd {

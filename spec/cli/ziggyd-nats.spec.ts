@@ -3,27 +3,12 @@
 // through @swc-node/register, as spec/cli/ziggyd.spec.ts does.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { status } from '../daemon/harness';
 import { NatsServer, needNatsServer } from '../helpers/nats';
 import { freePort, waitFor } from '../helpers/net';
+import { ROOT, ZIGGYD_COMMAND } from './ziggyd-command';
 
-const ROOT = resolve(__dirname, '../..');
-const BUILT = join(ROOT, 'dist/cli/ziggyd.js');
-
-function command(): string[] {
-  let newest = statSync(join(ROOT, 'cli/ziggyd.ts')).mtimeMs;
-  for (const dir of ['src/daemon', 'src/protocol'])
-    for (const f of readdirSync(join(ROOT, dir))) newest = Math.max(newest, statSync(join(ROOT, dir, f)).mtimeMs);
-  try {
-    if (statSync(BUILT).mtimeMs >= newest) return [BUILT];
-  } catch {
-    // not built
-  }
-  return ['-r', '@swc-node/register', join(ROOT, 'cli/ziggyd.ts')];
-}
-const COMMAND = command();
+const COMMAND = ZIGGYD_COMMAND;
 
 function ziggyd(args: string[]): { stderr: () => string; exited: Promise<number | null>; kill: () => void } {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ZIGGY_')));

@@ -5,34 +5,14 @@
 // cli/ziggyd.ts through @swc-node/register instead, so it never tests stale code.
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { statSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Pull } from 'zeromq';
 import { VERSION } from '../../src/daemon/version';
 import { event, listFiles, Pusher, readDocs, status, control } from '../daemon/harness';
 import { httpGet, metric, parseMetrics } from '../helpers/http';
 import { freePort, tempDir, waitFor } from '../helpers/net';
-
-const ROOT = resolve(__dirname, '../..');
-const BUILT = join(ROOT, 'dist/cli/ziggyd.js');
-
-function newestSource(): number {
-  let newest = statSync(join(ROOT, 'cli/ziggyd.ts')).mtimeMs;
-  for (const dir of ['src/daemon', 'src/protocol']) {
-    for (const f of readdirSync(join(ROOT, dir))) newest = Math.max(newest, statSync(join(ROOT, dir, f)).mtimeMs);
-  }
-  return newest;
-}
-
-function ziggydCommand(): string[] {
-  try {
-    if (statSync(BUILT).mtimeMs >= newestSource()) return [BUILT];
-  } catch {
-    // not built
-  }
-  return ['-r', '@swc-node/register', join(ROOT, 'cli/ziggyd.ts')];
-}
+import { ROOT, ZIGGYD_COMMAND } from './ziggyd-command';
 
 interface Run {
   child: ChildProcess;
@@ -41,7 +21,7 @@ interface Run {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-const COMMAND = ziggydCommand();
+const COMMAND = ZIGGYD_COMMAND;
 
 function ziggyd(args: string[], env: Record<string, string> = {}, fileSizeLimitKiB?: number): Run {
   // The relay port defaults to 3515: a free port here, so runs side by side do not collide.
