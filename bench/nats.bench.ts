@@ -2,7 +2,7 @@
 // files written by another ziggyd, by two paths, measured in the same run:
 //
 //   plain:     sender -> ingest ziggyd --forward -> central ziggyd --log-path -> files
-//   jetstream: sender -> ingest ziggyd --nats -> nats-server -js (R1, file storage)
+//   jetstream: sender -> ingest ziggyd --nats --spool-path -> nats-server -js (R1, file storage)
 //                     -> ziggyd --from-nats --nats-consumer --log-path -> files
 //
 // The daemons run in this process (each in its own child container, as a program would
@@ -119,7 +119,7 @@ async function viaJetStream(round: number, dir: string): Promise<number> {
   const nats = await startNats(join(dir, `nats-${round}`));
   try {
     const writer = await daemon({ logPath: join(dir, `js-${round}`), fromNats: nats.url, natsConsumer: 'writers' });
-    const local = await daemon({ nats: nats.url, forwardHwm: EVENTS * 2, forwardMaxBytes: 1024 * 1024 * 1024 });
+    const local = await daemon({ nats: nats.url, spoolPath: join(dir, `spool-${round}`) });
     try {
       return await run(local, writer, buildBatches(round));
     } finally {

@@ -217,7 +217,7 @@ export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
       .option('spool-path', {
         type: 'string',
         default: fromEnv('spool-path'),
-        describe: 'Directory of the disk spool that keeps what the --forward upstream has not acknowledged',
+        describe: 'Directory of the disk spool that keeps what the --forward upstream or JetStream (--nats, in its jetstream folder) has not acknowledged',
       })
       .option('spool-max', {
         type: 'string',
@@ -274,7 +274,8 @@ export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
         type: 'string',
         array: true,
         default: fromEnv('nats')?.split(','),
-        describe: 'Publish every event to NATS JetStream (subject ziggy.<type>), nats://host:4222; repeat for a cluster',
+        describe:
+          'Publish every event to NATS JetStream (subject ziggy.<type>), nats://host:4222; repeat for a cluster. Needs --spool-path: events wait there until JetStream acknowledges them',
       })
       .option('nats-stream', {
         type: 'string',

@@ -3,7 +3,6 @@
 // allowed only where the central one died between writing a batch and saving its marks,
 // and those are counted (`relay.redelivered`).
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RECORD_HEADER_BYTES } from '../../src/daemon/spool';
@@ -11,61 +10,7 @@ import { close, configure, stats } from '../../src/client/configure';
 import { context, set } from '../../src/index';
 import { event, listFiles, Pusher, readDocs, status } from '../daemon/harness';
 import { freePort, tempDir, waitFor } from '../helpers/net';
-import { ROOT, ZIGGYD_COMMAND } from './ziggyd-command';
-
-const COMMAND = ZIGGYD_COMMAND;
-
-/** A ziggyd child on fixed ports, so it can be killed and started again where it was. */
-class Ziggyd {
-  child: ChildProcess | null = null;
-  stderr = '';
-  readonly controlUrl: string;
-  readonly collect: number;
-
-  constructor(
-    private readonly args: string[],
-    ports: { collect: number; control: number },
-  ) {
-    this.controlUrl = `tcp://127.0.0.1:${ports.control}`;
-    this.collect = ports.collect;
-  }
-
-  static async create(args: string[]): Promise<Ziggyd> {
-    const ports = { collect: await freePort(), control: await freePort() };
-    return new Ziggyd(args, ports);
-  }
-
-  async start(): Promise<void> {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ZIGGY_')));
-    const child = spawn(process.execPath, [...COMMAND, '-c', `127.0.0.1:${this.collect}`, '-t', this.controlUrl.slice(6), ...this.args], {
-      cwd: ROOT,
-      env: clean,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.child = child;
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`ziggyd exited: ${this.stderr}`);
-        return status(this.controlUrl, 200).then(
-          () => true,
-          () => false,
-        );
-      },
-      15_000,
-      'ziggyd to answer STATUS',
-    );
-  }
-
-  async kill9(): Promise<void> {
-    const child = this.child;
-    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
-    this.child = null;
-  }
-}
+import { Ziggyd } from './ziggyd-process';
 
 /** The `n` of every `k` event in the files under `logPath`, in file order. */
 async function delivered(logPath: string): Promise<number[]> {

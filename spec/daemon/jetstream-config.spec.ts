@@ -16,7 +16,7 @@ describe('daemon/jetstream-config', () => {
   it('is off unless asked, and fills in the defaults when it is', () => {
     expect(resolveDaemonConfig({}).nats).to.equal(undefined);
     expect(resolveDaemonConfig({}).fromNats).to.equal(undefined);
-    const { nats } = resolveDaemonConfig({ nats: ['nats://a:4222', 'b:4222,tls://c:4222'], natsMaxAge: '7d', natsMaxBytes: '10G' });
+    const { nats } = resolveDaemonConfig({ nats: ['nats://a:4222', 'b:4222,tls://c:4222'], natsMaxAge: '7d', natsMaxBytes: '10G', spoolPath: '/tmp/s' });
     expect(nats).to.deep.include({
       servers: ['nats://a:4222', 'b:4222', 'tls://c:4222'],
       stream: 'ZIGGY',
@@ -45,7 +45,11 @@ describe('daemon/jetstream-config', () => {
     expect(refusal({ nats: 'nats://a:4222', fromNats: 'nats://a:4222', natsConsumer: 'w' })).to.match(
       /^nats: a daemon reading stream ZIGGY cannot also publish to it/,
     );
-    expect(refusal({ nats: 'nats://other:4222', fromNats: 'nats://a:4222', natsConsumer: 'w' })).to.equal('accepted');
+    expect(refusal({ nats: 'nats://other:4222', fromNats: 'nats://a:4222', natsConsumer: 'w', spoolPath: '/tmp/s' })).to.equal('accepted');
+  });
+
+  it('wants a spool to publish, as events wait there for JetStream', () => {
+    expect(refusal({ nats: 'nats://a:4222' })).to.match(/^nats: publishing to JetStream keeps what is unacknowledged on disk; give a spoolPath/);
   });
 
   it('never shows a password in a refusal', () => {

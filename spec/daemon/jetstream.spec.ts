@@ -7,7 +7,7 @@ import { isZiggyError } from '../../src/errors';
 import type { DaemonStatus } from '../../src/daemon/control-server';
 import type { JetStreamSinkStatus } from '../../src/daemon/jetstream-sink';
 import { LossyProxy, NatsServer, needNatsServer } from '../helpers/nats';
-import { waitFor } from '../helpers/net';
+import { tempDir, waitFor, type TempDir } from '../helpers/net';
 import { event, listFiles, Pusher, readDocs, startDaemon, waitForStatus, type TestDaemon } from './harness';
 
 /** The JetStream sink's part of STATUS. */
@@ -37,21 +37,12 @@ async function written(d: TestDaemon): Promise<string[]> {
   return out;
 }
 
-async function streamMessages(url: string, stream = 'ZIGGY'): Promise<number> {
-  const nc = await connect({ servers: url });
-  try {
-    const jsm = await jetstreamManager(nc);
-    return (await jsm.streams.info(stream)).state.messages;
-  } finally {
-    await nc.close();
-  }
-}
-
 describe('JetStream (real nats-server)', function () {
   this.timeout(20_000);
   let server: NatsServer;
   const daemons: TestDaemon[] = [];
   const pushers: Pusher[] = [];
+  const dirs: TempDir[] = [];
 
   before(function () {
     needNatsServer(this);
@@ -64,11 +55,21 @@ describe('JetStream (real nats-server)', function () {
   afterEach(async () => {
     for (const p of pushers.splice(0)) p.close();
     for (const d of daemons.splice(0)) await d.cleanup();
+    for (const d of dirs.splice(0)) await d.remove();
     await server?.stop();
   });
 
-  async function daemon(config: Parameters<typeof startDaemon>[0] = {}): Promise<TestDaemon> {
-    const d = await startDaemon(config);
+  async function spoolDir(): Promise<string> {
+    const d = await tempDir('ziggy-js-spool-');
+    dirs.push(d);
+    return d.path;
+  }
+
+  /** A daemon; one that publishes to JetStream gets a spool of its own unless the spec gives one. */
+  async function daemon(options: Parameters<typeof startDaemon>[0] = {}): Promise<TestDaemon> {
+    if (options.config?.nats !== undefined && options.config.spoolPath === undefined)
+      options = { ...options, config: { ...options.config, spoolPath: await spoolDir() } };
+    const d = await startDaemon(options);
     daemons.push(d);
     return d;
   }
@@ -84,7 +85,7 @@ describe('JetStream (real nats-server)', function () {
       const d = await daemon({ files: false, config: { nats: server.url } });
       await pusher(d).send(batch(0, 10));
       const s = await waitForStatus(d.daemon, (st) => st.totals.forwarded === 10, '10 acknowledged');
-      expect(js(s)).to.include({ stream: 'ZIGGY', acknowledged: 10, duplicates: 0, dropped: 0, queued: 0, state: 'connected' });
+      expect(js(s)).to.include({ stream: 'ZIGGY', acknowledged: 10, forwarded: 10, duplicates: 0, dropped: 0, pending: 0, state: 'connected' });
       expect(s.events.request.forwarded).to.equal(5);
       expect(s.events['request.sql'].forwarded).to.equal(5);
 
@@ -102,7 +103,7 @@ describe('JetStream (real nats-server)', function () {
       }
     });
 
-    it('keeps events while NATS is down and publishes them once it is back', async () => {
+    it('keeps events in its spool while NATS is down and publishes them once it is back', async () => {
       const d = await daemon({ files: false, config: { nats: server.url, natsAckTimeoutMs: 500 } });
       const p = pusher(d);
       await p.send(batch(0, 5));
@@ -111,11 +112,41 @@ describe('JetStream (real nats-server)', function () {
       await waitForStatus(d.daemon, (s) => js(s).state === 'away', 'STATUS to say NATS is away');
       await p.send(batch(5, 20));
       await waitForStatus(d.daemon, (s) => s.totals.received === 25, 'all received');
+      const away = js(await waitForStatus(d.daemon, (st) => js(st).pending > 0, 'batches waiting in the spool'));
+      expect(away.spoolBytes).to.be.greaterThan(0);
       expect(d.daemon.status().totals.forwarded).to.equal(5);
       await server.start();
       const s = await waitForStatus(d.daemon, (st) => st.totals.forwarded === 25, 'the rest once NATS is back', 10_000);
       expect(s.totals.dropped).to.equal(0);
-      expect(await streamMessages(server.url)).to.equal(25);
+      expect(js(s).pending).to.equal(0);
+      expect(await server.streamMessages()).to.equal(25);
+    });
+
+    it('a daemon stopped while NATS is away leaves the events in the spool, and the next one on that spool publishes them', async () => {
+      const spoolPath = await spoolDir();
+      const first = await daemon({ files: false, config: { nats: server.url, spoolPath, forwardDrainMs: 50 } });
+      await server.kill();
+      await waitForStatus(first.daemon, (s) => js(s).state === 'away', 'STATUS to say NATS is away');
+      await pusher(first).send(batch(0, 30));
+      await waitForStatus(first.daemon, (s) => s.totals.received === 30, 'all received');
+      await first.daemon.stop();
+      expect(first.logger.lines.map((l) => l.message).join('\n')).to.match(/batch\(es\) not acknowledged by JetStream stay in the spool/);
+      await server.start();
+      const second = await daemon({ files: false, config: { nats: server.url, spoolPath } });
+      await waitForStatus(second.daemon, (s) => s.totals.forwarded === 30, 'the spooled events published', 10_000);
+      expect(await server.streamMessages()).to.equal(30);
+    });
+
+    it('drops and counts events once its spool is full, and never presses back on collection', async () => {
+      const d = await daemon({ files: false, config: { nats: server.url, spoolMaxBytes: 4096 } });
+      await server.kill();
+      await waitForStatus(d.daemon, (s) => js(s).state === 'away', 'STATUS to say NATS is away');
+      const p = pusher(d);
+      for (let i = 0; i < 200; i += 20) await p.send(batch(i, 20));
+      const s = await waitForStatus(d.daemon, (st) => st.totals.received === 200, 'all received');
+      expect(js(s).dropped).to.be.greaterThan(0);
+      expect(s.totals.dropped).to.equal(js(s).dropped);
+      expect(js(s).spoolBytes).to.be.at.most(4096);
     });
 
     it('stores a publish retried after a lost acknowledgement once', async () => {
@@ -128,13 +159,13 @@ describe('JetStream (real nats-server)', function () {
         // The publishes reach JetStream and are stored; their acknowledgements are lost.
         proxy.dropReplies = true;
         await p.send(batch(3, 7));
-        await waitFor(async () => (await streamMessages(server.url)) === 10, 5000, 'the 7 stored');
+        await waitFor(async () => (await server.streamMessages()) === 10, 5000, 'the 7 stored');
         await waitForStatus(d.daemon, (s) => js(s).retries > 0, 'a retry after the timeout');
         proxy.dropReplies = false;
         proxy.cut();
         const s = await waitForStatus(d.daemon, (st) => st.totals.forwarded === 10, 'all acknowledged', 10_000);
         expect(js(s).duplicates).to.be.greaterThan(0);
-        expect(await streamMessages(server.url)).to.equal(10);
+        expect(await server.streamMessages()).to.equal(10);
       } finally {
         await proxy.close();
       }
@@ -208,7 +239,7 @@ describe('JetStream (real nats-server)', function () {
       await server.start();
       await send(total);
       await waitForStatus(ingest.daemon, (s) => s.totals.forwarded === total, 'everything acknowledged by JetStream', 15_000);
-      expect(await streamMessages(server.url)).to.equal(total);
+      expect(await server.streamMessages()).to.equal(total);
       await waitFor(async () => new Set(await written(w)).size === total, 15_000, 'every event in the files');
       // A message delivered again after the restart (nats-server 2.9 may lose recent
       // consumer acknowledgements on kill -9) is recognised, not written twice.

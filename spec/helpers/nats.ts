@@ -1,3 +1,5 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net';
 import { freePort, tempDir, waitFor } from './net';
@@ -86,6 +88,17 @@ export class NatsServer {
     child.kill(signal);
     await gone;
     this.child = null;
+  }
+
+  /** How many messages the stream holds now (asked over a connection of its own, without credentials). */
+  async streamMessages(stream = 'ZIGGY'): Promise<number> {
+    const nc = await connect({ servers: this.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      return (await jsm.streams.info(stream)).state.messages;
+    } finally {
+      await nc.close();
+    }
   }
 
   /** Kills it and removes its store. */

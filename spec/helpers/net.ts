@@ -22,8 +22,14 @@ export async function freeEndpoint(): Promise<string> {
   return `127.0.0.1:${await freePort()}`;
 }
 
+/** A temporary folder and how to remove it. */
+export interface TempDir {
+  readonly path: string;
+  remove(): Promise<void>;
+}
+
 /** A fresh temp directory, and a function that removes it. */
-export async function tempDir(prefix = 'ziggy-'): Promise<{ path: string; remove: () => Promise<void> }> {
+export async function tempDir(prefix = 'ziggy-'): Promise<TempDir> {
   const path = await mkdtemp(join(tmpdir(), prefix));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }

@@ -90,7 +90,7 @@ export interface DaemonConfig extends JetStreamConfig {
   relay?: string;
   /** Upstream daemons' relay ports, in failover order: every event is spooled, then sent with the relay protocol until acknowledged. Needs `spoolPath`. */
   upstreams?: string | readonly string[];
-  /** Directory of the disk spool holding what the upstream has not acknowledged. */
+  /** Directory of the disk spool holding what the upstream has not acknowledged (JetStream's is its `jetstream` folder). Needed by `upstreams` and `nats`. */
   spoolPath?: string;
   /** Most bytes in the spool; beyond it new events are dropped (and counted). Default 1 GiB. */
   spoolMaxBytes?: number;
@@ -236,6 +236,11 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
     throw new ZiggyError('BAD_CONFIG', 'upstreams: acknowledged forwarding keeps what is unacknowledged on disk; give a spoolPath (--spool-path) too', {
       option: 'upstreams',
     });
+  const jetstream = resolveJetStreamConfig(config);
+  if (jetstream.nats !== undefined && spoolPath === undefined)
+    throw new ZiggyError('BAD_CONFIG', 'nats: publishing to JetStream keeps what is unacknowledged on disk; give a spoolPath (--spool-path) too', {
+      option: 'nats',
+    });
   const logLevel = config.logLevel ?? 'warn';
   if (!LOG_LEVELS.includes(logLevel)) throw new ZiggyError('BAD_CONFIG', `logLevel: expected one of ${LOG_LEVELS.join(', ')}`, { option: 'logLevel' });
   if (isIpc(collect)) throw new ZiggyError('BAD_ENDPOINT', 'collect: takes host:port; only the control port can be an ipc:// socket', { option: 'collect' });
@@ -295,7 +300,7 @@ export function resolveDaemonConfig(config: DaemonConfig = {}): ResolvedDaemonCo
     relayCredit: count('relayCredit', 128),
     heartbeatMs: count('heartbeatMs', 1000),
     resendMs: count('resendMs', 5000),
-    ...resolveJetStreamConfig(config),
+    ...jetstream,
   };
 }
 

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { ZiggyError } from '../errors';
 import { ALL_SUBJECTS, DEFAULT_STREAM, isValidNatsName, isValidSubjectFilter, parseDuration, parseSize, showServers, type NatsAuth } from '../protocol/nats';
 
@@ -31,6 +32,11 @@ export interface JetStreamConfig {
   natsPrefetch?: number;
   /** Subjects the consumer reads (`ziggy.request.>`); several need nats-server 2.10. Default `ziggy.>`. */
   natsSubjects?: string | readonly string[];
+}
+
+/** The JetStream sink's spool: a folder of its own inside `spoolPath`, which the relay forwarder's spool may use. */
+export function jetStreamSpoolPath(spoolPath: string): string {
+  return join(spoolPath, 'jetstream');
 }
 
 /** Publishing to JetStream, resolved. */

@@ -2,27 +2,36 @@ import { jetstreamManager, StorageType, type JetStreamManager } from '@nats-io/j
 import type { NatsConnection } from '@nats-io/nats-core';
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { ZiggyError } from '../errors';
+import { docSizeAt } from '../protocol/codec';
+import { DocFields, KIND_STRING, Scan, scanDocument } from '../protocol/document-scan';
 import { ALL_SUBJECTS, connectNats, messageId, showServers, subjectForType } from '../protocol/nats';
 import { DaemonSettings } from './config';
-import type { JetStreamSinkSettings } from './jetstream-config';
+import { jetStreamSpoolPath, type JetStreamSinkSettings } from './jetstream-config';
 import { JetStreamPublisher } from './jetstream-publisher';
 import { DaemonLog, ThrottledWarning } from './logger';
 import type { EventSink, SinkStatus, TypeRoute } from './sink';
+import { Spool } from './spool';
+import { SpoolBatches } from './spool-batches';
 import { Stats, type Tally } from './stats';
 
 /** After a failed publish, new ones wait this long (the connection is probably down). */
 const RETRY_PAUSE_MS = 250;
 /** Seconds to nanoseconds, as JetStream's configuration counts time. */
 const NANOS = 1_000_000_000;
+/** Subjects remembered per type name (past it they are made each time). */
+const MAX_SUBJECTS = 4096;
 
-/** One event waiting for JetStream. */
+/** A spooled batch being published: how many of its events JetStream has yet to acknowledge. */
+interface Batch {
+  readonly seq: number;
+  left: number;
+}
+
+/** One event of a batch read back from the spool, waiting for JetStream. */
 interface Pending {
   readonly data: Buffer;
   readonly subject: string;
-  readonly type: Tally;
-  readonly host: Tally;
-  /** Order of arrival, for flush(). */
-  readonly seq: number;
+  readonly batch: Batch;
   /** Computed on the first send and kept, so every retry carries the same one. */
   msgId: string;
 }
@@ -32,60 +41,77 @@ export type JetStreamSinkStatus = SinkStatus & {
   /** The servers, with any password in a URL hidden. */
   to: string;
   stream: string;
-  /** `connected`, or `away` while the connection is down (events wait). */
+  /** `connected`, or `away` while the connection is down (events wait in the spool). */
   state: 'connected' | 'away';
-  /** Events waiting to be published, and published but not yet acknowledged. */
-  queued: number;
+  /** Batches in the spool not yet wholly acknowledged, and the spool's bytes on disk. */
+  pending: number;
+  spoolBytes: number;
+  /** Events published and waiting for their acknowledgement. */
   inFlight: number;
-  /** Acknowledged by JetStream (also counted as `forwarded`). */
+  /** Events acknowledged by JetStream (`forwarded` follows once their whole batch is). */
   acknowledged: number;
   /** Acknowledged as already stored: a retry whose first try had made it after all. */
   duplicates: number;
   /** Publishes sent again after a timeout or a lost connection. */
   retries: number;
-  /** Dropped: the queue was full, the event was bigger than the server takes, or the daemon stopped first. */
+  /** Events credited as forwarded: their batch is acknowledged and gone from the spool. */
+  forwarded: number;
+  /** Dropped: the spool was full (`--spool-max`), or the event was bigger than the server takes. */
   dropped: number;
+  /** Spool records skipped as corrupt, and torn bytes cut off, when it was opened. */
+  corrupt: number;
+  tornBytes: number;
 };
 
 /**
  * The sink that publishes every event to NATS JetStream: subject `ziggy.<type>`, the
  * event's BSON bytes as the payload, a `Nats-Msg-Id` derived from those bytes (see
- * messageId) so that a retry is stored once. Up to `inFlight` publishes wait for their
- * acknowledgement at once (pipelined on one connection); an event counts as `forwarded`
- * only once JetStream acknowledged it. A publish that fails (timeout, connection lost) is
- * sent again, after a pause, until it is acknowledged or the daemon stops. Meanwhile new
- * events wait in a bounded queue (`forwardHwm` events, `forwardMaxBytes` bytes, as for
- * the upstream daemon); past it they are dropped and counted. Never presses back: a dead
- * NATS must not stop local collection. The stream is created at start when missing.
+ * messageId) so that a retry is stored once. Events first go into batches in a disk
+ * spool (`<spoolPath>/jetstream`), the same as for the relay forwarder, so what the
+ * daemon acknowledged to its senders survives NATS being away and the daemon being
+ * killed. Batches are read back in order, split into events, and up to `inFlight`
+ * publishes wait for their acknowledgement at once (pipelined on one connection). A batch
+ * leaves the spool, and its events count as `forwarded`, once JetStream acknowledged
+ * every event in it and every batch before it. A publish that fails (timeout, connection
+ * lost) is sent again after a pause. Never presses back: a dead NATS must not stop local
+ * collection; a full spool drops and counts instead. The stream is created at start when
+ * missing.
  */
 @scoped(Lifecycle.ContainerScoped)
 export class JetStreamSink implements EventSink {
   readonly name = 'jetstream';
-  /** Events handed to it are kept (by JetStream), not only shown. */
+  /** Events handed to it are kept (by the spool, then JetStream), not only shown. */
   readonly keeps = true;
 
   private cfg!: JetStreamSinkSettings;
   private nc: NatsConnection | null = null;
   private publisher!: JetStreamPublisher;
   private jsm!: JetStreamManager;
-  /** FIFO of events not yet sent: `queue[head..]`. */
+  private spool!: Spool;
+  private batches!: SpoolBatches;
+  /** The next spooled batch to read and publish. */
+  private nextSeq = 1;
+  private reading = false;
+  /** Events of the batch read last, not yet sent: `queue[head..]`. */
   private queue: Pending[] = [];
   private head = 0;
   /** Events whose publish failed: sent before the queue. */
   private retry: Pending[] = [];
   private inFlight = 0;
-  private queuedBytes = 0;
+  /** Every batch up to this one is acknowledged; `done` holds those acknowledged beyond it, out of order. */
+  private ackedTo = 0;
+  private readonly done = new Set<number>();
   private maxPayload = 1024 * 1024;
-  private seq = 0;
+  private tooBig = 0;
   private pausedUntil = 0;
   private resumeTimer: NodeJS.Timeout | null = null;
   private closing = false;
   /** Between a 'disconnect' and a 'reconnect', nothing is sent: the client would only buffer it. */
   private connected = false;
   private recreating: Promise<void> | null = null;
-  private subjects: string[] = [];
-  private waiters: { upTo: number; left: number; resolve: () => void }[] = [];
-  private readonly counts = { acknowledged: 0, duplicates: 0, retries: 0, dropped: 0 };
+  private readonly subjects = new Map<string, string>();
+  private readonly fields = new DocFields();
+  private readonly counts = { acknowledged: 0, duplicates: 0, retries: 0 };
   private readonly dropWarning = new ThrottledWarning();
   private readonly failWarning = new ThrottledWarning();
 
@@ -102,104 +128,108 @@ export class JetStreamSink implements EventSink {
   /** Counters for STATUS (servers shown without secrets). */
   status(): JetStreamSinkStatus {
     const cfg = this.settings.value.nats!;
+    const spool = this.spool?.stats();
     return {
       to: showServers(cfg.servers),
       stream: cfg.stream,
       state: this.connected ? 'connected' : 'away',
-      queued: this.pendingCount(),
+      pending: spool?.pending ?? 0,
+      spoolBytes: spool?.bytes ?? 0,
       inFlight: this.inFlight,
       ...this.counts,
+      forwarded: this.batches?.forwarded ?? 0,
+      dropped: (this.batches?.dropped ?? 0) + this.tooBig,
+      corrupt: spool?.corrupt ?? 0,
+      tornBytes: spool?.tornBytes ?? 0,
     };
   }
 
-  /** Connects and makes sure the stream exists; a refused or unreachable server aborts the daemon's start. */
+  /** Connects, makes sure the stream exists and opens the spool; a refused or unreachable server aborts the daemon's start. */
   async start(): Promise<void> {
-    this.cfg = this.settings.value.nats!;
+    const settings = this.settings.value;
+    this.cfg = settings.nats!;
     const nc = await connectNats(this.cfg, 'ziggyd', true);
     try {
       this.jsm = await jetstreamManager(nc, { timeout: this.cfg.ackTimeoutMs });
       await this.ensureStream();
+      const dir = jetStreamSpoolPath(settings.spoolPath!);
+      this.spool = await Spool.open({ dir, maxBytes: settings.spoolMaxBytes, fsync: settings.fsync, fsyncIntervalMs: settings.fsyncIntervalMs, log: this.log });
     } catch (e) {
       await nc.close().catch(() => undefined);
       if (e instanceof ZiggyError) throw e;
       throw new ZiggyError('UNREACHABLE', `NATS at ${showServers(this.cfg.servers)}: JetStream is not usable: ${(e as Error).message}`, { cause: e });
     }
+    this.ackedTo = this.spool.cursor;
+    this.nextSeq = this.ackedTo + 1;
+    this.batches = new SpoolBatches(this.spool, this.stats, {
+      sealed: () => this.pump(),
+      full: () => this.dropWarning.warn(this.log, () => `spool ${this.spoolDir()} is full (--spool-max): dropping events`),
+    });
+    const replay = this.spool.stats().replayed;
+    if (replay > 0) this.log.info(`spool ${this.spoolDir()}: ${replay} batch(es) from the last run to publish`);
     this.publisher = new JetStreamPublisher(nc, this.cfg.ackTimeoutMs);
     this.maxPayload = nc.info?.max_payload ?? this.maxPayload;
     this.nc = nc;
     this.connected = true;
     void this.watch(nc);
     this.log.info(`publishing to NATS JetStream stream ${this.cfg.stream} at ${showServers(this.cfg.servers)}`);
+    this.pump();
   }
 
   begin(): void {}
 
   write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): boolean {
-    const cfg = this.settings.value;
-    if (length > this.maxPayload) return this.refuse(() => `an event of ${length} bytes is over the NATS server's max_payload (${this.maxPayload}): dropped`);
-    if (this.pendingCount() >= cfg.forwardHwm || this.queuedBytes + length > cfg.forwardMaxBytes) {
-      return this.refuse(() => `JetStream queue is full (${this.pendingCount()} events): dropping events`);
+    if (length > this.maxPayload) {
+      this.tooBig++;
+      this.dropWarning.warn(this.log, () => `an event of ${length} bytes is over the NATS server's max_payload (${this.maxPayload}): dropped`);
+      return false;
     }
-    // One message per event: the payload needs bytes of its own (the frame is reused).
-    const data = Buffer.allocUnsafe(length);
-    frame.copy(data, 0, offset, offset + length);
-    this.queuedBytes += length;
-    this.queue.push({ data, subject: this.subjectOf(route), type: route.tally, host, seq: ++this.seq, msgId: '' });
-    return true;
+    return this.batches.write(frame, offset, length, route, host);
   }
 
   end(): void {
-    this.pump();
+    this.batches.end();
   }
 
   idle(): void {
-    this.pump();
+    this.batches.seal();
   }
 
-  /** Never: a slow or dead NATS must not stop local collection; the queue drops instead. */
+  /** Never: a slow or dead NATS must not stop local collection; the spool drops instead when full. */
   pressure(): null {
     return null;
   }
 
-  /** Resolves once every event written so far is acknowledged by JetStream or counted as dropped. */
-  durable(): Promise<void> {
-    const left = this.pendingCount();
-    if (left === 0) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ upTo: this.seq, left, resolve }));
+  /** Resolves once every event written so far is durable in the spool. */
+  durable(now = false): Promise<void> {
+    this.batches.seal();
+    return this.spool.durable(now);
   }
 
-  /** Gives JetStream up to `forwardDrainMs` to acknowledge what is queued; the rest is counted as dropped. */
+  /** Gives JetStream up to `forwardDrainMs` to acknowledge what is spooled; the rest stays in the spool for the next start. */
   async stop(): Promise<void> {
     const nc = this.nc;
     if (nc === null) return;
+    this.batches.seal();
     const deadline = performance.now() + this.settings.value.forwardDrainMs;
     this.pump();
-    while (this.pendingCount() > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (this.ackedTo < this.spool.last && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     this.closing = true;
     this.connected = false;
     if (this.resumeTimer !== null) clearTimeout(this.resumeTimer);
-    let lost = 0;
-    for (const p of [...this.retry, ...this.queue.slice(this.head)]) {
-      this.finish(p, 'dropped');
-      lost++;
-    }
-    this.retry = [];
-    this.queue = [];
-    this.head = 0;
-    // Publishes still waiting for an acknowledgement are given up (counted as dropped).
-    lost += this.inFlight;
     this.publisher.close();
     this.nc = null;
     await nc.close().catch(() => undefined);
-    if (lost > 0) this.log.warn(`stopping: ${lost} event(s) not acknowledged by JetStream`);
+    await this.spool.close();
+    const left = this.spool.last - this.ackedTo;
+    if (left > 0) this.log.warn(`stopping: ${left} batch(es) not acknowledged by JetStream stay in the spool for the next start`);
   }
 
-  /** Events not yet acknowledged (queued, to retry, or in flight). */
-  private pendingCount(): number {
-    return this.queue.length - this.head + this.retry.length + this.inFlight;
+  private spoolDir(): string {
+    return jetStreamSpoolPath(this.settings.value.spoolPath!);
   }
 
-  /** Starts publishes until `inFlight` wait for their acknowledgement; retries first. */
+  /** Starts publishes until `inFlight` wait for their acknowledgement: retries first, then the batch read last, then the next one. */
   private pump(): void {
     // While disconnected, publishes would pile up in the client's buffer, and every round
     // of retries would add another copy; the 'reconnect' status starts the pump again.
@@ -207,20 +237,61 @@ export class JetStreamSink implements EventSink {
     if (performance.now() < this.pausedUntil) return this.resumeLater();
     const max = this.cfg.inFlight;
     while (this.inFlight < max) {
-      const p = this.retry.length > 0 ? this.retry.shift()! : this.queue[this.head];
-      if (p === undefined) break;
-      if (p === this.queue[this.head]) {
+      let p = this.retry.shift();
+      if (p === undefined && this.head < this.queue.length) {
+        p = this.queue[this.head];
         this.queue[this.head++] = undefined as unknown as Pending;
-        if (this.head === this.queue.length) {
-          this.queue = [];
-          this.head = 0;
-        } else if (this.head > 4096 && this.head * 2 > this.queue.length) {
-          this.queue = this.queue.slice(this.head);
-          this.head = 0;
-        }
+      }
+      if (p === undefined) {
+        if (!this.reading && this.nextSeq <= this.spool.last) void this.readNext();
+        return;
       }
       this.send(p);
     }
+  }
+
+  /** Reads the next spooled batch and queues its events (one batch at a time, so memory holds at most one beyond those in flight). */
+  private async readNext(): Promise<void> {
+    this.reading = true;
+    const seq = this.nextSeq++;
+    let payload: Buffer | undefined;
+    try {
+      payload = await this.spool.read(seq);
+    } catch (e) {
+      this.log.error(`spool: cannot read batch ${seq}: ${(e as Error).message}`);
+    }
+    this.reading = false;
+    if (this.closing) return;
+    payload ??= Buffer.alloc(0); // acknowledged meanwhile, or unreadable: nothing to publish
+    this.batches.replayed(seq, payload);
+    const batch: Batch = { seq, left: 0 };
+    this.queue = [];
+    this.head = 0;
+    for (let off = 0; off < payload.length;) {
+      const size = docSizeAt(payload, off);
+      if (size < 0) break;
+      const subject = this.subjectAt(payload, off, size);
+      if (subject !== null) {
+        this.queue.push({ data: payload.subarray(off, off + size), subject, batch, msgId: '' });
+        batch.left++;
+      }
+      off += size;
+    }
+    if (batch.left === 0) this.batchDone(seq);
+    this.pump();
+  }
+
+  /** The subject of the document at `off` from its `type`; null when it has none (a spool record is checked, so this is for safety). */
+  private subjectAt(payload: Buffer, off: number, size: number): string | null {
+    const f = this.fields;
+    if (scanDocument(payload, off, size, f) !== Scan.OK || f.typeKind !== KIND_STRING) return null;
+    const type = payload.toString('utf8', f.typeStart, f.typeEnd);
+    let subject = this.subjects.get(type);
+    if (subject === undefined) {
+      subject = subjectForType(type);
+      if (this.subjects.size < MAX_SUBJECTS) this.subjects.set(type, subject);
+    }
+    return subject;
   }
 
   private send(p: Pending): void {
@@ -228,14 +299,12 @@ export class JetStreamSink implements EventSink {
     this.inFlight++;
     this.publisher.publish(p.subject, p.data, p.msgId, (err, duplicate) => {
       this.inFlight--;
+      if (this.closing) return; // it stays in the spool
       if (err === null) {
+        this.counts.acknowledged++;
         if (duplicate) this.counts.duplicates++;
-        this.finish(p, 'forwarded');
+        if (--p.batch.left === 0) this.batchDone(p.batch.seq);
         this.pump();
-        return;
-      }
-      if (this.closing) {
-        this.finish(p, 'dropped');
         return;
       }
       this.counts.retries++;
@@ -247,32 +316,14 @@ export class JetStreamSink implements EventSink {
     });
   }
 
-  /** One event is done with: credit it and release whoever waits for it in flush(). */
-  private finish(p: Pending, what: 'forwarded' | 'dropped'): void {
-    this.queuedBytes -= p.data.length;
-    if (what === 'forwarded') {
-      this.counts.acknowledged++;
-      p.type.forwarded++;
-      p.host.forwarded++;
-      this.stats.totals.forwarded++;
-    } else {
-      this.counts.dropped++;
-      // Lost after it was taken: lost for good only if no other sink keeps events.
-      if (this.stats.lossIsFinal) this.stats.drop(p.type, p.host);
-    }
-    if (this.waiters.length === 0) return;
-    for (const w of this.waiters) if (p.seq <= w.upTo) w.left--;
-    if (this.waiters.some((w) => w.left <= 0)) {
-      for (const w of this.waiters) if (w.left <= 0) w.resolve();
-      this.waiters = this.waiters.filter((w) => w.left > 0);
-    }
-  }
-
-  /** Lets an event go (the collector counts it as dropped if no other keeping sink took it). */
-  private refuse(why: () => string): false {
-    this.counts.dropped++;
-    this.dropWarning.warn(this.log, why);
-    return false;
+  /** Every event of batch `seq` is acknowledged: once the batches before it are too, they all leave the spool. */
+  private batchDone(seq: number): void {
+    this.done.add(seq);
+    let to = this.ackedTo;
+    while (this.done.delete(to + 1)) to++;
+    if (to === this.ackedTo) return;
+    this.batches.acknowledged(this.ackedTo + 1, to);
+    this.ackedTo = to;
   }
 
   private resumeLater(): void {
@@ -282,12 +333,6 @@ export class JetStreamSink implements EventSink {
       this.resumeTimer = null;
       this.pump();
     }, wait);
-  }
-
-  /** Subjects per route id (types past the cap make theirs each time). */
-  private subjectOf(route: TypeRoute): string {
-    if (route.id < 0) return subjectForType(route.type);
-    return (this.subjects[route.id] ??= subjectForType(route.type));
   }
 
   /** Creates the stream when it does not exist; leaves an existing one as its operator configured it. */
@@ -326,7 +371,7 @@ export class JetStreamSink implements EventSink {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect') {
         this.connected = false;
-        this.log.warn(`NATS connection lost; events wait (up to ${this.settings.value.forwardHwm}) until it is back`);
+        this.log.warn(`NATS connection lost; events wait in the spool ${this.spoolDir()} until it is back`);
       } else if (s.type === 'reconnect') {
         this.connected = true;
         this.log.info('NATS connection back');

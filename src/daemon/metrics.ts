@@ -5,8 +5,38 @@ import type { DaemonStatus } from './control-server';
  * other numeric key of the built-in sinks only grows. A key of a sink added by an
  * application that is in neither list is exposed untyped.
  */
-const SINK_GAUGES = new Set(['queued', 'queuedBytes', 'open', 'filesToday', 'buffered', 'subscriptions', 'maxRate', 'watching', 'sampledTypes']);
-const SINK_COUNTERS = new Set(['written', 'synced', 'dropped', 'refused', 'repaired', 'repairedBytes', 'forwarded', 'published', 'skipped']);
+const SINK_GAUGES = new Set([
+  'queued',
+  'queuedBytes',
+  'open',
+  'filesToday',
+  'buffered',
+  'subscriptions',
+  'maxRate',
+  'watching',
+  'sampledTypes',
+  'pending',
+  'spoolBytes',
+  'inFlight',
+]);
+const SINK_COUNTERS = new Set([
+  'written',
+  'synced',
+  'dropped',
+  'refused',
+  'repaired',
+  'repairedBytes',
+  'forwarded',
+  'published',
+  'skipped',
+  'resent',
+  'failovers',
+  'corrupt',
+  'tornBytes',
+  'acknowledged',
+  'duplicates',
+  'retries',
+]);
 
 /**
  * The daemon's counters in Prometheus' text exposition format (version 0.0.4), built from

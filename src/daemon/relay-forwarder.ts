@@ -1,7 +1,7 @@
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { Dealer } from 'zeromq';
 import { applyClientKeys } from '../protocol/curve-cert';
-import { countDocuments, decodeHeader, encodeHeader, RelayKind, RESEND_FLAG, SendWindow } from '../protocol/relay';
+import { decodeHeader, encodeHeader, RelayKind, RESEND_FLAG, SendWindow } from '../protocol/relay';
 import { isIPv6Host } from '../protocol/endpoint';
 import { DaemonSettings } from './config';
 import { DaemonLog, ThrottledWarning } from './logger';
@@ -9,40 +9,10 @@ import type { ControlStatus } from '../protocol/control';
 import type { EventSink, SinkStatus, TypeRoute } from './sink';
 import { closeQuietly, showEndpoint } from './sockets';
 import { Spool, type SpoolCounters } from './spool';
+import { SpoolBatches } from './spool-batches';
 import { Stats, type Tally } from './stats';
 
-/** A batch is sealed (spooled) at this size, when a message ends and it is this old, when input pauses, or when durable() is asked. */
-const BATCH_BYTES = 256 * 1024;
-const BATCH_AGE_MS = 20;
-/** Most tallies kept for crediting `forwarded` per type and host; past it only the totals are credited. */
-const MAX_TALLY_RUNS = 1_000_000;
 const TICK_MS = 100;
-
-/** Consecutive documents with the same tally, as runs. */
-class TallyRuns {
-  readonly tallies: Tally[] = [];
-  readonly counts: number[] = [];
-
-  add(t: Tally): void {
-    const n = this.tallies.length;
-    if (n > 0 && this.tallies[n - 1] === t) this.counts[n - 1]++;
-    else {
-      this.tallies.push(t);
-      this.counts.push(1);
-    }
-  }
-
-  credit(what: 'forwarded' | 'dropped'): void {
-    for (let i = 0; i < this.tallies.length; i++) this.tallies[i][what] += this.counts[i];
-  }
-}
-
-interface BatchInfo {
-  count: number;
-  /** null for batches replayed from an earlier run, or past MAX_TALLY_RUNS. */
-  types: TallyRuns | null;
-  hosts: TallyRuns | null;
-}
 
 /** What the acknowledged forwarder reports in STATUS. */
 export interface UpstreamStatus {
@@ -73,14 +43,7 @@ export class RelayForwarder implements EventSink {
   private window!: SendWindow;
   private socket: Dealer | null = null;
   private current = 0;
-  private readonly info = new Map<number, BatchInfo>();
-  private tallyRuns = 0;
-  private buf: Buffer = Buffer.allocUnsafe(BATCH_BYTES);
-  private pos = 0;
-  private docs = 0;
-  private types = new TallyRuns();
-  private hosts = new TallyRuns();
-  private openedAt = 0;
+  private batches!: SpoolBatches;
   private pumping = false;
   private timer: NodeJS.Timeout | null = null;
   private lastHeard = 0;
@@ -88,8 +51,6 @@ export class RelayForwarder implements EventSink {
   private lastProgress = 0;
   private resent = 0;
   private failovers = 0;
-  private forwarded = 0;
-  private dropped = 0;
   private closing = false;
   private readonly dropWarning = new ThrottledWarning();
 
@@ -111,8 +72,8 @@ export class RelayForwarder implements EventSink {
       inFlight: u.inFlight,
       resent: u.resent,
       failovers: u.failovers,
-      forwarded: this.forwarded,
-      dropped: this.dropped,
+      forwarded: this.batches.forwarded,
+      dropped: this.batches.dropped,
       pending: u.spool.pending,
       spoolBytes: u.spool.bytes,
       corrupt: u.spool.corrupt,
@@ -142,6 +103,13 @@ export class RelayForwarder implements EventSink {
     this.spool = await Spool.open({ dir: cfg.spoolPath!, maxBytes: cfg.spoolMaxBytes, fsync: cfg.fsync, fsyncIntervalMs: cfg.fsyncIntervalMs, log: this.log });
     this.window = new SendWindow(cfg.relayCredit, this.spool.cursor + 1);
     this.window.extend(this.spool.last);
+    this.batches = new SpoolBatches(this.spool, this.stats, {
+      sealed: (seq) => {
+        this.window.extend(seq);
+        this.pump();
+      },
+      full: () => this.dropWarning.warn(this.log, () => `spool ${cfg.spoolPath} is full (--spool-max): dropping events`),
+    });
     const s = this.spool.stats();
     if (s.replayed > 0) this.log.info(`spool ${cfg.spoolPath}: ${s.replayed} batch(es) from the last run to send`);
     this.connect();
@@ -153,30 +121,15 @@ export class RelayForwarder implements EventSink {
   begin(): void {}
 
   write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): boolean {
-    if (!this.spool.hasRoom(this.pos + length)) {
-      this.dropped++;
-      this.warnFull();
-      return false;
-    }
-    if (this.pos + length > this.buf.length) {
-      this.seal();
-      if (length > this.buf.length) this.buf = Buffer.allocUnsafe(length);
-    }
-    if (this.docs === 0) this.openedAt = performance.now();
-    frame.copy(this.buf, this.pos, offset, offset + length);
-    this.pos += length;
-    this.docs++;
-    this.types.add(route.tally);
-    this.hosts.add(host);
-    return true;
+    return this.batches.write(frame, offset, length, route, host);
   }
 
   end(): void {
-    if (this.docs > 0 && (this.pos >= BATCH_BYTES / 2 || performance.now() - this.openedAt >= BATCH_AGE_MS)) this.seal();
+    this.batches.end();
   }
 
   idle(): void {
-    this.seal();
+    this.batches.seal();
   }
 
   /** Never: a full spool drops (counted) rather than stop collection. */
@@ -185,13 +138,13 @@ export class RelayForwarder implements EventSink {
   }
 
   durable(now = false): Promise<void> {
-    this.seal();
+    this.batches.seal();
     return this.spool.durable(now);
   }
 
   /** Gives the upstream `forwardDrainMs` to acknowledge what is in flight; the rest stays spooled for the next start. */
   async stop(): Promise<void> {
-    this.seal();
+    this.batches.seal();
     const deadline = performance.now() + this.settings.value.forwardDrainMs;
     while (this.window.unacknowledged > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     this.closing = true;
@@ -201,37 +154,6 @@ export class RelayForwarder implements EventSink {
     await this.spool.close();
     const left = this.window.unacknowledged;
     if (left > 0) this.log.warn(`stopping: ${left} batch(es) not yet acknowledged by ${this.status().to} stay in the spool for the next start`);
-  }
-
-  /** The batch being filled goes into the spool (or, when it is full, is dropped and counted). */
-  private seal(): void {
-    if (this.docs === 0) return;
-    const data = Buffer.from(this.buf.subarray(0, this.pos));
-    const seq = this.spool.append(data);
-    if (seq === 0) {
-      // Taken, then refused (the spool filled meanwhile): a loss, final unless another sink keeps the events.
-      this.dropped += this.docs;
-      if (this.stats.lossIsFinal) {
-        this.types.credit('dropped');
-        this.hosts.credit('dropped');
-        this.stats.totals.dropped += this.docs;
-      }
-      this.warnFull();
-    } else {
-      const keep = this.tallyRuns < MAX_TALLY_RUNS;
-      if (keep) this.tallyRuns += this.types.tallies.length + this.hosts.tallies.length;
-      this.info.set(seq, { count: this.docs, types: keep ? this.types : null, hosts: keep ? this.hosts : null });
-      this.window.extend(seq);
-    }
-    this.pos = 0;
-    this.docs = 0;
-    this.types = new TallyRuns();
-    this.hosts = new TallyRuns();
-    this.pump();
-  }
-
-  private warnFull(): void {
-    this.dropWarning.warn(this.log, () => `spool ${this.settings.value.spoolPath} is full (--spool-max): dropping events`);
   }
 
   private connect(): void {
@@ -274,20 +196,7 @@ export class RelayForwarder implements EventSink {
     const from = this.window.base;
     if (this.window.ack(seq) === 0) return;
     this.lastProgress = performance.now();
-    const totals = this.stats.totals;
-    for (let s = from; s <= seq; s++) {
-      const info = this.info.get(s);
-      if (info === undefined) continue;
-      this.info.delete(s);
-      totals.forwarded += info.count;
-      this.forwarded += info.count;
-      if (info.types !== null && info.hosts !== null) {
-        info.types.credit('forwarded');
-        info.hosts.credit('forwarded');
-        this.tallyRuns -= info.types.tallies.length + info.hosts.tallies.length;
-      }
-    }
-    this.spool.ack(seq);
+    this.batches.acknowledged(from, seq);
     this.pump();
   }
 
@@ -312,7 +221,7 @@ export class RelayForwarder implements EventSink {
         payload = undefined;
       }
       if (payload === undefined) payload = Buffer.alloc(0); // acknowledged meanwhile, or unreadable: an empty batch keeps the numbering
-      if (!this.info.has(seq)) this.info.set(seq, { count: countDocuments(payload), types: null, hosts: null });
+      this.batches.replayed(seq, payload);
       const header = encodeHeader({ kind: RelayKind.BATCH, ...id, seq, base: this.window.base, round: this.window.round, flags: resend ? RESEND_FLAG : 0 });
       try {
         await socket.send([header, payload]);
