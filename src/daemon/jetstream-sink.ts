@@ -9,9 +9,8 @@ import { DaemonSettings } from './config';
 import { jetStreamSpoolPath, type JetStreamSinkSettings } from './jetstream-config';
 import { JetStreamPublisher } from './jetstream-publisher';
 import { DaemonLog, ThrottledWarning } from './logger';
-import type { EventSink, SinkStatus, TypeRoute } from './sink';
-import { Spool } from './spool';
-import { SpoolBatches } from './spool-batches';
+import type { SinkStatus, TypeRoute } from './sink';
+import { SpooledSink } from './spool-batches';
 import { Stats, type Tally } from './stats';
 
 /** After a failed publish, new ones wait this long (the connection is probably down). */
@@ -78,17 +77,13 @@ export type JetStreamSinkStatus = SinkStatus & {
  * missing.
  */
 @scoped(Lifecycle.ContainerScoped)
-export class JetStreamSink implements EventSink {
+export class JetStreamSink extends SpooledSink {
   readonly name = 'jetstream';
-  /** Events handed to it are kept (by the spool, then JetStream), not only shown. */
-  readonly keeps = true;
 
   private cfg!: JetStreamSinkSettings;
   private nc: NatsConnection | null = null;
   private publisher!: JetStreamPublisher;
   private jsm!: JetStreamManager;
-  private spool!: Spool;
-  private batches!: SpoolBatches;
   /** The next spooled batch to read and publish. */
   private nextSeq = 1;
   private reading = false;
@@ -115,11 +110,9 @@ export class JetStreamSink implements EventSink {
   private readonly dropWarning = new ThrottledWarning();
   private readonly failWarning = new ThrottledWarning();
 
-  constructor(
-    @inject(DaemonSettings) private readonly settings: DaemonSettings,
-    @inject(Stats) private readonly stats: Stats,
-    @inject(DaemonLog) private readonly log: DaemonLog,
-  ) {}
+  constructor(@inject(DaemonSettings) settings: DaemonSettings, @inject(Stats) stats: Stats, @inject(DaemonLog) log: DaemonLog) {
+    super(settings, stats, log);
+  }
 
   get enabled(): boolean {
     return this.settings.value.nats !== undefined;
@@ -152,8 +145,7 @@ export class JetStreamSink implements EventSink {
     try {
       this.jsm = await jetstreamManager(nc, { timeout: this.cfg.ackTimeoutMs });
       await this.ensureStream();
-      const dir = jetStreamSpoolPath(settings.spoolPath!);
-      this.spool = await Spool.open({ dir, maxBytes: settings.spoolMaxBytes, fsync: settings.fsync, fsyncIntervalMs: settings.fsyncIntervalMs, log: this.log });
+      await this.openSpool(this.spoolDir(), () => this.pump());
     } catch (e) {
       await nc.close().catch(() => undefined);
       if (e instanceof ZiggyError) throw e;
@@ -161,12 +153,6 @@ export class JetStreamSink implements EventSink {
     }
     this.ackedTo = this.spool.cursor;
     this.nextSeq = this.ackedTo + 1;
-    this.batches = new SpoolBatches(this.spool, this.stats, {
-      sealed: () => this.pump(),
-      full: () => this.dropWarning.warn(this.log, () => `spool ${this.spoolDir()} is full (--spool-max): dropping events`),
-    });
-    const replay = this.spool.stats().replayed;
-    if (replay > 0) this.log.info(`spool ${this.spoolDir()}: ${replay} batch(es) from the last run to publish`);
     this.publisher = new JetStreamPublisher(nc, this.cfg.ackTimeoutMs);
     this.maxPayload = nc.info?.max_payload ?? this.maxPayload;
     this.nc = nc;
@@ -176,34 +162,13 @@ export class JetStreamSink implements EventSink {
     this.pump();
   }
 
-  begin(): void {}
-
-  write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): boolean {
+  override write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): boolean {
     if (length > this.maxPayload) {
       this.tooBig++;
       this.dropWarning.warn(this.log, () => `an event of ${length} bytes is over the NATS server's max_payload (${this.maxPayload}): dropped`);
       return false;
     }
-    return this.batches.write(frame, offset, length, route, host);
-  }
-
-  end(): void {
-    this.batches.end();
-  }
-
-  idle(): void {
-    this.batches.seal();
-  }
-
-  /** Never: a slow or dead NATS must not stop local collection; the spool drops instead when full. */
-  pressure(): null {
-    return null;
-  }
-
-  /** Resolves once every event written so far is durable in the spool. */
-  durable(now = false): Promise<void> {
-    this.batches.seal();
-    return this.spool.durable(now);
+    return super.write(frame, offset, length, route, host);
   }
 
   /** Gives JetStream up to `forwardDrainMs` to acknowledge what is spooled; the rest stays in the spool for the next start. */

@@ -4,13 +4,13 @@ import { applyClientKeys } from '../protocol/curve-cert';
 import { decodeHeader, encodeHeader, RelayKind, RESEND_FLAG, SendWindow } from '../protocol/relay';
 import { isIPv6Host } from '../protocol/endpoint';
 import { DaemonSettings } from './config';
-import { DaemonLog, ThrottledWarning } from './logger';
+import { DaemonLog } from './logger';
 import type { ControlStatus } from '../protocol/control';
-import type { EventSink, SinkStatus, TypeRoute } from './sink';
+import type { SinkStatus } from './sink';
 import { closeQuietly, showEndpoint } from './sockets';
-import { Spool, type SpoolCounters } from './spool';
-import { SpoolBatches } from './spool-batches';
-import { Stats, type Tally } from './stats';
+import type { SpoolCounters } from './spool';
+import { SpooledSink } from './spool-batches';
+import { Stats } from './stats';
 
 const TICK_MS = 100;
 
@@ -35,15 +35,12 @@ export interface UpstreamStatus {
  * What is not acknowledged at stop stays in the spool for the next start.
  */
 @scoped(Lifecycle.ContainerScoped)
-export class RelayForwarder implements EventSink {
+export class RelayForwarder extends SpooledSink {
   readonly name = 'upstream';
-  readonly keeps = true;
 
-  private spool!: Spool;
   private window!: SendWindow;
   private socket: Dealer | null = null;
   private current = 0;
-  private batches!: SpoolBatches;
   private pumping = false;
   private timer: NodeJS.Timeout | null = null;
   private lastHeard = 0;
@@ -52,13 +49,10 @@ export class RelayForwarder implements EventSink {
   private resent = 0;
   private failovers = 0;
   private closing = false;
-  private readonly dropWarning = new ThrottledWarning();
 
-  constructor(
-    @inject(DaemonSettings) private readonly settings: DaemonSettings,
-    @inject(Stats) private readonly stats: Stats,
-    @inject(DaemonLog) private readonly log: DaemonLog,
-  ) {}
+  constructor(@inject(DaemonSettings) settings: DaemonSettings, @inject(Stats) stats: Stats, @inject(DaemonLog) log: DaemonLog) {
+    super(settings, stats, log);
+  }
 
   get enabled(): boolean {
     return this.settings.value.upstreams.length > 0;
@@ -100,46 +94,16 @@ export class RelayForwarder implements EventSink {
 
   async start(): Promise<void> {
     const cfg = this.settings.value;
-    this.spool = await Spool.open({ dir: cfg.spoolPath!, maxBytes: cfg.spoolMaxBytes, fsync: cfg.fsync, fsyncIntervalMs: cfg.fsyncIntervalMs, log: this.log });
+    await this.openSpool(cfg.spoolPath!, (seq) => {
+      this.window.extend(seq);
+      this.pump();
+    });
     this.window = new SendWindow(cfg.relayCredit, this.spool.cursor + 1);
     this.window.extend(this.spool.last);
-    this.batches = new SpoolBatches(this.spool, this.stats, {
-      sealed: (seq) => {
-        this.window.extend(seq);
-        this.pump();
-      },
-      full: () => this.dropWarning.warn(this.log, () => `spool ${cfg.spoolPath} is full (--spool-max): dropping events`),
-    });
-    const s = this.spool.stats();
-    if (s.replayed > 0) this.log.info(`spool ${cfg.spoolPath}: ${s.replayed} batch(es) from the last run to send`);
     this.connect();
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
     this.pump();
-  }
-
-  begin(): void {}
-
-  write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): boolean {
-    return this.batches.write(frame, offset, length, route, host);
-  }
-
-  end(): void {
-    this.batches.end();
-  }
-
-  idle(): void {
-    this.batches.seal();
-  }
-
-  /** Never: a full spool drops (counted) rather than stop collection. */
-  pressure(): null {
-    return null;
-  }
-
-  durable(now = false): Promise<void> {
-    this.batches.seal();
-    return this.spool.durable(now);
   }
 
   /** Gives the upstream `forwardDrainMs` to acknowledge what is in flight; the rest stays spooled for the next start. */

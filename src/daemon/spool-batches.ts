@@ -1,7 +1,9 @@
 import { countDocuments } from '../protocol/relay';
-import type { TypeRoute } from './sink';
-import type { Spool } from './spool';
-import { Stats, type Tally } from './stats';
+import type { DaemonSettings } from './config';
+import { ThrottledWarning, type DaemonLog } from './logger';
+import type { EventSink, SinkStatus, TypeRoute } from './sink';
+import { Spool } from './spool';
+import type { Stats, Tally } from './stats';
 
 /** A batch is sealed (spooled) at this size, when a message ends and it is this old, when input pauses, or when durable() is asked. */
 const BATCH_BYTES = 256 * 1024;
@@ -139,5 +141,68 @@ export class SpoolBatches {
       }
     }
     this.spool.ack(to);
+  }
+}
+
+/**
+ * The intake shared by the sinks that forward through a disk spool: every event goes into
+ * a batch of {@link SpoolBatches}, every batch into the spool; durable() is the spool's.
+ * Never presses back: a full spool drops and counts, so that a far end that is away
+ * never stops local collection. A subclass opens the spool in start() and sends what is
+ * sealed in its own way.
+ */
+export abstract class SpooledSink implements EventSink {
+  abstract readonly name: string;
+  abstract readonly enabled: boolean;
+  readonly keeps = true;
+  protected spool!: Spool;
+  protected batches!: SpoolBatches;
+  private readonly fullWarning = new ThrottledWarning();
+
+  protected constructor(
+    protected readonly settings: DaemonSettings,
+    protected readonly stats: Stats,
+    protected readonly log: DaemonLog,
+  ) {}
+
+  abstract start(): Promise<void>;
+  abstract stop(): Promise<void>;
+  abstract status(): SinkStatus;
+
+  /** Opens the spool in `dir`, recovering what a crash left; `sealed` hears of each batch appended from then on. */
+  protected async openSpool(dir: string, sealed: (seq: number) => void): Promise<void> {
+    const cfg = this.settings.value;
+    this.spool = await Spool.open({ dir, maxBytes: cfg.spoolMaxBytes, fsync: cfg.fsync, fsyncIntervalMs: cfg.fsyncIntervalMs, log: this.log });
+    this.batches = new SpoolBatches(this.spool, this.stats, {
+      sealed,
+      full: () => this.fullWarning.warn(this.log, () => `spool ${dir} is full (--spool-max): dropping events`),
+    });
+    const replayed = this.spool.stats().replayed;
+    if (replayed > 0) this.log.info(`spool ${dir}: ${replayed} batch(es) from the last run to send`);
+  }
+
+  begin(): void {}
+
+  write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): boolean {
+    return this.batches.write(frame, offset, length, route, host);
+  }
+
+  end(): void {
+    this.batches.end();
+  }
+
+  idle(): void {
+    this.batches.seal();
+  }
+
+  /** Never: a full spool drops (counted) rather than stop collection. */
+  pressure(): null {
+    return null;
+  }
+
+  /** Resolves once every event written so far is durable in the spool. */
+  durable(now = false): Promise<void> {
+    this.batches.seal();
+    return this.spool.durable(now);
   }
 }
