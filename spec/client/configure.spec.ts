@@ -336,10 +336,10 @@ describe('client/configure', () => {
         set('pad', 'x'.repeat(300_000));
       });
       context('after', () => set('n', 1));
+      context('marker', () => set('n', 2)); // sent after all the others: once it is in, a second 'audit' would be too
       await flush(3000);
-      await waitFor(() => coll.docs.length >= 6, 5000, 'every event');
-      await new Promise((r) => setTimeout(r, 50));
-      expect(coll.docs.map((d) => d.type)).to.deep.equal(['filler', 'filler', 'filler', 'request', 'audit', 'after']);
+      await waitFor(() => coll.docs.some((d) => d.type === 'marker'), 5000, 'every event');
+      expect(coll.docs.map((d) => d.type)).to.deep.equal(['filler', 'filler', 'filler', 'request', 'audit', 'after', 'marker']);
       expect((coll.docs[3].body as { row: unknown }).row).to.deep.equal({ lazy: 'v' });
     });
   });

@@ -7,7 +7,7 @@ import { parseEndpoint } from '../../src/protocol/endpoint';
 import type { ZiggyEvent } from '../../src/protocol/event';
 import { serializeEvent } from '../../src/client/serializer';
 import type { Batch } from '../../src/client/encoder';
-import type { Sender, SenderHost } from '../../src/client/sender';
+import { connectPush, PushSender, type BatchSocket, type PushSenderOptions, type Sender, type SenderHost } from '../../src/client/sender';
 import { Transport, type TransportCounters, type TransportOptions } from '../../src/client/transport';
 import { freeEndpoint, waitFor } from '../helpers/net';
 
@@ -19,6 +19,44 @@ function event(seq: number, body: Record<string, unknown> = {}): ZiggyEvent {
 
 function counters(): TransportCounters {
   return { sent: 0, dropped: 0, batches: 0, bytes: 0, encodeErrors: 0 };
+}
+
+/**
+ * The PUSH socket a transport makes, counting the sends ZeroMQ refused: with nothing
+ * listening, a count that grows proves the sender tried and kept what it was refused.
+ */
+class CountingPush implements BatchSocket {
+  refused = 0;
+  private readonly push: ReturnType<typeof connectPush>;
+
+  constructor(options: PushSenderOptions) {
+    this.push = connectPush(options);
+  }
+
+  async send(bytes: Buffer): Promise<void> {
+    try {
+      await this.push.send(bytes);
+    } catch (e) {
+      this.refused++;
+      throw e;
+    }
+  }
+
+  get writable(): boolean {
+    return this.push.writable;
+  }
+
+  get linger(): number {
+    return this.push.linger;
+  }
+
+  set linger(ms: number) {
+    this.push.linger = ms;
+  }
+
+  close(): void {
+    this.push.close();
+  }
 }
 
 /** A collector: a bound Pull socket that splits every message into its documents. */
@@ -83,6 +121,13 @@ describe('client/transport', () => {
     );
     open.push(t);
     return t;
+  }
+
+  /** A transport whose PUSH socket counts refusals (see CountingPush). */
+  function countedTransport(endpoint: string, c: TransportCounters, over: Partial<TransportOptions> = {}): { t: Transport; push: CountingPush } {
+    const options = { url: parseEndpoint(endpoint, 0).url, linger: 200, sendHighWaterMark: 64 };
+    const push = new CountingPush(options);
+    return { t: transport(endpoint, c, { ...over, sender: (host) => new PushSender(options, host, push) }), push };
   }
 
   async function collector(endpoint: string): Promise<Collector> {
@@ -252,31 +297,34 @@ describe('client/transport', () => {
       expect(t.queued).to.equal(0);
       expect(c.sent).to.equal(50);
 
-      // a new burst after the queue drained warns again
+      // A new burst after the queue drained warns again. Nothing leaves within one
+      // synchronous run, so the queue fills whether or not ZeroMQ saw the collector go.
       await coll.stop();
       collectors.length = 0;
-      await waitFor(async () => {
-        t.record(event(1000));
-        await new Promise((r) => setTimeout(r, 20));
-        return t.queued > 0;
-      });
       for (let i = 0; i < 60; i++) t.record(event(2000 + i));
+      expect(t.queued).to.equal(50);
+      expect(c.dropped).to.equal(30 + 10);
       expect(warnings).to.have.length(2);
+      expect(warnings[1]).to.include('queue is full');
     });
 
     it('never holds more than highWaterMark events, while full batches are refused and retried', async () => {
       const ep = await freeEndpoint();
       const c = counters();
-      const t = transport(ep, c, { highWaterMark: 1000, batchBytes: 2048, flushInterval: 1 });
+      const { t, push } = countedTransport(ep, c, { highWaterMark: 1000, batchBytes: 2048, flushInterval: 1 });
       let recorded = 0;
       // Batches fill and are refused (nothing listens) while new events keep coming, in
-      // the same synchronous run and across the retry and flush timers.
+      // the same synchronous run and across the retry and flush timers. Each round ends
+      // once ZeroMQ has refused one more batch (flush() asks for a retry now, rather than
+      // after the backed-off retry timer).
       for (let round = 0; round < 20; round++) {
         for (let i = 0; i < 300; i++) {
           t.record(event(recorded++, { pad: 'p'.repeat(40) }), i % 2 === 0);
           expect(t.queued).to.be.at.most(1000);
         }
-        await new Promise((resolve) => setTimeout(resolve, 3));
+        const refused = push.refused;
+        await t.flush(0);
+        await waitFor(() => push.refused > refused, 2000, 'a refused retry');
         expect(t.queued).to.be.at.most(1000);
         expect(t.queued + c.dropped + c.sent).to.equal(recorded);
       }
@@ -287,10 +335,13 @@ describe('client/transport', () => {
     it('delivers what was queued before the collector started', async () => {
       const ep = await freeEndpoint();
       const c = counters();
-      const t = transport(ep, c);
+      const { t, push } = countedTransport(ep, c);
       for (let i = 0; i < 25; i++) t.record(event(i));
-      await new Promise((r) => setTimeout(r, 100));
+      // Held, not merely not yet tried: the flush timer handed the batch over and ZeroMQ
+      // refused it twice (the send and a retry), and the events are still queued.
+      await waitFor(() => push.refused >= 2, 2000, 'a send and a retry refused');
       expect(t.queued).to.equal(25);
+      expect(c.sent).to.equal(0);
       const coll = await collector(ep);
       await coll.waitForDocs(25);
       expect(coll.seqs()).to.deep.equal(Array.from({ length: 25 }, (_, i) => i));

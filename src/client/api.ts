@@ -18,6 +18,26 @@ function writable(): EventBody | null {
   return openBody(current<Context>());
 }
 
+/**
+ * What set(), append(), add() and merge() share: `write` the current context's body when
+ * it can take fields, and count (never throw) a call the body rejects, under `op`. The
+ * writers are module-level functions, so a call allocates nothing.
+ */
+function change<A, B>(op: string, write: (body: EventBody, a: A, b: B) => void, a: A, b: B): void {
+  const body = writable();
+  if (body === null) return;
+  try {
+    write(body, a, b);
+  } catch (e) {
+    noteRejected(op, e);
+  }
+}
+
+const setField = (body: EventBody, key: string, value: unknown): void => body.set(key, value);
+const appendField = (body: EventBody, key: string, value: unknown): void => body.append(key, value);
+const addField = (body: EventBody, key: string, amount: number): void => body.add(key, amount);
+const mergeFields = (body: EventBody, keyOrFields: string | Fields, fields: Fields | undefined): void => body.merge(keyOrFields, fields);
+
 /** The current context, if any (it may be disabled by sampling or already finished). */
 export function currentContext(): Context | undefined {
   return current<Context>();
@@ -28,13 +48,7 @@ export function currentContext(): Context | undefined {
  * @example set('response.status', 200)
  */
 export function set(key: string, value: unknown): void {
-  const body = writable();
-  if (body === null) return;
-  try {
-    body.set(key, value);
-  } catch (e) {
-    noteRejected('set', e);
-  }
+  change('set', setField, key, value);
 }
 
 /**
@@ -42,13 +56,7 @@ export function set(key: string, value: unknown): void {
  * @example append('cache.misses', key)
  */
 export function append(key: string, value: unknown): void {
-  const body = writable();
-  if (body === null) return;
-  try {
-    body.append(key, value);
-  } catch (e) {
-    noteRejected('append', e);
-  }
+  change('append', appendField, key, value);
 }
 
 /**
@@ -57,13 +65,7 @@ export function append(key: string, value: unknown): void {
  * @example add('db.queries', 1)
  */
 export function add(key: string, amount = 1): void {
-  const body = writable();
-  if (body === null) return;
-  try {
-    body.add(key, amount);
-  } catch (e) {
-    noteRejected('add', e);
-  }
+  change('add', addField, key, amount);
 }
 
 /**
@@ -74,13 +76,7 @@ export function add(key: string, amount = 1): void {
 export function merge(fields: Fields): void;
 export function merge(key: string, fields: Fields): void;
 export function merge(keyOrFields: string | Fields, fields?: Fields): void {
-  const body = writable();
-  if (body === null) return;
-  try {
-    body.merge(keyOrFields, fields);
-  } catch (e) {
-    noteRejected('merge', e);
-  }
+  change('merge', mergeFields, keyOrFields, fields);
 }
 
 /**

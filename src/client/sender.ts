@@ -245,7 +245,8 @@ export class PushSender implements Sender {
   }
 }
 
-function connectPush(options: PushSenderOptions): Push {
+/** The PUSH socket a PushSender makes by default: connected, and refusing (EAGAIN) what it cannot take at once. */
+export function connectPush(options: PushSenderOptions): Push {
   const socket = new Push({
     immediate: true,
     sendTimeout: 0,

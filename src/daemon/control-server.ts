@@ -9,7 +9,7 @@ import { DaemonSettings } from './config';
 import { Relay } from './relay';
 import { JetStreamSource, type JetStreamSourceStatus } from './jetstream-source';
 import { DaemonLog } from './logger';
-import { bindSocket, closeQuietly, showEndpoint } from './sockets';
+import { bindSocket, closeQuietly, received, showEndpoint } from './sockets';
 import { DaemonSecurity, type AuthRejects } from './security';
 import type { BoundPorts, PortOwner, SinkStatus } from './sink';
 import { Stats, type RejectReason } from './stats';
@@ -188,15 +188,7 @@ export class ControlServer implements PortOwner {
   }
 
   private async run(socket: Router): Promise<void> {
-    for (;;) {
-      let frames: Buffer[];
-      try {
-        frames = await socket.receive();
-      } catch (e) {
-        if (socket.closed) return;
-        this.log.warn(`control receive failed: ${(e as Error).message}`);
-        continue;
-      }
+    for await (const frames of received(socket, (e) => this.log.warn(`control receive failed: ${(e as Error).message}`))) {
       // [peer id, ...hops, empty delimiter, ...request]; a peer that sent no delimiter
       // (not a REQ) still gets an answer, addressed to it alone.
       let d = 1;

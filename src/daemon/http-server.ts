@@ -108,12 +108,12 @@ export class HttpServer implements PortOwner {
     return this.settings.value.http !== undefined;
   }
 
-  /** The bound port (0 before start or when off). */
   /** Once the HTTP port is bound. */
   boundPorts(): BoundPorts {
     return this.port > 0 ? { http: this.port } : {};
   }
 
+  /** The bound port (0 before start or when off). */
   get port(): number {
     return this.boundPort;
   }

@@ -88,12 +88,12 @@ export class Relay implements PortOwner {
     return this.settings.value.relay !== undefined;
   }
 
-  /** The bound port (0 before start or when off). */
   /** Only while the relay port is bound. */
   boundPorts(): BoundPorts {
     return this.port > 0 ? { relay: this.port } : {};
   }
 
+  /** The bound port (0 before start or when off). */
   get port(): number {
     return this.boundPort;
   }

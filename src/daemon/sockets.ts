@@ -74,6 +74,26 @@ export function closeQuietly(socket: Socket | null | undefined, lingerMs = 0): v
   }
 }
 
+/**
+ * The messages `socket` receives, until it is closed. A receive that fails while the
+ * socket is still open is passed over (after `onError`, to log it), so one bad moment
+ * does not end a server's loop. Not for hot paths: each message costs an extra await.
+ * @example for await (const frames of received(socket)) handle(frames);
+ */
+export async function* received(socket: { receive(): Promise<Buffer[]>; readonly closed: boolean }, onError?: (e: unknown) => void): AsyncGenerator<Buffer[]> {
+  for (;;) {
+    let frames: Buffer[];
+    try {
+      frames = await socket.receive();
+    } catch (e) {
+      if (socket.closed) return;
+      onError?.(e);
+      continue;
+    }
+    yield frames;
+  }
+}
+
 /** True for the error a receive() or send() rejects with when its timeout passes. */
 export function isTimeout(e: unknown): boolean {
   return (e as { code?: string } | null)?.code === 'EAGAIN';

@@ -7,7 +7,7 @@ import { DaemonLog, ThrottledWarning } from './logger';
 import { DaemonSecurity } from './security';
 import { PrefixSet } from './prefix-set';
 import type { BoundPorts, EventSink, SinkStatus, TypeRoute } from './sink';
-import { bindSocket, closeQuietly } from './sockets';
+import { bindSocket, closeQuietly, received } from './sockets';
 import { Stats, type Tally } from './stats';
 
 /** What the CURVE handshake and encryption add to the largest message the stream takes. */
@@ -186,13 +186,7 @@ export class Streamer implements EventSink {
    * including those implied by a subscriber disconnecting, so the map is the live union.
    */
   private async listen(socket: XPublisher): Promise<void> {
-    for (;;) {
-      let msg: Buffer[];
-      try {
-        msg = await socket.receive();
-      } catch {
-        return; // closed
-      }
+    for await (const msg of received(socket)) {
       const m = msg[0];
       if (m === undefined || m.length === 0 || (m[0] !== 0 && m[0] !== 1)) continue;
       const key = m.toString('latin1', 1);

@@ -1,5 +1,6 @@
 import { Router } from 'zeromq';
 import { ZiggyError } from '../errors';
+import { received } from './sockets';
 
 /** Where libzmq asks for authentication (RFC 27): one endpoint per ZeroMQ context. */
 const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
@@ -72,14 +73,7 @@ class ZapDispatcher {
   }
 
   private async run(socket: Router): Promise<void> {
-    for (;;) {
-      let frames: Buffer[];
-      try {
-        frames = await socket.receive();
-      } catch {
-        if (socket.closed) return;
-        continue;
-      }
+    for await (const frames of received(socket)) {
       // [peer, '', version, request id, domain, address, identity, mechanism, ...credentials]
       if (frames.length < 8) continue;
       const [peer, empty, version, requestId, domain, address, , mechanism, credential] = frames;

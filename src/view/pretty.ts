@@ -33,33 +33,35 @@ function writeValue(v: unknown, pad: string, indent: string, parts: string[]): v
   } else if (typeof v === 'boolean') {
     parts.push(paint('boolean', String(v)));
   } else if (Array.isArray(v)) {
-    if (v.length === 0) {
-      parts.push('[]');
-      return;
-    }
-    const inner = pad + indent;
-    parts.push('[\n');
-    v.forEach((item, i) => {
-      parts.push(inner);
-      writeValue(item, inner, indent, parts);
-      parts.push(i < v.length - 1 ? ',\n' : '\n');
-    });
-    parts.push(pad, ']');
+    writeLines('[', ']', v.length, pad, indent, parts, (i, inner) => writeValue(v[i], inner, indent, parts));
   } else {
-    const keys = Object.keys(v as object);
-    if (keys.length === 0) {
-      parts.push('{}');
-      return;
-    }
-    const inner = pad + indent;
-    parts.push('{\n');
-    keys.forEach((k, i) => {
-      parts.push(inner, paint('key', JSON.stringify(k)), ': ');
-      writeValue((v as Record<string, unknown>)[k], inner, indent, parts);
-      parts.push(i < keys.length - 1 ? ',\n' : '\n');
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o);
+    writeLines('{', '}', keys.length, pad, indent, parts, (i, inner) => {
+      parts.push(paint('key', JSON.stringify(keys[i])), ': ');
+      writeValue(o[keys[i]], inner, indent, parts);
     });
-    parts.push(pad, '}');
   }
+}
+
+/**
+ * An array or object of `count` entries as JSON.stringify indents it: one entry a line,
+ * one indent deeper than `pad`, written by `entry`; the closing bracket at `pad`. An empty
+ * one stays on one line.
+ */
+function writeLines(open: string, close: string, count: number, pad: string, indent: string, parts: string[], entry: (i: number, inner: string) => void): void {
+  if (count === 0) {
+    parts.push(open, close);
+    return;
+  }
+  const inner = pad + indent;
+  parts.push(open, '\n');
+  for (let i = 0; i < count; i++) {
+    parts.push(inner);
+    entry(i, inner);
+    parts.push(i < count - 1 ? ',\n' : '\n');
+  }
+  parts.push(pad, close);
 }
 
 /**
