@@ -1,7 +1,7 @@
 // NATS benchmark (`npm run bench:nats`): events/s from a sender through an ingest ziggyd to
 // files written by another ziggyd, by two paths, measured in the same run:
 //
-//   plain:     sender -> ingest ziggyd --forward -> central ziggyd --log-path -> files
+//   plain:     sender -> ingest ziggyd --forward-plain -> central ziggyd --log-path -> files
 //   jetstream: sender -> ingest ziggyd --nats --spool-path -> nats-server -js (R1, file storage)
 //                     -> ziggyd --from-nats --nats-consumer --log-path -> files
 //
