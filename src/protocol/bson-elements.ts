@@ -72,28 +72,34 @@ export const BINARY_OLD = 0x02;
  * them checked walks them itself.
  */
 export function valueSize(buf: Uint8Array, kind: number, p: number, stop: number): number {
-  let size: number;
+  // Small enough to be inlined into the readers' loops: the kinds most values have.
+  const fixed = FIXED_SIZES[kind];
+  if (fixed >= 0) return p + fixed <= stop ? fixed : ValueProblem.RUNS_PAST;
+  if (kind === Kind.STRING) return stringSize(buf, p, stop);
+  return variableSize(buf, kind, p, stop);
+}
+
+/** Per kind byte: the size of a fixed-size value, or -1 (variable size, or no such kind). */
+const FIXED_SIZES = new Int8Array(256).fill(-1);
+for (const [kind, size] of [
+  [Kind.DOUBLE, 8],
+  [Kind.DATE, 8],
+  [Kind.TIMESTAMP, 8],
+  [Kind.INT64, 8],
+  [Kind.INT32, 4],
+  [Kind.OBJECT_ID, 12],
+  [Kind.DECIMAL128, 16],
+  [Kind.UNDEFINED, 0],
+  [Kind.NULL, 0],
+  [Kind.MAX_KEY, 0],
+  [Kind.MIN_KEY, 0],
+]) {
+  FIXED_SIZES[kind] = size;
+}
+
+/** valueSize for the kinds whose size depends on their bytes, and for unknown kinds. */
+function variableSize(buf: Uint8Array, kind: number, p: number, stop: number): number {
   switch (kind) {
-    case Kind.DOUBLE:
-    case Kind.DATE:
-    case Kind.TIMESTAMP:
-    case Kind.INT64:
-      size = 8;
-      break;
-    case Kind.INT32:
-      size = 4;
-      break;
-    case Kind.UNDEFINED:
-    case Kind.NULL:
-    case Kind.MAX_KEY:
-    case Kind.MIN_KEY:
-      return 0;
-    case Kind.OBJECT_ID:
-      size = 12;
-      break;
-    case Kind.DECIMAL128:
-      size = 16;
-      break;
     case Kind.BOOLEAN:
       if (p >= stop) return ValueProblem.RUNS_PAST;
       return buf[p] <= 1 ? 1 : ValueProblem.BAD_BOOLEAN;
@@ -121,10 +127,10 @@ export function valueSize(buf: Uint8Array, kind: number, p: number, stop: number
       return q < stop ? q + 1 - p : ValueProblem.RUNS_PAST;
     }
     case Kind.DB_POINTER: {
+      // a string and an ObjectId
       const s = stringSize(buf, p, stop);
       if (s < 0) return s;
-      size = s + 12;
-      break;
+      return p + s + 12 <= stop ? s + 12 : ValueProblem.RUNS_PAST;
     }
     case Kind.CODE_WITH_SCOPE: {
       // int32 total length, then exactly a string and a document
@@ -140,7 +146,6 @@ export function valueSize(buf: Uint8Array, kind: number, p: number, stop: number
     default:
       return ValueProblem.UNKNOWN_KIND;
   }
-  return p + size <= stop ? size : ValueProblem.RUNS_PAST;
 }
 
 /** Size of the string value at `p` (int32 length counting the trailing 0, bytes, 0), or a {@link ValueProblem}. */
