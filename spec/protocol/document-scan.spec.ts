@@ -10,7 +10,12 @@ function scan(buf: Buffer, offset = 0, length = buf.length - offset): { error: s
   const result = scanDocument(buf, offset, length, f);
   const error = result === Scan.OK ? null : scanProblemText(result, f);
   const str = (kind: number, s: number, e: number): unknown => (kind === 0 ? undefined : kind === 2 ? buf.toString('utf8', s, e) : null);
-  return { error, type: str(f.typeKind, f.typeStart, f.typeEnd), host: str(f.hostKind, f.hostStart, f.hostEnd), end: Number.isNaN(f.end) ? undefined : f.end };
+  return {
+    error,
+    type: str(f.type.kind, f.type.start, f.type.end),
+    host: str(f.host.kind, f.host.start, f.host.end),
+    end: Number.isNaN(f.end) ? undefined : f.end,
+  };
 }
 
 describe('protocol/document-scan', () => {
@@ -30,12 +35,12 @@ describe('protocol/document-scan', () => {
     it('reports a non-string type or host by kind, for the collector to reject', () => {
       const f = new DocFields();
       expect(scanDocument(encode({ type: 7, host: null }), 0, encode({ type: 7, host: null }).length, f)).to.equal(Scan.OK);
-      expect(f.typeKind).to.equal(0x10);
-      expect(f.hostKind).to.equal(0x0a);
+      expect(f.type.kind).to.equal(0x10);
+      expect(f.host.kind).to.equal(0x0a);
       const none = encode({ other: 1 });
       expect(scanDocument(none, 0, none.length, f)).to.equal(Scan.OK);
-      expect(f.typeKind).to.equal(0);
-      expect(f.hostKind).to.equal(0);
+      expect(f.type.kind).to.equal(0);
+      expect(f.host.kind).to.equal(0);
     });
 
     it('marks a repeated type as KIND_REPEATED, for the collector to reject (decoders keep the last, routing would take the first)', () => {
@@ -48,11 +53,11 @@ describe('protocol/document-scan', () => {
       body.copy(doc, 4);
       const f = new DocFields();
       expect(scanDocument(doc, 0, doc.length, f)).to.equal(Scan.OK);
-      expect(f.typeKind).to.equal(KIND_REPEATED);
+      expect(f.type.kind).to.equal(KIND_REPEATED);
       const three = Buffer.concat([doc.subarray(0, doc.length - 1), a.subarray(4)]);
       three.writeInt32LE(three.length, 0);
       expect(scanDocument(three, 0, three.length, f)).to.equal(Scan.OK);
-      expect(f.typeKind).to.equal(KIND_REPEATED);
+      expect(f.type.kind).to.equal(KIND_REPEATED);
     });
 
     it('scans a document in the middle of a frame by offset', () => {

@@ -228,6 +228,12 @@ describe('BsonTranscoder', () => {
       ['a double cut short', raw(el(0x01, 'd', Buffer.alloc(4))), /double runs past its document/],
       ['a field name without its 0', Buffer.from([10, 0, 0, 0, 0x10, 0x61, 0x62, 0x63, 0x64, 0]), /field name runs past its document/],
       ['a negative binary length', raw(el(0x05, 'b', Buffer.from([0xff, 0xff, 0xff, 0xff, 0]))), /bad binary length -1/],
+      // It was read as valid: "no inner length" (-1) was taken to agree with 3 - 4.
+      [
+        'an old binary (subtype 2) too short for its inner length',
+        raw(el(0x05, 'b', Buffer.from([3, 0, 0, 0, 2, 0xff, 0xff, 0xff]))),
+        /bad inner length in binary subtype 2/,
+      ],
     ];
     for (const [what, bytes, message] of cases) {
       it(`throws for ${what}`, () => {

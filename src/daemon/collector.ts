@@ -3,6 +3,7 @@ import { Pull } from 'zeromq';
 import { docSizeAt, docSizeProblemText, type DocSizeProblem } from '../protocol/codec';
 import { CLOCK, systemClock, type Clock } from './clock';
 import { DaemonSettings } from './config';
+import { Kind } from '../protocol/bson-elements';
 import { DocFields, KIND_REPEATED, Scan, scanDocument, scanProblemText } from '../protocol/document-scan';
 import { DaemonLog } from './logger';
 import { Router } from './router';
@@ -11,7 +12,6 @@ import { EVENT_SINK, type BoundPorts, type EventSink, type PortOwner } from './s
 import { bindSocket, closeQuietly, isTimeout, showEndpoint } from './sockets';
 import { Stats } from './stats';
 
-const KIND_STRING = 0x02;
 /** Longest stop() spends routing what is still queued in the socket once draining ends. */
 const QUEUED_AT_STOP_MS = 200;
 /** How often an idle receive loop wakes to see whether it should stop. */
@@ -249,16 +249,16 @@ export class Collector implements PortOwner {
         off += size;
         continue;
       }
-      const host = f.hostKind === KIND_STRING ? router.host(frame, f.hostStart, f.hostEnd) : stats.unknownHost;
-      const route = f.typeKind === KIND_STRING ? router.route(frame, f.typeStart, f.typeEnd) : null;
+      const host = f.host.kind === Kind.STRING ? router.host(frame, f.host.start, f.host.end) : stats.unknownHost;
+      const route = f.type.kind === Kind.STRING ? router.route(frame, f.type.start, f.type.end) : null;
       if (route === null) {
         stats.reject('type', host);
         // JSON-quoted: a hostile type may hold newlines or escape codes meant for the log
-        if (f.typeKind === KIND_STRING)
-          this.log.debug(`rejected type ${JSON.stringify(frame.toString('utf8', f.typeStart, Math.min(f.typeEnd, f.typeStart + 80)))}`);
+        if (f.type.kind === Kind.STRING)
+          this.log.debug(`rejected type ${JSON.stringify(frame.toString('utf8', f.type.start, Math.min(f.type.end, f.type.start + 80)))}`);
         else
           this.log.debug(
-            `rejected a document whose type is ${f.typeKind === 0 ? 'missing' : f.typeKind === KIND_REPEATED ? 'given more than once' : `of BSON kind 0x${f.typeKind.toString(16)}`}`,
+            `rejected a document whose type is ${f.type.kind === 0 ? 'missing' : f.type.kind === KIND_REPEATED ? 'given more than once' : `of BSON kind 0x${f.type.kind.toString(16)}`}`,
           );
         off += size;
         continue;

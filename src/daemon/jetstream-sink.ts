@@ -3,7 +3,8 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { ZiggyError } from '../errors';
 import { docSizeAt } from '../protocol/codec';
-import { DocFields, KIND_STRING, Scan, scanDocument } from '../protocol/document-scan';
+import { Kind } from '../protocol/bson-elements';
+import { DocFields, Scan, scanDocument } from '../protocol/document-scan';
 import { ALL_SUBJECTS, connectNats, messageId, showServers, subjectForType } from '../protocol/nats';
 import { DaemonSettings } from './config';
 import { jetStreamSpoolPath, type JetStreamSinkSettings } from './jetstream-config';
@@ -249,8 +250,8 @@ export class JetStreamSink extends SpooledSink {
   /** The subject of the document at `off` from its `type`; null when it has none (a spool record is checked, so this is for safety). */
   private subjectAt(payload: Buffer, off: number, size: number): string | null {
     const f = this.fields;
-    if (scanDocument(payload, off, size, f) !== Scan.OK || f.typeKind !== KIND_STRING) return null;
-    const type = payload.toString('utf8', f.typeStart, f.typeEnd);
+    if (scanDocument(payload, off, size, f) !== Scan.OK || f.type.kind !== Kind.STRING) return null;
+    const type = payload.toString('utf8', f.type.start, f.type.end);
     let subject = this.subjects.get(type);
     if (subject === undefined) {
       subject = subjectForType(type);

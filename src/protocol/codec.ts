@@ -1,6 +1,7 @@
 import { BSON, type Document } from 'bson';
 import { ZiggyError } from '../errors';
-import { DocFields, KIND_STRING, Scan, scanDocument, scanProblemText } from './document-scan';
+import { Kind } from './bson-elements';
+import { DocFields, Scan, scanDocument, scanProblemText, type FieldSpan } from './document-scan';
 
 /** Smallest possible BSON document: int32 length + terminating 0. */
 export const MIN_DOC_SIZE = 5;
@@ -125,10 +126,15 @@ export function readRoutingFields(buf: Uint8Array, offset = 0, length = buf.leng
   const result = scanDocument(b, offset, length, scratch);
   if (result !== Scan.OK) return { ok: false, problem: scanProblemText(result, scratch) };
   const out: RoutingRead = { ok: true };
-  if (scratch.typeKind !== 0) out.type = scratch.typeKind === KIND_STRING ? b.toString('utf8', scratch.typeStart, scratch.typeEnd) : null;
-  if (scratch.hostKind !== 0) out.host = scratch.hostKind === KIND_STRING ? b.toString('utf8', scratch.hostStart, scratch.hostEnd) : null;
+  if (scratch.type.kind !== 0) out.type = stringOf(b, scratch.type);
+  if (scratch.host.kind !== 0) out.host = stringOf(b, scratch.host);
   if (!Number.isNaN(scratch.end)) out.end = scratch.end;
   return out;
+}
+
+/** A field's string, or null when it is of another kind. */
+function stringOf(b: Buffer, field: FieldSpan): string | null {
+  return field.kind === Kind.STRING ? b.toString('utf8', field.start, field.end) : null;
 }
 
 /** Concatenates documents into one frame, as the collection socket carries them. */

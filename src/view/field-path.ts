@@ -1,4 +1,5 @@
 import { ZiggyError } from '../errors';
+import { Kind, ValueProblem, valueProblemText, valueSize } from '../protocol/bson-elements';
 
 /**
  * The top-level fields of every event. A path starting with one of these names reaches
@@ -9,18 +10,6 @@ export const ENVELOPE_FIELDS: ReadonlySet<string> = new Set(['id', 'type', 'host
 
 /** The virtual field `duration`: `end - start`, in seconds. */
 export const DURATION = 'duration';
-
-// BSON element kinds this module reads values of.
-export const K_DOUBLE = 0x01;
-export const K_STRING = 0x02;
-export const K_DOCUMENT = 0x03;
-export const K_ARRAY = 0x04;
-export const K_UNDEFINED = 0x06;
-export const K_BOOLEAN = 0x08;
-export const K_NULL = 0x0a;
-export const K_SYMBOL = 0x0e;
-export const K_INT32 = 0x10;
-export const K_INT64 = 0x12;
 
 /** Where a field's value sits in the bytes: written by FieldPath.find(). */
 export class FieldRef {
@@ -97,7 +86,7 @@ export class FieldPath {
           ref.end = end;
           return true;
         }
-        if (kind !== K_DOCUMENT && kind !== K_ARRAY) return false;
+        if (kind !== Kind.DOCUMENT && kind !== Kind.ARRAY) return false;
         seg = segs[s];
         stop = end - 1;
         p += 4;
@@ -136,11 +125,11 @@ export class FieldPath {
 /** A found value as a number, or NaN when it is not a number. */
 export function numberOf(src: Buffer, ref: FieldRef): number {
   switch (ref.kind) {
-    case K_DOUBLE:
+    case Kind.DOUBLE:
       return src.readDoubleLE(ref.at);
-    case K_INT32:
+    case Kind.INT32:
       return src.readInt32LE(ref.at);
-    case K_INT64:
+    case Kind.INT64:
       return src.readInt32LE(ref.at + 4) * 4294967296 + src.readUInt32LE(ref.at);
     default:
       return NaN;
@@ -150,21 +139,21 @@ export function numberOf(src: Buffer, ref: FieldRef): number {
 /** A found value as a scalar (see FieldPath.scalar). */
 export function scalarOf(src: Buffer, ref: FieldRef): string | number | boolean | null {
   switch (ref.kind) {
-    case K_STRING:
-    case K_SYMBOL:
+    case Kind.STRING:
+    case Kind.SYMBOL:
       return src.toString('utf8', ref.at + 4, ref.end - 1);
-    case K_DOUBLE:
-    case K_INT32:
-    case K_INT64:
+    case Kind.DOUBLE:
+    case Kind.INT32:
+    case Kind.INT64:
       return numberOf(src, ref);
-    case K_BOOLEAN:
+    case Kind.BOOLEAN:
       return src[ref.at] === 1;
-    case K_NULL:
-    case K_UNDEFINED:
+    case Kind.NULL:
+    case Kind.UNDEFINED:
       return null;
-    case K_DOCUMENT:
+    case Kind.DOCUMENT:
       return '[document]';
-    case K_ARRAY:
+    case Kind.ARRAY:
       return '[array]';
     default:
       return `[bson 0x${ref.kind.toString(16)}]`;
@@ -173,82 +162,13 @@ export function scalarOf(src: Buffer, ref: FieldRef): string | number | boolean 
 
 /**
  * The offset just past the value of kind `kind` starting at `p`, inside a container whose
- * terminating 0 is at `stop`. Throws ZiggyError('BAD_BSON') when it would run past it.
+ * terminating 0 is at `stop`, by the rule the transcoder and the daemon's scanner share
+ * (protocol/bson-elements.ts). Throws ZiggyError('BAD_BSON') when the value is malformed.
  */
-export function valueEnd(src: Buffer, kind: number, p: number, stop: number, docStart: number): number {
-  let end: number;
-  switch (kind) {
-    case 0x01: // double
-    case 0x09: // date
-    case 0x11: // timestamp
-    case 0x12: // int64
-      end = p + 8;
-      break;
-    case 0x02: // string
-    case 0x0d: // code
-    case 0x0e: {
-      // symbol
-      const n = p + 4 <= stop ? src.readInt32LE(p) : -1;
-      if (n < 1) fail(docStart, p, `bad string length ${n}`);
-      end = p + 4 + n;
-      break;
-    }
-    case 0x03: // document
-    case 0x04: // array
-    case 0x0f: {
-      // code with scope
-      const n = p + 4 <= stop ? src.readInt32LE(p) : -1;
-      if (n < 5) fail(docStart, p, `bad embedded document length ${n}`);
-      end = p + n;
-      if (end <= stop && src[end - 1] !== 0) fail(docStart, p, 'embedded document does not end with a 0 byte');
-      break;
-    }
-    case 0x05: {
-      // binary
-      const n = p + 4 <= stop ? src.readInt32LE(p) : -1;
-      if (n < 0) fail(docStart, p, `bad binary length ${n}`);
-      end = p + 5 + n;
-      break;
-    }
-    case 0x06: // undefined
-    case 0x0a: // null
-    case 0x7f: // max key
-    case 0xff: // min key
-      end = p;
-      break;
-    case 0x07: // ObjectId
-      end = p + 12;
-      break;
-    case 0x08: // boolean
-      end = p + 1;
-      break;
-    case 0x0b: {
-      // regex: two cstrings
-      let q = p;
-      while (q < stop && src[q] !== 0) q++;
-      q++;
-      while (q < stop && src[q] !== 0) q++;
-      end = q + 1;
-      break;
-    }
-    case 0x0c: {
-      // DBPointer
-      const n = p + 4 <= stop ? src.readInt32LE(p) : -1;
-      if (n < 1) fail(docStart, p, `bad string length ${n}`);
-      end = p + 4 + n + 12;
-      break;
-    }
-    case 0x10: // int32
-      end = p + 4;
-      break;
-    case 0x13: // decimal128
-      end = p + 16;
-      break;
-    default:
-      fail(docStart, p - 1, `unknown element kind 0x${kind.toString(16)}`);
-  }
-  if (end > stop) fail(docStart, p, 'value runs past its document');
-  return end;
+function valueEnd(src: Buffer, kind: number, p: number, stop: number, docStart: number): number {
+  const size = valueSize(src, kind, p, stop);
+  if (size < 0) fail(docStart, size === ValueProblem.UNKNOWN_KIND ? p - 1 : p, valueProblemText(size as ValueProblem, src, kind, p));
+  return p + size;
 }
 
 /** Whether `src` holds `name` at `at` (short names: a loop beats a native call). */

@@ -1,5 +1,6 @@
 import { ZiggyError } from '../errors';
-import { FieldPath, FieldRef, K_BOOLEAN, K_NULL, K_STRING, K_SYMBOL, K_UNDEFINED, numberOf, scalarOf } from './field-path';
+import { Kind } from '../protocol/bson-elements';
+import { FieldPath, FieldRef, numberOf, scalarOf } from './field-path';
 import type { TimeRange } from './time-range';
 import { matchesType, type TypeFilter } from './type-filter';
 
@@ -170,7 +171,7 @@ function compile(c: Condition): CompiledCondition {
     const want = op === '==';
     return {
       test: (src, off, len, ref) => {
-        if (!path.find(src, off, len, ref) || (ref.kind !== K_STRING && ref.kind !== K_SYMBOL)) return !want;
+        if (!path.find(src, off, len, ref) || (ref.kind !== Kind.STRING && ref.kind !== Kind.SYMBOL)) return !want;
         const start = ref.at + 4;
         const end = ref.end - 1;
         const same = end - start === bytes.length && src.compare(bytes, 0, bytes.length, start, end) === 0;
@@ -181,7 +182,7 @@ function compile(c: Condition): CompiledCondition {
   if (typeof value === 'string') {
     return {
       test: (src, off, len, ref) => {
-        if (!path.find(src, off, len, ref) || (ref.kind !== K_STRING && ref.kind !== K_SYMBOL)) return false;
+        if (!path.find(src, off, len, ref) || (ref.kind !== Kind.STRING && ref.kind !== Kind.SYMBOL)) return false;
         const s = src.toString('utf8', ref.at + 4, ref.end - 1);
         return ordered(s < value ? -1 : s > value ? 1 : 0, op);
       },
@@ -194,7 +195,7 @@ function compile(c: Condition): CompiledCondition {
     test: (src, off, len, ref) => {
       if (!equalOnly) return false;
       if (!path.find(src, off, len, ref)) return !want;
-      const same = value === null ? ref.kind === K_NULL || ref.kind === K_UNDEFINED : ref.kind === K_BOOLEAN && (src[ref.at] === 1) === value;
+      const same = value === null ? ref.kind === Kind.NULL || ref.kind === Kind.UNDEFINED : ref.kind === Kind.BOOLEAN && (src[ref.at] === 1) === value;
       return same === want;
     },
   };

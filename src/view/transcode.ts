@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { Decimal128 } from 'bson';
 import { ZiggyError } from '../errors';
-import { valueEnd } from './field-path';
+import { BINARY_OLD, int32At, Kind, ValueProblem, valueProblemText, valueSize } from '../protocol/bson-elements';
 import { JsonBuffer } from './json-buffer';
 
 /**
@@ -57,8 +57,10 @@ export function projectionOf(paths: readonly (readonly string[])[]): Projection 
  * control characters, as JSON.stringify does); invalid UTF-8 is replaced with U+FFFD, as
  * the bson library does without validation.
  *
- * Every length is checked against its container; a malformed document throws
- * ZiggyError('BAD_BSON') whose message gives the byte offset inside the document.
+ * Every value is checked against its container by the rule in protocol/bson-elements.ts
+ * (the daemon's scanner uses the same) before it is written, and every embedded document
+ * is walked; a malformed document throws ZiggyError('BAD_BSON') whose message gives the
+ * byte offset inside the document.
  */
 export class BsonTranscoder {
   /**
@@ -119,100 +121,70 @@ export class BsonTranscoder {
       while (p < stop && src[p] !== 0) p++;
       if (p >= stop) fail(off, nameStart - 1, 'field name runs past its document');
       const nameEnd = p++;
+      const size = valueSize(src, kind, p, stop);
+      if (size < 0) fail(off, size === ValueProblem.UNKNOWN_KIND ? nameStart - 1 : p, valueProblemText(size as ValueProblem, src, kind, p));
       let inner: Projection | null | undefined;
       if (proj) {
         inner = proj.get(src.toString('utf8', nameStart, nameEnd));
         if (inner === undefined) {
-          p = valueEnd(src, kind, p, stop, off); // a field not asked for
+          p += size; // a field not asked for
           continue;
         }
       }
       if (frame !== FRAME_ARRAY) {
         // `,"name":` in one go
         writeString(src, nameStart, nameEnd, out, first ? 0 : 0x2c, 0x3a);
-        if (depth === 0 && kind === 0x02 && this.capture) this.captureField(src, nameStart, nameEnd, p, stop);
+        if (depth === 0 && kind === Kind.STRING && this.capture) this.captureField(src, nameStart, nameEnd, p, size);
       } else if (!first) {
         out.byte(0x2c);
       }
       first = false;
 
+      // valueSize has checked the value's lengths: what follows only writes it.
       switch (kind) {
-        case 0x01: {
-          // double
-          if (p + 8 > stop) fail(off, p, 'double runs past its document');
+        case Kind.DOUBLE:
           writeNumber(src.readDoubleLE(p), out);
-          p += 8;
           break;
-        }
-        case 0x02: // string
-        case 0x0d: // JavaScript code
-        case 0x0e: {
-          // symbol
-          const n = stringSize(src, p, stop, off);
-          writeString(src, p + 4, p + 3 + n, out);
-          p += 4 + n;
+        case Kind.STRING:
+        case Kind.CODE:
+        case Kind.SYMBOL:
+          writeString(src, p + 4, p + size - 1, out);
           break;
-        }
-        case 0x03: // document
-        case 0x04: {
-          // array
-          const n = containerSize(src, p, stop, off);
+        case Kind.DOCUMENT:
+        case Kind.ARRAY:
           stops[depth] = stop;
           frames[depth] = frame;
           projections[depth] = proj;
           depth++;
-          stop = p + n - 1;
-          frame = kind === 0x04 ? FRAME_ARRAY : FRAME_DOC;
+          stop = p + size - 1;
+          frame = kind === Kind.ARRAY ? FRAME_ARRAY : FRAME_DOC;
           proj = inner ?? undefined;
           first = true;
-          out.byte(kind === 0x04 ? 0x5b : 0x7b);
+          out.byte(kind === Kind.ARRAY ? 0x5b : 0x7b);
           p += 4;
+          continue;
+        case Kind.BINARY: {
+          // int32 length, subtype, payload; the old subtype 2 repeats the length inside the payload
+          const start = src[p + 4] === BINARY_OLD ? p + 9 : p + 5;
+          out.byte(0x22);
+          out.ascii(src.toString('base64', start, p + size));
+          out.byte(0x22);
           break;
         }
-        case 0x05: {
-          // binary: int32 length, subtype, payload
-          if (p + 5 > stop) fail(off, p, 'binary runs past its document');
-          const n = src.readInt32LE(p);
-          const subtype = src[p + 4];
-          if (n < 0 || p + 5 + n > stop) fail(off, p, `bad binary length ${n}`);
-          let start = p + 5;
-          const end = start + n;
-          if (subtype === 0x02) {
-            // The old binary subtype repeats the length inside the payload.
-            const inner = n >= 4 ? src.readInt32LE(start) : -1;
-            if (inner !== n - 4) fail(off, p, 'bad inner length in binary subtype 2');
-            start += 4;
-          }
-          out.byte(0x22);
-          out.ascii(src.toString('base64', start, end));
-          out.byte(0x22);
-          p = end;
-          break;
-        }
-        case 0x06: // undefined
-        case 0x0a: // null
+        case Kind.UNDEFINED:
+        case Kind.NULL:
           out.ascii('null');
           break;
-        case 0x07: {
-          // ObjectId
-          if (p + 12 > stop) fail(off, p, 'ObjectId runs past its document');
+        case Kind.OBJECT_ID:
           out.byte(0x22);
           out.ascii(src.toString('hex', p, p + 12));
           out.byte(0x22);
-          p += 12;
           break;
-        }
-        case 0x08: {
-          // boolean
-          const b = p < stop ? src[p] : -1;
-          if (b !== 0 && b !== 1) fail(off, p, 'boolean that is neither 0 nor 1');
-          out.ascii(b === 1 ? 'true' : 'false');
-          p += 1;
+        case Kind.BOOLEAN:
+          out.ascii(src[p] === 1 ? 'true' : 'false');
           break;
-        }
-        case 0x09: {
-          // UTC datetime, int64 milliseconds
-          if (p + 8 > stop) fail(off, p, 'date runs past its document');
+        case Kind.DATE: {
+          // int64 milliseconds
           const ms = src.readUInt32LE(p) + src.readInt32LE(p + 4) * 4294967296;
           if (ms >= -MAX_DATE_MS && ms <= MAX_DATE_MS) {
             out.byte(0x22);
@@ -221,99 +193,70 @@ export class BsonTranscoder {
           } else {
             writeInt64(src, p, out);
           }
-          p += 8;
           break;
         }
-        case 0x0b: {
-          // regex: two cstrings
-          const pEnd = cstringEnd(src, p, stop, off);
-          const fEnd = cstringEnd(src, pEnd + 1, stop, off);
-          out.text(JSON.stringify(`/${src.toString('utf8', p, pEnd)}/${src.toString('utf8', pEnd + 1, fEnd)}`));
-          p = fEnd + 1;
+        case Kind.REGEX: {
+          // two cstrings
+          const pEnd = src.indexOf(0, p);
+          out.text(JSON.stringify(`/${src.toString('utf8', p, pEnd)}/${src.toString('utf8', pEnd + 1, p + size - 1)}`));
           break;
         }
-        case 0x0c: {
-          // DBPointer: string + ObjectId
-          const n = stringSize(src, p, stop, off);
-          const idAt = p + 4 + n;
-          if (idAt + 12 > stop) fail(off, p, 'DBPointer runs past its document');
+        case Kind.DB_POINTER: {
+          // string + ObjectId
+          const idAt = p + size - 12;
           out.ascii('{"$ref":');
-          writeString(src, p + 4, p + 3 + n, out);
+          writeString(src, p + 4, idAt - 1, out);
           out.ascii(`,"$id":"${src.toString('hex', idAt, idAt + 12)}"}`);
-          p = idAt + 12;
           break;
         }
-        case 0x0f: {
-          // code with scope: int32 total, string, document
-          if (p + 4 > stop) fail(off, p, 'code with scope runs past its document');
-          const total = src.readInt32LE(p);
-          const n = stringSize(src, p + 4, stop, off);
-          const scopeAt = p + 8 + n;
-          const scope = containerSize(src, scopeAt, stop, off);
-          if (total !== 8 + n + scope) fail(off, p, 'code with scope whose sizes disagree');
+        case Kind.CODE_WITH_SCOPE: {
+          // int32 total, string, document: the scope is walked as a document closed by `}}`
+          const scopeAt = p + 8 + int32At(src, p + 4);
           out.ascii('{"$code":');
-          writeString(src, p + 8, p + 7 + n, out);
+          writeString(src, p + 8, scopeAt - 1, out);
           out.ascii(',"$scope":{');
           stops[depth] = stop;
           frames[depth] = frame;
           projections[depth] = proj;
           depth++;
-          stop = scopeAt + scope - 1;
+          stop = p + size - 1;
           frame = FRAME_SCOPE;
           proj = undefined;
           first = true;
           p = scopeAt + 4;
-          break;
+          continue;
         }
-        case 0x10: {
-          // int32
-          if (p + 4 > stop) fail(off, p, 'int32 runs past its document');
+        case Kind.INT32:
           out.ascii(String(src.readInt32LE(p)));
-          p += 4;
           break;
-        }
-        case 0x11: {
-          // timestamp: uint32 increment, uint32 seconds
-          if (p + 8 > stop) fail(off, p, 'timestamp runs past its document');
+        case Kind.TIMESTAMP:
+          // uint32 increment, uint32 seconds
           out.ascii(`{"t":${src.readUInt32LE(p + 4)},"i":${src.readUInt32LE(p)}}`);
-          p += 8;
           break;
-        }
-        case 0x12: {
-          // int64
-          if (p + 8 > stop) fail(off, p, 'int64 runs past its document');
+        case Kind.INT64:
           writeInt64(src, p, out);
-          p += 8;
           break;
-        }
-        case 0x13: {
-          // decimal128
-          if (p + 16 > stop) fail(off, p, 'decimal128 runs past its document');
+        case Kind.DECIMAL128:
           out.ascii(`"${new Decimal128(Buffer.from(src.subarray(p, p + 16))).toString()}"`);
-          p += 16;
           break;
-        }
-        case 0x7f:
+        case Kind.MAX_KEY:
           out.ascii('{"$maxKey":1}');
           break;
-        case 0xff:
+        case Kind.MIN_KEY:
           out.ascii('{"$minKey":1}');
           break;
-        default:
-          fail(off, nameStart - 1, `unknown element kind 0x${kind.toString(16)}`);
       }
+      p += size;
     }
   }
 
-  private captureField(src: Buffer, nameStart: number, nameEnd: number, p: number, stop: number): void {
+  /** Keeps the string at `p` (of `size` bytes, checked) when the field is `id` or `type`. */
+  private captureField(src: Buffer, nameStart: number, nameEnd: number, p: number, size: number): void {
     const nameLen = nameEnd - nameStart;
     const isId = nameLen === 2 && src[nameStart] === 0x69 && src[nameStart + 1] === 0x64;
     const isType = nameLen === 4 && src[nameStart] === 0x74 && src[nameStart + 1] === 0x79 && src[nameStart + 2] === 0x70 && src[nameStart + 3] === 0x65;
     if (!isId && !isType) return;
-    if (p + 4 > stop) return; // the value check that follows reports it
-    const n = src.readInt32LE(p);
-    if (n < 1 || p + 4 + n > stop) return;
-    const value = src.toString('utf8', p + 4, p + 3 + n);
+    const value = src.toString('utf8', p + 4, p + size - 1);
     if (isId) this.id = value;
     else this.type = value;
   }
@@ -329,27 +272,6 @@ const MAX_DATE_MS = 8.64e15;
 
 function fail(docStart: number, at: number, why: string): never {
   throw new ZiggyError('BAD_BSON', `${why} (at byte ${at - docStart} of the document)`);
-}
-
-function stringSize(src: Buffer, p: number, stop: number, docStart: number): number {
-  if (p + 4 > stop) fail(docStart, p, 'string runs past its document');
-  const n = src.readInt32LE(p);
-  if (n < 1 || p + 4 + n > stop || src[p + 3 + n] !== 0) fail(docStart, p, `bad string length ${n}`);
-  return n;
-}
-
-function containerSize(src: Buffer, p: number, stop: number, docStart: number): number {
-  if (p + 4 > stop) fail(docStart, p, 'embedded document runs past its parent');
-  const n = src.readInt32LE(p);
-  if (n < 5 || p + n > stop || src[p + n - 1] !== 0) fail(docStart, p, `bad embedded document length ${n}`);
-  return n;
-}
-
-function cstringEnd(src: Buffer, p: number, stop: number, docStart: number): number {
-  let q = p;
-  while (q < stop && src[q] !== 0) q++;
-  if (q >= stop) fail(docStart, p, 'regex runs past its document');
-  return q;
 }
 
 function writeNumber(v: number, out: JsonBuffer): void {
