@@ -2,13 +2,13 @@ import { inject, Lifecycle, scoped } from 'tsyringe';
 import { XPublisher } from 'zeromq';
 import { bracketHost, parseEndpoint } from '../protocol/endpoint';
 import { MAX_TYPE_LENGTH } from '../protocol/event';
-import { DaemonSettings } from './config';
-import { DaemonLog, ThrottledWarning } from './logger';
+import { DaemonCore } from './core';
+import { ThrottledWarning } from './logger';
 import { DaemonSecurity } from './security';
 import { PrefixSet } from './prefix-set';
 import type { BoundPorts, EventSink, SinkStatus, TypeRoute } from './sink';
 import { bindSocket, closeQuietly, received } from './sockets';
-import { Stats, type Tally } from './stats';
+import type { Tally } from './stats';
 
 /** What the CURVE handshake and encryption add to the largest message the stream takes. */
 const CURVE_ROOM = 1024;
@@ -50,15 +50,13 @@ export class Streamer implements EventSink {
   private published = 0;
   private skipped = 0;
   private readonly onSendError = (e: unknown): void => {
-    if (this.socket !== null) this.log.debug(`stream send failed: ${(e as Error).message}`);
+    if (this.socket !== null) this.core.log.debug(`stream send failed: ${(e as Error).message}`);
   };
 
   private readonly dropWarning = new ThrottledWarning();
 
   constructor(
-    @inject(DaemonSettings) private readonly settings: DaemonSettings,
-    @inject(Stats) private readonly stats: Stats,
-    @inject(DaemonLog) private readonly log: DaemonLog,
+    @inject(DaemonCore) private readonly core: DaemonCore,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
   ) {}
 
@@ -82,9 +80,9 @@ export class Streamer implements EventSink {
   }
 
   async start(): Promise<void> {
-    const control = this.settings.value.control;
+    const control = this.core.settings.value.control;
     const { host } = control;
-    this.maxRate = this.settings.value.streamMaxRate;
+    this.maxRate = this.core.settings.value.streamMaxRate;
     // sendTimeout 0: an XPUB never blocks, so send() completes synchronously and the
     // receive loop never waits on it.
     // A subscription is a type prefix, no longer than MAX_TYPE_LENGTH, and a few bytes
@@ -129,7 +127,7 @@ export class Streamer implements EventSink {
     }
     route.tally.published++;
     host.published++;
-    this.stats.totals.published++;
+    this.core.stats.totals.published++;
     this.published++;
     return true;
   }
@@ -155,7 +153,7 @@ export class Streamer implements EventSink {
 
   private skip(): void {
     this.skipped++;
-    this.dropWarning.warn(this.log, () => `live stream over ${this.maxRate} events/s: skipping events for subscribers (counted as the stream's skipped)`);
+    this.dropWarning.warn(this.core.log, () => `live stream over ${this.maxRate} events/s: skipping events for subscribers (counted as the stream's skipped)`);
   }
 
   private wants(route: TypeRoute): boolean {
@@ -193,7 +191,7 @@ export class Streamer implements EventSink {
       if (m[0] === 1) this.prefixes.add(key);
       else this.prefixes.delete(key);
       this.generation++;
-      this.log.debug(`stream ${m[0] === 1 ? 'subscribe' : 'unsubscribe'} '${key}' (${this.prefixes.size} prefix(es) wanted)`);
+      this.core.log.debug(`stream ${m[0] === 1 ? 'subscribe' : 'unsubscribe'} '${key}' (${this.prefixes.size} prefix(es) wanted)`);
     }
   }
 }
