@@ -5,8 +5,8 @@ import { DaemonCore } from './core';
 import { DocFields, KIND_REPEATED, Scan, scanDocument, scanProblemText } from '../protocol/document-scan';
 import { Router } from './router';
 import { DaemonSecurity } from './security';
-import { EVENT_SINK, type BoundPorts, type EventSink, type PortOwner } from './sink';
-import { bindSocket, closeQuietly, isTimeout, showEndpoint } from './sockets';
+import { EVENT_SINK, type EventSink } from './sink';
+import { bindSocket, closeQuietly, isTimeout, Listener, showEndpoint } from './sockets';
 
 const KIND_STRING = 0x02;
 /** Longest stop() spends routing what is still queued in the socket once draining ends. */
@@ -22,7 +22,7 @@ const IDLE_WAKE_MS = 100;
  * counted in Stats, and the loop carries on with the next document or message.
  */
 @scoped(Lifecycle.ContainerScoped)
-export class Collector implements PortOwner {
+export class Collector extends Listener {
   private socket: Pull | null = null;
   private active: EventSink[] = [];
   /** How many active sinks keep events; with none (only the live stream), nothing counts as dropped. */
@@ -33,7 +33,6 @@ export class Collector implements PortOwner {
   private stopping = false;
   private stopRequestedAt = 0;
   private drainDeadline = 0;
-  private boundPort = 0;
   private busySinceIdle = false;
   private waitingOnPressure = false;
   private signalStop: () => void = () => undefined;
@@ -43,15 +42,8 @@ export class Collector implements PortOwner {
     @inject(DaemonCore) private readonly core: DaemonCore,
     @injectAll(EVENT_SINK) private readonly sinks: EventSink[],
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
-  ) {}
-
-  /** The collection socket's bound port (0 before start). */
-  get port(): number {
-    return this.boundPort;
-  }
-
-  boundPorts(): BoundPorts {
-    return { collect: this.boundPort };
+  ) {
+    super('collect');
   }
 
   /** True while a sink's backpressure keeps the collector from reading (the rest waits in ZeroMQ's queue). */

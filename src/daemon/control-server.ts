@@ -7,9 +7,9 @@ import { Collector } from './collector';
 import { DaemonCore } from './core';
 import { Relay } from './relay';
 import { JetStreamSource, type JetStreamSourceStatus } from './jetstream-source';
-import { bindSocket, closeQuietly, received, showEndpoint } from './sockets';
+import { bindSocket, closeQuietly, Listener, received, showEndpoint } from './sockets';
 import { DaemonSecurity, type AuthRejects } from './security';
-import type { BoundPorts, PortOwner, SinkStatus } from './sink';
+import type { BoundPorts, SinkStatus } from './sink';
 import type { RejectReason } from './stats';
 import { VERSION } from './version';
 
@@ -47,10 +47,9 @@ export type DaemonStatus = ControlStatus & {
  * wait in ZeroMQ's queue).
  */
 @scoped(Lifecycle.ContainerScoped)
-export class ControlServer implements PortOwner {
+export class ControlServer extends Listener {
   private socket: Router | null = null;
   private loop: Promise<void> | null = null;
-  private boundPort = 0;
   private startedAt = 0;
   private shutdownHandler: (() => void) | null = null;
   private recent: { at: number; reply: DaemonStatus; bytes: Buffer | null } | null = null;
@@ -65,10 +64,8 @@ export class ControlServer implements PortOwner {
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
     @inject(JetStreamSource) private readonly source: JetStreamSource,
     @inject(Relay) private readonly relay?: Relay,
-  ) {}
-
-  boundPorts(): BoundPorts {
-    return { control: this.boundPort };
+  ) {
+    super('control');
   }
 
   /**
@@ -80,11 +77,6 @@ export class ControlServer implements PortOwner {
     if (this.relay !== undefined) Object.assign(ports, this.relay.boundPorts());
     for (const sink of this.collector.activeSinks) if (sink.boundPorts !== undefined) Object.assign(ports, sink.boundPorts());
     return ports;
-  }
-
-  /** The control socket's bound port (0 before start). */
-  get port(): number {
-    return this.boundPort;
   }
 
   /** Called (once per request) after the reply to SHUTDOWN has been sent. */

@@ -3,14 +3,13 @@ import type { Socket } from 'node:net';
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { isZiggyError, ZiggyError } from '../errors';
 import type { SeenCounters } from '../protocol/control';
-import type { BoundPorts, PortOwner } from './sink';
 import { isLocalOnly } from '../protocol/endpoint';
 import { ControlServer, type DaemonStatus } from './control-server';
 import { DaemonCore } from './core';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard-assets';
 import { DashboardFeed, type LatestEvent, type TimingSummary } from './dashboard-feed';
 import { renderMetrics } from './metrics';
-import { showEndpoint } from './sockets';
+import { Listener, showEndpoint } from './sockets';
 
 /** Dashboards get an update this often (whatever the event rate). */
 export const UPDATE_MS = 500;
@@ -82,34 +81,25 @@ export interface DashboardUpdate {
  * elsewhere cannot use DNS rebinding to read the daemon through a browser on this machine.
  */
 @scoped(Lifecycle.ContainerScoped)
-export class HttpServer implements PortOwner {
+export class HttpServer extends Listener {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
   private readonly dashboards = new Set<Dashboard>();
   private timer: NodeJS.Timeout | null = null;
   /** STATUS counters by type at recent ticks, to compute rates over about a second. */
   private readonly history: { at: number; events: Record<string, SeenCounters> }[] = [];
-  private boundPort = 0;
   private loopbackOnly = false;
 
   constructor(
     @inject(DaemonCore) private readonly core: DaemonCore,
     @inject(ControlServer) private readonly control: ControlServer,
     @inject(DashboardFeed) private readonly feed: DashboardFeed,
-  ) {}
+  ) {
+    super('http');
+  }
 
   get enabled(): boolean {
     return this.core.settings.value.http !== undefined;
-  }
-
-  /** Once the HTTP port is bound. */
-  boundPorts(): BoundPorts {
-    return this.port > 0 ? { http: this.port } : {};
-  }
-
-  /** The bound port (0 before start or when off). */
-  get port(): number {
-    return this.boundPort;
   }
 
   /** Listens on `http`. Rejects with ZiggyError ADDRESS_IN_USE or BAD_ENDPOINT. */

@@ -8,8 +8,8 @@ import { DaemonCore } from './core';
 import { replaceFile } from './durable-file';
 import { ThrottledWarning } from './logger';
 import { DaemonSecurity } from './security';
-import type { BoundPorts, EventSink, PortOwner } from './sink';
-import { bindSocket, closeQuietly, showEndpoint } from './sockets';
+import type { EventSink } from './sink';
+import { bindSocket, closeQuietly, Listener, showEndpoint } from './sockets';
 
 /** The receiver's durable marks, saved beside the data they describe (the log path, or the spool). */
 export const RELAY_STATE_FILE = '.ziggy-relay.json';
@@ -58,10 +58,9 @@ interface Accepted {
  * it had already made durable.
  */
 @scoped(Lifecycle.ContainerScoped)
-export class Relay implements PortOwner {
+export class Relay extends Listener {
   private socket: Router | null = null;
   private loop: Promise<void> | null = null;
-  private boundPort = 0;
   private ledger!: ReceiverLedger;
   private statePath: string | null = null;
   private accepted: Accepted[] = [];
@@ -81,20 +80,12 @@ export class Relay implements PortOwner {
     @inject(DaemonCore) private readonly core: DaemonCore,
     @inject(Collector) private readonly collector: Collector,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
-  ) {}
+  ) {
+    super('relay');
+  }
 
   get enabled(): boolean {
     return this.core.settings.value.relay !== undefined;
-  }
-
-  /** Only while the relay port is bound. */
-  boundPorts(): BoundPorts {
-    return this.port > 0 ? { relay: this.port } : {};
-  }
-
-  /** The bound port (0 before start or when off). */
-  get port(): number {
-    return this.boundPort;
   }
 
   stats(): RelayCounters {

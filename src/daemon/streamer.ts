@@ -7,7 +7,7 @@ import { ThrottledWarning } from './logger';
 import { DaemonSecurity } from './security';
 import { PrefixSet } from './prefix-set';
 import type { BoundPorts, EventSink, SinkStatus, TypeRoute } from './sink';
-import { bindSocket, closeQuietly, received } from './sockets';
+import { bindSocket, closeQuietly, Listener, received } from './sockets';
 import type { Tally } from './stats';
 
 /** What the CURVE handshake and encryption add to the largest message the stream takes. */
@@ -29,13 +29,12 @@ const CURVE_ROOM = 1024;
  * keep), and collection keeps its speed whoever watches.
  */
 @scoped(Lifecycle.ContainerScoped)
-export class Streamer implements EventSink {
+export class Streamer extends Listener implements EventSink {
   readonly name = 'stream';
   readonly enabled = true;
   readonly keeps = false;
 
   private socket: XPublisher | null = null;
-  private boundPort = 0;
   private boundEndpoint: string | undefined;
   /** Subscribed prefixes (latin1 strings of their bytes). */
   private readonly prefixes = new PrefixSet();
@@ -58,11 +57,8 @@ export class Streamer implements EventSink {
   constructor(
     @inject(DaemonCore) private readonly core: DaemonCore,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
-  ) {}
-
-  /** The stream's bound port (0 before start, and for a Unix socket). */
-  get port(): number {
-    return this.boundPort;
+  ) {
+    super('stream');
   }
 
   /** The stream's `ipc://` address when the control port is a Unix socket. */
@@ -70,8 +66,8 @@ export class Streamer implements EventSink {
     return this.boundEndpoint;
   }
 
-  boundPorts(): BoundPorts {
-    return this.boundEndpoint !== undefined ? { stream: this.boundPort, streamEndpoint: this.boundEndpoint } : { stream: this.boundPort };
+  override boundPorts(): BoundPorts {
+    return this.boundEndpoint !== undefined ? { ...super.boundPorts(), streamEndpoint: this.boundEndpoint } : super.boundPorts();
   }
 
   /** How many distinct prefixes are subscribed right now. */
