@@ -9,6 +9,7 @@ import {
   createDaemon,
   DAEMON_CONFIG,
   Daemon,
+  DaemonCore,
   DAEMON_LOGGER,
   DEFAULT_SINKS,
   EVENT_SINK,
@@ -100,6 +101,9 @@ describe('daemon Daemon', () => {
       const push = new Pusher(a.collectUrl);
       try {
         expect(a.container.resolve(Stats)).to.not.equal(b.container.resolve(Stats));
+        // each daemon's parts share one DaemonCore, over that daemon's own Stats
+        expect(a.container.resolve(DaemonCore)).to.not.equal(b.container.resolve(DaemonCore));
+        expect(a.container.resolve(DaemonCore).stats).to.equal(a.container.resolve(Stats));
         await push.send(event('only.a'));
         await waitForStatus(a.daemon, (s) => s.totals.written === 1, 'a wrote');
         expect(b.daemon.status().totals.received).to.equal(0);

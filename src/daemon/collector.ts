@@ -1,16 +1,13 @@
 import { inject, injectAll, Lifecycle, scoped } from 'tsyringe';
 import { Pull } from 'zeromq';
 import { docSizeAt, docSizeProblemText, type DocSizeProblem } from '../protocol/codec';
-import { CLOCK, systemClock, type Clock } from './clock';
-import { DaemonSettings } from './config';
 import { Kind } from '../protocol/bson-elements';
+import { DaemonCore } from './core';
 import { DocFields, KIND_REPEATED, Scan, scanDocument, scanProblemText } from '../protocol/document-scan';
-import { DaemonLog } from './logger';
 import { Router } from './router';
 import { DaemonSecurity } from './security';
-import { EVENT_SINK, type BoundPorts, type EventSink, type PortOwner } from './sink';
-import { bindSocket, closeQuietly, isTimeout, showEndpoint } from './sockets';
-import { Stats } from './stats';
+import { EVENT_SINK, type EventSink } from './sink';
+import { bindSocket, closeQuietly, isTimeout, Listener, showEndpoint } from './sockets';
 
 /** Longest stop() spends routing what is still queued in the socket once draining ends. */
 const QUEUED_AT_STOP_MS = 200;
@@ -25,7 +22,7 @@ const IDLE_WAKE_MS = 100;
  * counted in Stats, and the loop carries on with the next document or message.
  */
 @scoped(Lifecycle.ContainerScoped)
-export class Collector implements PortOwner {
+export class Collector extends Listener {
   private socket: Pull | null = null;
   private active: EventSink[] = [];
   /** How many active sinks keep events; with none (only the live stream), nothing counts as dropped. */
@@ -36,28 +33,17 @@ export class Collector implements PortOwner {
   private stopping = false;
   private stopRequestedAt = 0;
   private drainDeadline = 0;
-  private boundPort = 0;
   private busySinceIdle = false;
   private waitingOnPressure = false;
   private signalStop: () => void = () => undefined;
   private readonly stopSignal = new Promise<void>((resolve) => (this.signalStop = resolve));
 
   constructor(
-    @inject(DaemonSettings) private readonly settings: DaemonSettings,
-    @inject(Stats) private readonly stats: Stats,
-    @inject(DaemonLog) private readonly log: DaemonLog,
+    @inject(DaemonCore) private readonly core: DaemonCore,
     @injectAll(EVENT_SINK) private readonly sinks: EventSink[],
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
-    @inject(CLOCK, { isOptional: true }) private readonly clock: Clock = systemClock,
-  ) {}
-
-  /** The collection socket's bound port (0 before start). */
-  get port(): number {
-    return this.boundPort;
-  }
-
-  boundPorts(): BoundPorts {
-    return { collect: this.boundPort };
+  ) {
+    super('collect');
   }
 
   /** True while a sink's backpressure keeps the collector from reading (the rest waits in ZeroMQ's queue). */
@@ -81,11 +67,11 @@ export class Collector implements PortOwner {
 
   /** Starts the enabled sinks, then binds the collection socket and starts receiving. */
   async start(): Promise<void> {
-    const cfg = this.settings.value;
-    this.router = new Router(this.stats, cfg.maxTypes, cfg.maxHosts);
+    const cfg = this.core.settings.value;
+    this.router = new Router(this.core.stats, cfg.maxTypes, cfg.maxHosts);
     this.active = this.sinks.filter((s) => s.enabled);
     this.keeping = this.active.filter((s) => s.keeps).length;
-    this.stats.lossIsFinal = this.keeping <= 1;
+    this.core.stats.lossIsFinal = this.keeping <= 1;
     const started: EventSink[] = [];
     try {
       for (const sink of this.active) {
@@ -107,7 +93,7 @@ export class Collector implements PortOwner {
       await Promise.all(started.map((s) => s.stop()));
       throw e;
     }
-    this.log.info(`collecting on ${showEndpoint({ ...cfg.collect, port: this.boundPort })} into ${this.active.map((s) => s.name).join(', ')}`);
+    this.core.log.info(`collecting on ${showEndpoint({ ...cfg.collect, port: this.boundPort })} into ${this.active.map((s) => s.name).join(', ')}`);
     this.loop = this.run(this.socket);
   }
 
@@ -118,7 +104,7 @@ export class Collector implements PortOwner {
    */
   async stop(): Promise<void> {
     if (this.loop === null) return;
-    const cfg = this.settings.value;
+    const cfg = this.core.settings.value;
     this.stopping = true;
     this.stopRequestedAt = performance.now();
     this.drainDeadline = this.stopRequestedAt + cfg.drainMaxMs;
@@ -160,7 +146,7 @@ export class Collector implements PortOwner {
           continue;
         }
         if (socket.closed) return;
-        this.log.warn(`collect receive failed: ${(e as Error).message}`);
+        this.core.log.warn(`collect receive failed: ${(e as Error).message}`);
         continue;
       }
       this.busySinceIdle = true;
@@ -193,7 +179,7 @@ export class Collector implements PortOwner {
     try {
       this.ingest(msg);
     } catch (e) {
-      this.log.error(`routing a message failed: ${(e as Error).stack ?? String(e)}`);
+      this.core.log.error(`routing a message failed: ${(e as Error).stack ?? String(e)}`);
     }
   }
 
@@ -215,18 +201,18 @@ export class Collector implements PortOwner {
    * benchmarks that feed bytes without a socket.
    */
   ingest(msg: readonly Buffer[]): void {
-    const now = this.clock.now();
+    const now = this.core.clock.now();
     const sinks = this.active;
     const n = sinks.length;
     this.busySinceIdle = true; // messages from the relay port count too: the sinks hear of the pause after them
-    this.stats.lastArrival = now / 1000;
+    this.core.stats.lastArrival = now / 1000;
     for (let i = 0; i < n; i++) sinks[i].begin(now);
     for (let i = 0; i < msg.length; i++) this.ingestFrame(msg[i], now / 1000);
     for (let i = 0; i < n; i++) sinks[i].end();
   }
 
   private ingestFrame(frame: Buffer, arrival: number): void {
-    const stats = this.stats;
+    const stats = this.core.stats;
     const totals = stats.totals;
     const router = this.router;
     const sinks = this.active;
@@ -239,13 +225,13 @@ export class Collector implements PortOwner {
       if (size < 0) {
         // Past a lying length prefix there is no telling where the next document starts.
         stats.reject('frame');
-        this.log.debug(`rejected ${length - off} unsplittable byte(s): ${docSizeProblemText(size as DocSizeProblem, frame, off)}`);
+        this.core.log.debug(`rejected ${length - off} unsplittable byte(s): ${docSizeProblemText(size as DocSizeProblem, frame, off)}`);
         return;
       }
       const scan = scanDocument(frame, off, size, f);
       if (scan !== Scan.OK) {
         stats.reject('document');
-        this.log.debug(`rejected a malformed document: ${scanProblemText(scan, f)}`);
+        this.core.log.debug(`rejected a malformed document: ${scanProblemText(scan, f)}`);
         off += size;
         continue;
       }
@@ -255,9 +241,9 @@ export class Collector implements PortOwner {
         stats.reject('type', host);
         // JSON-quoted: a hostile type may hold newlines or escape codes meant for the log
         if (f.type.kind === Kind.STRING)
-          this.log.debug(`rejected type ${JSON.stringify(frame.toString('utf8', f.type.start, Math.min(f.type.end, f.type.start + 80)))}`);
+          this.core.log.debug(`rejected type ${JSON.stringify(frame.toString('utf8', f.type.start, Math.min(f.type.end, f.type.start + 80)))}`);
         else
-          this.log.debug(
+          this.core.log.debug(
             `rejected a document whose type is ${f.type.kind === 0 ? 'missing' : f.type.kind === KIND_REPEATED ? 'given more than once' : `of BSON kind 0x${f.type.kind.toString(16)}`}`,
           );
         off += size;

@@ -3,16 +3,14 @@ import { inject, Lifecycle, scoped } from 'tsyringe';
 import { Router } from 'zeromq';
 import { decode } from '../protocol/codec';
 import { ControlCommand, encodeReply, isControlCommand, type ControlReply, type ControlStatus, type ErrorReply } from '../protocol/control';
-import { CLOCK, systemClock, type Clock } from './clock';
 import { Collector } from './collector';
-import { DaemonSettings } from './config';
+import { DaemonCore } from './core';
 import { Relay } from './relay';
 import { JetStreamSource, type JetStreamSourceStatus } from './jetstream-source';
-import { DaemonLog } from './logger';
-import { bindSocket, closeQuietly, received, showEndpoint } from './sockets';
+import { bindSocket, closeQuietly, Listener, received, showEndpoint } from './sockets';
 import { DaemonSecurity, type AuthRejects } from './security';
-import type { BoundPorts, PortOwner, SinkStatus } from './sink';
-import { Stats, type RejectReason } from './stats';
+import type { BoundPorts, SinkStatus } from './sink';
+import type { RejectReason } from './stats';
 import { VERSION } from './version';
 
 /** Control requests are a few bytes; anything near this is not one (ZeroMQ drops the peer). */
@@ -49,10 +47,9 @@ export type DaemonStatus = ControlStatus & {
  * wait in ZeroMQ's queue).
  */
 @scoped(Lifecycle.ContainerScoped)
-export class ControlServer implements PortOwner {
+export class ControlServer extends Listener {
   private socket: Router | null = null;
   private loop: Promise<void> | null = null;
-  private boundPort = 0;
   private startedAt = 0;
   private shutdownHandler: (() => void) | null = null;
   private recent: { at: number; reply: DaemonStatus; bytes: Buffer | null } | null = null;
@@ -62,18 +59,13 @@ export class ControlServer implements PortOwner {
   private wake: (() => void) | null = null;
 
   constructor(
-    @inject(DaemonSettings) private readonly settings: DaemonSettings,
-    @inject(Stats) private readonly stats: Stats,
+    @inject(DaemonCore) private readonly core: DaemonCore,
     @inject(Collector) private readonly collector: Collector,
-    @inject(DaemonLog) private readonly log: DaemonLog,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
     @inject(JetStreamSource) private readonly source: JetStreamSource,
-    @inject(CLOCK, { isOptional: true }) private readonly clock: Clock = systemClock,
     @inject(Relay) private readonly relay?: Relay,
-  ) {}
-
-  boundPorts(): BoundPorts {
-    return { control: this.boundPort };
+  ) {
+    super('control');
   }
 
   /**
@@ -87,25 +79,20 @@ export class ControlServer implements PortOwner {
     return ports;
   }
 
-  /** The control socket's bound port (0 before start). */
-  get port(): number {
-    return this.boundPort;
-  }
-
   /** Called (once per request) after the reply to SHUTDOWN has been sent. */
   onShutdown(handler: () => void): void {
     this.shutdownHandler = handler;
   }
 
   async start(): Promise<void> {
-    const cfg = this.settings.value;
-    this.startedAt = this.clock.now();
+    const cfg = this.core.settings.value;
+    this.startedAt = this.core.clock.now();
     const socket = new Router({ maxMessageSize: MAX_REQUEST_BYTES, linger: CLOSE_LINGER_MS, sendTimeout: 0 });
     this.boundPort = await bindSocket(socket, cfg.control, 'control', this.security);
     this.socket = socket;
     const ports = this.allPorts();
     const stream = ports.streamEndpoint ?? `port ${ports.stream ?? 0}`;
-    this.log.info(
+    this.core.log.info(
       `control on ${showEndpoint({ ...cfg.control, port: this.boundPort })}, stream on ${stream}${this.security.enabled ? ', CURVE required' : ''}`,
     );
     this.loop = this.run(socket);
@@ -121,14 +108,14 @@ export class ControlServer implements PortOwner {
 
   /** The STATUS reply: counters, last-seen times, identity and ports, and each enabled sink's own status. */
   status(): DaemonStatus {
-    const cfg = this.settings.value;
-    const traffic = this.stats.snapshot(cfg.statusTop);
+    const cfg = this.core.settings.value;
+    const traffic = this.core.stats.snapshot(cfg.statusTop);
     const sinks = Object.create(null) as Record<string, SinkStatus>;
     for (const sink of this.collector.activeSinks) sinks[sink.name] = sink.status();
     const ports = this.allPorts();
     const status: DaemonStatus = {
       ...traffic,
-      uptime: Math.max(0, (this.clock.now() - this.startedAt) / 1000),
+      uptime: Math.max(0, (this.core.clock.now() - this.startedAt) / 1000),
       version: VERSION,
       host: hostname(),
       pid: process.pid,
@@ -188,7 +175,7 @@ export class ControlServer implements PortOwner {
   }
 
   private async run(socket: Router): Promise<void> {
-    for await (const frames of received(socket, (e) => this.log.warn(`control receive failed: ${(e as Error).message}`))) {
+    for await (const frames of received(socket, (e) => this.core.log.warn(`control receive failed: ${(e as Error).message}`))) {
       // [peer id, ...hops, empty delimiter, ...request]; a peer that sent no delimiter
       // (not a REQ) still gets an answer, addressed to it alone.
       let d = 1;
@@ -213,10 +200,10 @@ export class ControlServer implements PortOwner {
         await socket.send([...envelope, bytes]);
       } catch (e) {
         if (socket.closed) return;
-        this.log.debug(`control reply not sent: ${(e as Error).message}`);
+        this.core.log.debug(`control reply not sent: ${(e as Error).message}`);
       }
       if (cmd === ControlCommand.SHUTDOWN) {
-        this.log.info('SHUTDOWN requested');
+        this.core.log.info('SHUTDOWN requested');
         this.shutdownHandler?.();
       }
       await this.pace();

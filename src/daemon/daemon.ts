@@ -2,7 +2,8 @@ import { container, inject, Lifecycle, scoped, type DependencyContainer, type In
 import { ZiggyError } from '../errors';
 import { CLOCK } from './clock';
 import { Collector } from './collector';
-import { DAEMON_CONFIG, DaemonSettings, resolveDaemonConfig, type DaemonConfig } from './config';
+import { DAEMON_CONFIG, resolveDaemonConfig, type DaemonConfig } from './config';
+import { DaemonCore } from './core';
 import { ControlServer, type DaemonStatus } from './control-server';
 import { DashboardFeed } from './dashboard-feed';
 import { FileWriter } from './file-writer';
@@ -11,7 +12,7 @@ import { FORWARD_QUEUE } from './forward-queue';
 import { HttpServer } from './http-server';
 import { JetStreamSink } from './jetstream-sink';
 import { JetStreamSource } from './jetstream-source';
-import { DAEMON_LOGGER, DaemonLog } from './logger';
+import { DAEMON_LOGGER } from './logger';
 import { DaemonSecurity } from './security';
 import { EVENT_SINK, type BoundPorts } from './sink';
 import { Streamer } from './streamer';
@@ -107,10 +108,9 @@ export class Daemon {
   private markStopped!: () => void;
 
   constructor(
-    @inject(DaemonSettings) private readonly settings: DaemonSettings,
+    @inject(DaemonCore) private readonly core: DaemonCore,
     @inject(Collector) private readonly collector: Collector,
     @inject(ControlServer) private readonly control: ControlServer,
-    @inject(DaemonLog) private readonly log: DaemonLog,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
     @inject(HttpServer) private readonly http: HttpServer,
     @inject(Relay) private readonly relay: Relay,
@@ -175,7 +175,7 @@ export class Daemon {
 
   private async doStart(): Promise<void> {
     try {
-      this.settings.validate(); // a bad option throws here, before anything is bound
+      this.core.settings.validate(); // a bad option throws here, before anything is bound
       try {
         await this.security.start(); // the ZAP handler listens before any CURVE port is bound
         await this.collector.start();
@@ -228,7 +228,7 @@ export class Daemon {
     } finally {
       this.state = 'stopped';
       const { totals } = this.status();
-      this.log.info(
+      this.core.log.info(
         `stopped in ${Math.round(performance.now() - t0)} ms: received ${totals.received}, written ${totals.written}, ` +
           `forwarded ${totals.forwarded}, published ${totals.published}, dropped ${totals.dropped}, rejected ${totals.rejected}`,
       );

@@ -1,4 +1,4 @@
-import { open, rename } from 'node:fs/promises';
+import { open, rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 export type { FsyncMode } from './config';
 
@@ -16,15 +16,20 @@ export const ACK_SYNC_MS = 50;
  */
 export async function replaceFile(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${path}.tmp`;
-  const f = await open(tmp, 'w');
+  await changeFile(tmp, 'w', (f) => f.writeFile(data));
+  await rename(tmp, path);
+  await syncDir(dirname(path));
+}
+
+/** Opens `path` (`flags` as for fs.open), lets `change` write it, fsyncs it; closes it whatever happens. */
+export async function changeFile(path: string, flags: string, change: (f: FileHandle) => Promise<void>): Promise<void> {
+  const f = await open(path, flags);
   try {
-    await f.writeFile(data);
+    await change(f);
     await f.sync();
   } finally {
     await f.close();
   }
-  await rename(tmp, path);
-  await syncDir(dirname(path));
 }
 
 /** fsync of a folder: makes a file's creation, rename or removal in it durable. */

@@ -3,13 +3,13 @@ import { access, readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { ZiggyError } from '../errors';
-import { CLOCK, systemClock, UtcDayCache, type Clock } from './clock';
-import { DaemonSettings } from './config';
+import { UtcDayCache } from './clock';
+import { DaemonCore } from './core';
 import { ACK_SYNC_MS } from './durable-file';
 import { ChunkPool, ensureDir, LogFile, type FileCounters, type LogFileContext } from './log-file';
-import { DaemonLog, ThrottledWarning } from './logger';
+import { ThrottledWarning } from './logger';
 import type { EventSink, SinkStatus, TypeRoute } from './sink';
-import { Stats, type Tally } from './stats';
+import type { Tally } from './stats';
 
 // Events are copied into chunks this big; a write hands the kernel one buffer per chunk,
 // and each buffer in a writev costs Node microseconds, so chunks are not small.
@@ -101,15 +101,10 @@ export class FileWriter implements EventSink {
   private readonly churnWarning = new ThrottledWarning();
   private readonly capWarning = new ThrottledWarning();
 
-  constructor(
-    @inject(DaemonSettings) private readonly settings: DaemonSettings,
-    @inject(Stats) private readonly stats: Stats,
-    @inject(DaemonLog) private readonly log: DaemonLog,
-    @inject(CLOCK, { isOptional: true }) private readonly clock: Clock = systemClock,
-  ) {}
+  constructor(@inject(DaemonCore) private readonly core: DaemonCore) {}
 
   get enabled(): boolean {
-    return this.settings.value.logPath !== undefined;
+    return this.core.settings.value.logPath !== undefined;
   }
 
   /** Bytes buffered for all files, not yet written. */
@@ -123,7 +118,7 @@ export class FileWriter implements EventSink {
   }
 
   async start(): Promise<void> {
-    const cfg = this.settings.value;
+    const cfg = this.core.settings.value;
     this.root = cfg.logPath!;
     this.maxBuffered = cfg.maxBufferedBytes;
     this.flushBytes = cfg.flushBytes;
@@ -141,8 +136,8 @@ export class FileWriter implements EventSink {
       // Room in the slab for everything that may be buffered, and the part-filled chunk
       // of some open files besides (pages of the slab cost memory only once touched).
       pool: new ChunkPool(CHUNK_SIZE, Math.min(MAX_SLAB_CHUNKS, Math.ceil(cfg.maxBufferedBytes / CHUNK_SIZE) + 16), STAGING_SIZE),
-      stats: this.stats,
-      log: this.log,
+      stats: this.core.stats,
+      log: this.core.log,
       counters: this.counters,
       fsync: cfg.fsync,
       recheckMs: Math.min(1000, cfg.flushIntervalMs),
@@ -151,7 +146,7 @@ export class FileWriter implements EventSink {
         this.maybeRelieve();
       },
     };
-    this.day.update(this.clock.now());
+    this.day.update(this.core.clock.now());
     await this.findDayFiles();
     this.timer = setInterval(() => this.tick(), cfg.flushIntervalMs);
     this.timer.unref();
@@ -196,7 +191,7 @@ export class FileWriter implements EventSink {
       open: this.files.size,
       filesToday: this.dayTypes.size,
       buffered: this.buffered,
-      fsync: this.settings.value.fsync,
+      fsync: this.core.settings.value.fsync,
     };
   }
 
@@ -253,7 +248,7 @@ export class FileWriter implements EventSink {
   }
 
   private syncForWaiters(): void {
-    if (this.settings.value.fsync !== 'interval' || this.sinceSync >= EARLY_SYNC_BYTES) this.startSync();
+    if (this.core.settings.value.fsync !== 'interval' || this.sinceSync >= EARLY_SYNC_BYTES) this.startSync();
     else if (this.ackTimer === null) {
       this.ackTimer = setTimeout(() => {
         this.ackTimer = null;
@@ -278,7 +273,7 @@ export class FileWriter implements EventSink {
 
   private async syncAll(): Promise<void> {
     const files = [...this.files.values()];
-    const never = this.settings.value.fsync === 'never';
+    const never = this.core.settings.value.fsync === 'never';
     await Promise.all(files.map((f) => (never ? f.flush() : f.sync())));
     // Files closing write, fsync (unless `never`) and close on their own.
     await Promise.all(this.retiringByPath.values());
@@ -296,7 +291,7 @@ export class FileWriter implements EventSink {
     this.byId = [];
     const all = Promise.all(this.retiringByPath.values());
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, this.settings.value.fileDrainMs, 'late')));
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, this.core.settings.value.fileDrainMs, 'late')));
     const outcome = await Promise.race([all, late]);
     clearTimeout(timer);
     if (this.ackTimer !== null) clearTimeout(this.ackTimer);
@@ -306,7 +301,7 @@ export class FileWriter implements EventSink {
     if (outcome !== 'late') return;
     let lost = 0;
     for (const f of this.retiring) lost += f.abandon();
-    this.log.warn(`stopping: files not written within ${this.settings.value.fileDrainMs} ms; ${lost} event(s) dropped`);
+    this.core.log.warn(`stopping: files not written within ${this.core.settings.value.fileDrainMs} ms; ${lost} event(s) dropped`);
   }
 
   private open(route: TypeRoute): LogFile | undefined {
@@ -315,16 +310,16 @@ export class FileWriter implements EventSink {
     // Types are validated before routing; this only guards against a future bug there.
     const rel = relative(this.root, path);
     if (rel.startsWith('..') || rel.split(sep).length !== 2) {
-      this.log.error(`refusing type '${route.type}': its file would be outside ${this.root}`);
+      this.core.log.error(`refusing type '${route.type}': its file would be outside ${this.root}`);
       this.counters.dropped++;
       return undefined;
     }
     if (!this.dayTypes.has(route.type)) {
-      const cap = this.settings.value.maxFilesPerDay;
+      const cap = this.core.settings.value.maxFilesPerDay;
       if (this.dayTypes.size >= cap) {
         this.refused++;
         this.capWarning.warn(
-          this.log,
+          this.core.log,
           () => `${cap} files already in ${join(this.root, day)} (maxFilesPerDay): refusing events of new types such as '${route.type}'`,
         );
         return undefined;
@@ -336,7 +331,7 @@ export class FileWriter implements EventSink {
       // faster than the disk does, without end. pressure() pushes back between
       // messages; within one, past this many files closing, the event is dropped.
       if (this.retiring.size >= Math.max(MIN_MAX_CLOSING, MAX_CLOSING_PER_OPEN * this.maxOpen)) {
-        this.churnWarning.warn(this.log, () => `${this.retiring.size} files still closing: dropping events of types with no open file`);
+        this.churnWarning.warn(this.core.log, () => `${this.retiring.size} files still closing: dropping events of types with no open file`);
         this.counters.dropped++;
         return undefined;
       }
@@ -388,13 +383,13 @@ export class FileWriter implements EventSink {
     this.dayTypes = new Set();
     this.checked = new Set();
     for (const f of old) this.closeInBackground(f);
-    this.log.info(`new day ${this.day.day}: closing ${old.length} file(s) of the previous day`);
+    this.core.log.info(`new day ${this.day.day}: closing ${old.length} file(s) of the previous day`);
   }
 
   private tick(): void {
     const now = performance.now();
-    const idleMs = this.settings.value.idleCloseMs;
-    const sync = this.settings.value.fsync === 'interval';
+    const idleMs = this.core.settings.value.idleCloseMs;
+    const sync = this.core.settings.value.fsync === 'interval';
     for (const f of [...this.files.values()]) {
       if (f.appendsSeen !== f.appends) {
         f.appendsSeen = f.appends;
@@ -403,7 +398,7 @@ export class FileWriter implements EventSink {
       if (sync && (f.pendingDocs > 0 || f.unsyncedDocs > 0)) void f.sync();
       else if (f.pendingDocs > 0) void f.flush();
       else if (!f.busy && now - f.lastActive >= idleMs) {
-        this.log.debug(`closing idle ${f.path}`);
+        this.core.log.debug(`closing idle ${f.path}`);
         this.retire(f);
       }
     }
@@ -423,13 +418,13 @@ export class FileWriter implements EventSink {
       return;
     }
     for (const name of names) {
-      if (this.dayTypes.size >= this.settings.value.maxFilesPerDay) break;
+      if (this.dayTypes.size >= this.core.settings.value.maxFilesPerDay) break;
       if (name.endsWith(suffix)) this.dayTypes.add(name.slice(0, -suffix.length));
     }
   }
 
   private drop(): void {
     this.counters.dropped++;
-    this.dropWarning.warn(this.log, () => `file buffers full (${this.buffered} bytes waiting for the disk): dropping events`);
+    this.dropWarning.warn(this.core.log, () => `file buffers full (${this.buffered} bytes waiting for the disk): dropping events`);
   }
 }

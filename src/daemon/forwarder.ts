@@ -3,12 +3,12 @@ import { Push } from 'zeromq';
 import { ZiggyError } from '../errors';
 import { applyClientKeys } from '../protocol/curve-cert';
 import { isIPv6Host } from '../protocol/endpoint';
-import { DaemonSettings } from './config';
+import { DaemonCore } from './core';
 import { FORWARD_QUEUE, MemoryForwardQueue, type ForwardBatch, type ForwardQueue } from './forward-queue';
-import { DaemonLog, ThrottledWarning } from './logger';
+import { ThrottledWarning } from './logger';
 import type { EventSink, SinkStatus, TypeRoute } from './sink';
 import { closeQuietly, showEndpoint } from './sockets';
-import { Stats, type Tally } from './stats';
+import type { Tally } from './stats';
 
 /** How long ZeroMQ may keep trying to deliver batches already handed to it, at stop. */
 const CLOSE_LINGER_MS = 300;
@@ -39,19 +39,17 @@ export class Forwarder implements EventSink {
   private readonly dropWarning = new ThrottledWarning();
 
   constructor(
-    @inject(DaemonSettings) private readonly settings: DaemonSettings,
-    @inject(Stats) private readonly stats: Stats,
-    @inject(DaemonLog) private readonly log: DaemonLog,
+    @inject(DaemonCore) private readonly core: DaemonCore,
     @inject(FORWARD_QUEUE, { isOptional: true }) private readonly injectedQueue?: ForwardQueue,
   ) {}
 
   get enabled(): boolean {
-    return this.settings.value.forward !== undefined;
+    return this.core.settings.value.forward !== undefined;
   }
 
   /** `host:port` of the upstream, when forwarding. */
   get upstream(): string | undefined {
-    const ep = this.settings.value.forward;
+    const ep = this.core.settings.value.forward;
     return ep === undefined ? undefined : showEndpoint(ep);
   }
 
@@ -61,7 +59,7 @@ export class Forwarder implements EventSink {
   }
 
   async start(): Promise<void> {
-    const cfg = this.settings.value;
+    const cfg = this.core.settings.value;
     this.queue = this.injectedQueue ?? new MemoryForwardQueue(cfg.forwardHwm, cfg.forwardMaxBytes);
     const socket = new Push({ immediate: true, sendHighWaterMark: SOCKET_HWM, linger: CLOSE_LINGER_MS });
     if (isIPv6Host(cfg.forward!.host)) socket.ipv6 = true;
@@ -73,7 +71,7 @@ export class Forwarder implements EventSink {
       throw new ZiggyError('BAD_ENDPOINT', `cannot forward to ${this.upstream}: ${(e as Error).message}`, { cause: e });
     }
     this.socket = socket;
-    this.log.info(`forwarding to ${this.upstream}${cfg.forwardKeys !== undefined ? ' over CURVE' : ''}`);
+    this.core.log.info(`forwarding to ${this.upstream}${cfg.forwardKeys !== undefined ? ' over CURVE' : ''}`);
   }
 
   begin(): void {}
@@ -81,7 +79,7 @@ export class Forwarder implements EventSink {
   write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): boolean {
     if (this.queue.offer(frame, offset, length, route.tally, host)) return true;
     this.dropped++;
-    this.dropWarning.warn(this.log, () => `forward queue to ${this.upstream} is full (${this.queue.length} events): dropping events`);
+    this.dropWarning.warn(this.core.log, () => `forward queue to ${this.upstream} is full (${this.queue.length} events): dropping events`);
     return false;
   }
 
@@ -105,7 +103,7 @@ export class Forwarder implements EventSink {
   /** Gives the upstream up to `forwardDrainMs` to take what is queued; the rest is counted as dropped. */
   async stop(): Promise<void> {
     if (this.socket === null) return;
-    const deadline = performance.now() + this.settings.value.forwardDrainMs;
+    const deadline = performance.now() + this.core.settings.value.forwardDrainMs;
     if (!this.pumping && this.queue.length > 0) this.pumpDone = this.pump();
     while (this.queue.length > 0 && performance.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
@@ -121,7 +119,7 @@ export class Forwarder implements EventSink {
       this.credit(batch, 'dropped');
       lost += batch.count;
     }
-    if (lost > 0) this.log.warn(`stopping: ${lost} event(s) not forwarded to ${this.upstream}`);
+    if (lost > 0) this.core.log.warn(`stopping: ${lost} event(s) not forwarded to ${this.upstream}`);
   }
 
   /** Sends batches one at a time (ZeroMQ allows one send in flight) until the queue is empty. */
@@ -138,7 +136,7 @@ export class Forwarder implements EventSink {
     } catch (e) {
       // Closed while waiting for the upstream, or a transient error: the batch stays
       // queued and the next message retries.
-      if (!this.closing) this.log.warn(`forwarding to ${this.upstream} failed: ${(e as Error).message}`);
+      if (!this.closing) this.core.log.warn(`forwarding to ${this.upstream} failed: ${(e as Error).message}`);
     } finally {
       this.pumping = false;
     }
@@ -147,8 +145,8 @@ export class Forwarder implements EventSink {
   /** Credits a batch as forwarded, or as lost to the upstream (the event's loss when Stats.lossIsFinal). */
   private credit(batch: ForwardBatch, what: 'forwarded' | 'dropped'): void {
     this[what] += batch.count;
-    if (what === 'dropped' && !this.stats.lossIsFinal) return;
-    this.stats.totals[what] += batch.count;
+    if (what === 'dropped' && !this.core.stats.lossIsFinal) return;
+    this.core.stats.totals[what] += batch.count;
     const t = batch.tallies;
     for (let i = 0; i < t.length; i++) t[i][what]++;
   }

@@ -3,17 +3,13 @@ import type { Socket } from 'node:net';
 import { inject, Lifecycle, scoped } from 'tsyringe';
 import { isZiggyError, ZiggyError } from '../errors';
 import type { SeenCounters } from '../protocol/control';
-import type { BoundPorts, PortOwner } from './sink';
 import { isLocalOnly } from '../protocol/endpoint';
-import { CLOCK, systemClock, type Clock } from './clock';
-import { DaemonSettings } from './config';
 import { ControlServer, type DaemonStatus } from './control-server';
+import { DaemonCore } from './core';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard-assets';
 import { DashboardFeed, type LatestEvent, type TimingSummary } from './dashboard-feed';
-import { DaemonLog } from './logger';
 import { renderMetrics } from './metrics';
-import { showEndpoint } from './sockets';
-import { Stats } from './stats';
+import { Listener, showEndpoint } from './sockets';
 
 /** Dashboards get an update this often (whatever the event rate). */
 export const UPDATE_MS = 500;
@@ -85,42 +81,30 @@ export interface DashboardUpdate {
  * elsewhere cannot use DNS rebinding to read the daemon through a browser on this machine.
  */
 @scoped(Lifecycle.ContainerScoped)
-export class HttpServer implements PortOwner {
+export class HttpServer extends Listener {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
   private readonly dashboards = new Set<Dashboard>();
   private timer: NodeJS.Timeout | null = null;
   /** STATUS counters by type at recent ticks, to compute rates over about a second. */
   private readonly history: { at: number; events: Record<string, SeenCounters> }[] = [];
-  private boundPort = 0;
   private loopbackOnly = false;
 
   constructor(
-    @inject(DaemonSettings) private readonly settings: DaemonSettings,
+    @inject(DaemonCore) private readonly core: DaemonCore,
     @inject(ControlServer) private readonly control: ControlServer,
     @inject(DashboardFeed) private readonly feed: DashboardFeed,
-    @inject(Stats) private readonly stats: Stats,
-    @inject(DaemonLog) private readonly log: DaemonLog,
-    @inject(CLOCK, { isOptional: true }) private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    super('http');
+  }
 
   get enabled(): boolean {
-    return this.settings.value.http !== undefined;
-  }
-
-  /** Once the HTTP port is bound. */
-  boundPorts(): BoundPorts {
-    return this.port > 0 ? { http: this.port } : {};
-  }
-
-  /** The bound port (0 before start or when off). */
-  get port(): number {
-    return this.boundPort;
+    return this.core.settings.value.http !== undefined;
   }
 
   /** Listens on `http`. Rejects with ZiggyError ADDRESS_IN_USE or BAD_ENDPOINT. */
   async start(): Promise<void> {
-    const ep = this.settings.value.http;
+    const ep = this.core.settings.value.http;
     if (ep === undefined) return;
     this.loopbackOnly = isLocalOnly(ep);
     const server = createServer((req, res) => this.handle(req, res));
@@ -133,14 +117,14 @@ export class HttpServer implements PortOwner {
       // `*` is every IPv4 interface, as for the ZeroMQ ports
       server.listen({ host: ep.host === '*' ? '0.0.0.0' : ep.host, port: ep.port }, resolve);
     });
-    server.on('error', (e) => this.log.warn(`http: ${e.message}`));
+    server.on('error', (e) => this.core.log.warn(`http: ${e.message}`));
     const addr = server.address();
     this.boundPort = typeof addr === 'object' && addr !== null ? addr.port : 0;
     this.server = server;
     const shown = showEndpoint({ ...ep, port: this.boundPort });
-    this.log.info(`http on ${shown}: /metrics and the dashboard`);
+    this.core.log.info(`http on ${shown}: /metrics and the dashboard`);
     // the configuration allowed a non-loopback address only with --insecure
-    if (!isLocalOnly(ep)) this.log.warn(`--insecure: http on ${shown} serves the metrics and the events the dashboard shows to anyone who can reach it`);
+    if (!isLocalOnly(ep)) this.core.log.warn(`--insecure: http on ${shown} serves the metrics and the events the dashboard shows to anyone who can reach it`);
   }
 
   /** Ends every dashboard's stream and closes every connection. Idempotent. */
@@ -160,7 +144,7 @@ export class HttpServer implements PortOwner {
     const status = this.control.status();
     // STATUS lists only the busiest types and hosts, but a series must not vanish from a
     // scrape when its type gets quiet: every tracked one (as capped by maxTypes / maxHosts).
-    const { events, hosts } = this.stats.snapshot();
+    const { events, hosts } = this.core.stats.snapshot();
     return renderMetrics({ ...status, events, hosts }, this.dashboards.size);
   }
 
@@ -168,7 +152,7 @@ export class HttpServer implements PortOwner {
     try {
       this.route(req, res);
     } catch (e) {
-      this.log.error(`http: ${req.method} ${req.url}: ${(e as Error).stack ?? String(e)}`);
+      this.core.log.error(`http: ${req.method} ${req.url}: ${(e as Error).stack ?? String(e)}`);
       if (!res.headersSent) reply(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
     }
@@ -258,14 +242,14 @@ export class HttpServer implements PortOwner {
     if (d.res.writableLength > MAX_UNREAD_BYTES) return;
     const latest = this.feed.latestSince(d.seq);
     if (latest.length > 0) d.seq = latest[latest.length - 1].seq;
-    const update: DashboardUpdate = { ...common, field: d.field, timings: d.field === '' ? {} : this.feed.timings(d.field, this.clock.now()), latest };
+    const update: DashboardUpdate = { ...common, field: d.field, timings: d.field === '' ? {} : this.feed.timings(d.field, this.core.clock.now()), latest };
     d.res.write(`event: update\ndata: ${JSON.stringify(update)}\n\n`);
   }
 
   /** The part of an update every dashboard gets: rates from the STATUS counters. */
   private update(): Omit<DashboardUpdate, 'field' | 'timings' | 'latest'> {
     const status = this.control.status();
-    const now = this.clock.now();
+    const now = this.core.clock.now();
     this.history.push({ at: now, events: status.events });
     // rates over the newest span of at least a second (over less at first)
     while (this.history.length > 2 && this.history[1].at <= now - 1000) this.history.shift();

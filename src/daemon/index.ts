@@ -19,6 +19,7 @@ export {
   type ResolvedDaemonConfig,
 } from './config';
 export { CLOCK, systemClock, utcDay, type Clock } from './clock';
+export { DaemonCore } from './core';
 export { DAEMON_LOGGER, StderrLogger, type DaemonLogger } from './logger';
 export { EVENT_SINK, type BoundPorts, type EventSink, type PortOwner, type SinkStatus, type TypeRoute } from './sink';
 export { Stats, Tally, OTHER_KEY, UNKNOWN_HOST_KEY, type RejectReason, type TrafficSnapshot } from './stats';

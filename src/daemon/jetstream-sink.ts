@@ -6,13 +6,13 @@ import { docSizeAt } from '../protocol/codec';
 import { Kind } from '../protocol/bson-elements';
 import { DocFields, Scan, scanDocument } from '../protocol/document-scan';
 import { ALL_SUBJECTS, connectNats, messageId, showServers, subjectForType } from '../protocol/nats';
-import { DaemonSettings } from './config';
+import { DaemonCore } from './core';
 import { jetStreamSpoolPath, type JetStreamSinkSettings } from './jetstream-config';
 import { JetStreamPublisher } from './jetstream-publisher';
-import { DaemonLog, ThrottledWarning } from './logger';
+import { ThrottledWarning } from './logger';
 import type { SinkStatus, TypeRoute } from './sink';
 import { SpooledSink } from './spool-batches';
-import { Stats, type Tally } from './stats';
+import type { Tally } from './stats';
 
 /** After a failed publish, new ones wait this long (the connection is probably down). */
 const RETRY_PAUSE_MS = 250;
@@ -111,17 +111,17 @@ export class JetStreamSink extends SpooledSink {
   private readonly dropWarning = new ThrottledWarning();
   private readonly failWarning = new ThrottledWarning();
 
-  constructor(@inject(DaemonSettings) settings: DaemonSettings, @inject(Stats) stats: Stats, @inject(DaemonLog) log: DaemonLog) {
-    super(settings, stats, log);
+  constructor(@inject(DaemonCore) core: DaemonCore) {
+    super(core);
   }
 
   get enabled(): boolean {
-    return this.settings.value.nats !== undefined;
+    return this.core.settings.value.nats !== undefined;
   }
 
   /** Counters for STATUS (servers shown without secrets). */
   status(): JetStreamSinkStatus {
-    const cfg = this.settings.value.nats!;
+    const cfg = this.core.settings.value.nats!;
     const spool = this.spool?.stats();
     return {
       to: showServers(cfg.servers),
@@ -140,7 +140,7 @@ export class JetStreamSink extends SpooledSink {
 
   /** Connects, makes sure the stream exists and opens the spool; a refused or unreachable server aborts the daemon's start. */
   async start(): Promise<void> {
-    const settings = this.settings.value;
+    const settings = this.core.settings.value;
     this.cfg = settings.nats!;
     const nc = await connectNats(this.cfg, 'ziggyd', true);
     try {
@@ -159,14 +159,14 @@ export class JetStreamSink extends SpooledSink {
     this.nc = nc;
     this.connected = true;
     void this.watch(nc);
-    this.log.info(`publishing to NATS JetStream stream ${this.cfg.stream} at ${showServers(this.cfg.servers)}`);
+    this.core.log.info(`publishing to NATS JetStream stream ${this.cfg.stream} at ${showServers(this.cfg.servers)}`);
     this.pump();
   }
 
   override write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): boolean {
     if (length > this.maxPayload) {
       this.tooBig++;
-      this.dropWarning.warn(this.log, () => `an event of ${length} bytes is over the NATS server's max_payload (${this.maxPayload}): dropped`);
+      this.dropWarning.warn(this.core.log, () => `an event of ${length} bytes is over the NATS server's max_payload (${this.maxPayload}): dropped`);
       return false;
     }
     return super.write(frame, offset, length, route, host);
@@ -177,7 +177,7 @@ export class JetStreamSink extends SpooledSink {
     const nc = this.nc;
     if (nc === null) return;
     this.batches.seal();
-    const deadline = performance.now() + this.settings.value.forwardDrainMs;
+    const deadline = performance.now() + this.core.settings.value.forwardDrainMs;
     this.pump();
     while (this.ackedTo < this.spool.last && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     this.closing = true;
@@ -188,11 +188,11 @@ export class JetStreamSink extends SpooledSink {
     await nc.close().catch(() => undefined);
     await this.spool.close();
     const left = this.spool.last - this.ackedTo;
-    if (left > 0) this.log.warn(`stopping: ${left} batch(es) not acknowledged by JetStream stay in the spool for the next start`);
+    if (left > 0) this.core.log.warn(`stopping: ${left} batch(es) not acknowledged by JetStream stay in the spool for the next start`);
   }
 
   private spoolDir(): string {
-    return jetStreamSpoolPath(this.settings.value.spoolPath!);
+    return jetStreamSpoolPath(this.core.settings.value.spoolPath!);
   }
 
   /** Starts publishes until `inFlight` wait for their acknowledgement: retries first, then the batch read last, then the next one. */
@@ -224,7 +224,7 @@ export class JetStreamSink extends SpooledSink {
     try {
       payload = await this.spool.read(seq);
     } catch (e) {
-      this.log.error(`spool: cannot read batch ${seq}: ${(e as Error).message}`);
+      this.core.log.error(`spool: cannot read batch ${seq}: ${(e as Error).message}`);
     }
     this.reading = false;
     if (this.closing) return;
@@ -275,7 +275,7 @@ export class JetStreamSink extends SpooledSink {
       }
       this.counts.retries++;
       this.retry.push(p);
-      this.failWarning.warn(this.log, () => `publishing to JetStream failed (${err.message}); retrying`);
+      this.failWarning.warn(this.core.log, () => `publishing to JetStream failed (${err.message}); retrying`);
       if (err.name === 'NoRespondersError') void this.recreateStream();
       this.pausedUntil = performance.now() + RETRY_PAUSE_MS;
       this.resumeLater();
@@ -318,7 +318,7 @@ export class JetStreamSink extends SpooledSink {
       max_age: cfg.maxAge * NANOS,
       max_bytes: cfg.maxBytes > 0 ? cfg.maxBytes : -1,
     });
-    this.log.info(`created JetStream stream ${cfg.stream} (${ALL_SUBJECTS}, ${cfg.replicas} replica(s))`);
+    this.core.log.info(`created JetStream stream ${cfg.stream} (${ALL_SUBJECTS}, ${cfg.replicas} replica(s))`);
   }
 
   /**
@@ -327,7 +327,7 @@ export class JetStreamSink extends SpooledSink {
    */
   private recreateStream(): Promise<void> {
     this.recreating ??= this.ensureStream()
-      .catch((e: Error) => this.failWarning.warn(this.log, () => `cannot create JetStream stream ${this.cfg.stream}: ${e.message}`))
+      .catch((e: Error) => this.failWarning.warn(this.core.log, () => `cannot create JetStream stream ${this.cfg.stream}: ${e.message}`))
       .finally(() => (this.recreating = null));
     return this.recreating;
   }
@@ -337,10 +337,10 @@ export class JetStreamSink extends SpooledSink {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect') {
         this.connected = false;
-        this.log.warn(`NATS connection lost; events wait in the spool ${this.spoolDir()} until it is back`);
+        this.core.log.warn(`NATS connection lost; events wait in the spool ${this.spoolDir()} until it is back`);
       } else if (s.type === 'reconnect') {
         this.connected = true;
-        this.log.info('NATS connection back');
+        this.core.log.info('NATS connection back');
         this.pausedUntil = 0;
         this.pump();
       }

@@ -4,10 +4,9 @@ import { inject, Lifecycle, scoped } from 'tsyringe';
 import { ZiggyError } from '../errors';
 import { ALL_SUBJECTS, connectNats, showServers } from '../protocol/nats';
 import { Collector } from './collector';
-import { DaemonSettings } from './config';
+import { DaemonCore } from './core';
 import type { JetStreamSourceSettings } from './jetstream-config';
-import { DaemonLog, ThrottledWarning } from './logger';
-import { Stats } from './stats';
+import { ThrottledWarning } from './logger';
 
 /** After a lost consumer or a failed subscription, try again this much later. */
 const RETRY_MS = 500;
@@ -101,24 +100,22 @@ export class JetStreamSource {
   private readonly failWarning = new ThrottledWarning();
 
   constructor(
-    @inject(DaemonSettings) private readonly settings: DaemonSettings,
+    @inject(DaemonCore) private readonly core: DaemonCore,
     @inject(Collector) private readonly collector: Collector,
-    @inject(Stats) private readonly stats: Stats,
-    @inject(DaemonLog) private readonly log: DaemonLog,
   ) {}
 
   get enabled(): boolean {
-    return this.settings.value.fromNats !== undefined;
+    return this.core.settings.value.fromNats !== undefined;
   }
 
   status(): JetStreamSourceStatus {
-    const cfg = this.settings.value.fromNats!;
+    const cfg = this.core.settings.value.fromNats!;
     return { from: showServers(cfg.servers), stream: cfg.stream, consumer: cfg.consumer, ...this.counts };
   }
 
   /** Connects, makes sure the stream and the durable consumer exist, and starts reading. Call after the collector started. */
   async start(): Promise<void> {
-    this.cfg = this.settings.value.fromNats!;
+    this.cfg = this.core.settings.value.fromNats!;
     const nc = await connectNats(this.cfg, 'ziggyd-consumer', true);
     try {
       await this.ensureConsumer(nc);
@@ -133,7 +130,7 @@ export class JetStreamSource {
     }
     this.nc = nc;
     this.loop = this.run(nc);
-    this.log.info(`reading NATS JetStream stream ${this.cfg.stream} (${this.cfg.subjects.join(', ')}) as consumer ${this.cfg.consumer}`);
+    this.core.log.info(`reading NATS JetStream stream ${this.cfg.stream} (${this.cfg.subjects.join(', ')}) as consumer ${this.cfg.consumer}`);
   }
 
   /** Stops reading, makes what was read durable and acknowledges it, then closes the connection. */
@@ -165,7 +162,9 @@ export class JetStreamSource {
       const had = info.config.filter_subjects ?? (info.config.filter_subject ? [info.config.filter_subject] : [ALL_SUBJECTS]);
       if (had.join(',') !== cfg.subjects.join(',')) {
         await jsm.consumers.update(cfg.stream, cfg.consumer, filter);
-        this.log.warn(`consumer ${cfg.consumer} now reads ${cfg.subjects.join(', ')} (it read ${had.join(', ')}): every daemon sharing it should say the same`);
+        this.core.log.warn(
+          `consumer ${cfg.consumer} now reads ${cfg.subjects.join(', ')} (it read ${had.join(', ')}): every daemon sharing it should say the same`,
+        );
       }
     } catch (e) {
       if ((e as Error).name !== 'ConsumerNotFoundError') throw e;
@@ -195,7 +194,7 @@ export class JetStreamSource {
         }
       } catch (e) {
         if (this.stopping) break;
-        this.failWarning.warn(this.log, () => `reading consumer ${this.cfg.consumer} failed (${(e as Error).message}); trying again`);
+        this.failWarning.warn(this.core.log, () => `reading consumer ${this.cfg.consumer} failed (${(e as Error).message}); trying again`);
         try {
           await this.ensureConsumer(nc);
         } catch {
@@ -212,7 +211,7 @@ export class JetStreamSource {
       const wait = sink.pressure();
       if (wait !== null) await wait;
     }
-    if (this.batch.length === 0) this.droppedAtBatchStart = this.stats.totals.dropped;
+    if (this.batch.length === 0) this.droppedAtBatchStart = this.core.stats.totals.dropped;
     this.counts.read++;
     if (m.redelivered) this.counts.redelivered++;
     const key = messageKey(m);
@@ -250,7 +249,7 @@ export class JetStreamSource {
     this.batch = [];
     this.committing = (async () => {
       await Promise.all(this.collector.activeSinks.map((s) => s.durable?.()));
-      const dropped = this.stats.totals.dropped > droppedBefore;
+      const dropped = this.core.stats.totals.dropped > droppedBefore;
       for (const m of batch) {
         if (dropped) {
           this.routed.forget(messageKey(m));
@@ -260,7 +259,7 @@ export class JetStreamSource {
       if (dropped) {
         this.counts.nakked += batch.length;
         this.failWarning.warn(
-          this.log,
+          this.core.log,
           () => `events were dropped while a batch from ${this.cfg.consumer} was written: handed ${batch.length} back to JetStream`,
         );
       } else this.counts.acknowledged += batch.length;

@@ -3,14 +3,12 @@ import { Dealer } from 'zeromq';
 import { applyClientKeys } from '../protocol/curve-cert';
 import { decodeHeader, encodeHeader, RelayKind, RESEND_FLAG, SendWindow } from '../protocol/relay';
 import { isIPv6Host } from '../protocol/endpoint';
-import { DaemonSettings } from './config';
-import { DaemonLog } from './logger';
+import { DaemonCore } from './core';
 import type { ControlStatus } from '../protocol/control';
 import type { SinkStatus } from './sink';
 import { closeQuietly, showEndpoint } from './sockets';
 import type { SpoolCounters } from './spool';
 import { SpooledSink } from './spool-batches';
-import { Stats } from './stats';
 
 const TICK_MS = 100;
 
@@ -50,12 +48,12 @@ export class RelayForwarder extends SpooledSink {
   private failovers = 0;
   private closing = false;
 
-  constructor(@inject(DaemonSettings) settings: DaemonSettings, @inject(Stats) stats: Stats, @inject(DaemonLog) log: DaemonLog) {
-    super(settings, stats, log);
+  constructor(@inject(DaemonCore) core: DaemonCore) {
+    super(core);
   }
 
   get enabled(): boolean {
-    return this.settings.value.upstreams.length > 0;
+    return this.core.settings.value.upstreams.length > 0;
   }
 
   /** `sinks.upstream` in STATUS: the same as `upstream`, flat. */
@@ -81,7 +79,7 @@ export class RelayForwarder extends SpooledSink {
 
   /** `upstream` in STATUS, with the spool's counters. */
   upstreamStatus(): UpstreamStatus {
-    const ups = this.settings.value.upstreams.map(showEndpoint);
+    const ups = this.core.settings.value.upstreams.map(showEndpoint);
     return {
       to: ups[this.current],
       upstreams: ups,
@@ -93,7 +91,7 @@ export class RelayForwarder extends SpooledSink {
   }
 
   async start(): Promise<void> {
-    const cfg = this.settings.value;
+    const cfg = this.core.settings.value;
     await this.openSpool(cfg.spoolPath!, (seq) => {
       this.window.extend(seq);
       this.pump();
@@ -109,7 +107,7 @@ export class RelayForwarder extends SpooledSink {
   /** Gives the upstream `forwardDrainMs` to acknowledge what is in flight; the rest stays spooled for the next start. */
   async stop(): Promise<void> {
     this.batches.seal();
-    const deadline = performance.now() + this.settings.value.forwardDrainMs;
+    const deadline = performance.now() + this.core.settings.value.forwardDrainMs;
     while (this.window.unacknowledged > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     this.closing = true;
     if (this.timer !== null) clearInterval(this.timer);
@@ -117,21 +115,21 @@ export class RelayForwarder extends SpooledSink {
     this.socket = null;
     await this.spool.close();
     const left = this.window.unacknowledged;
-    if (left > 0) this.log.warn(`stopping: ${left} batch(es) not yet acknowledged by ${this.status().to} stay in the spool for the next start`);
+    if (left > 0) this.core.log.warn(`stopping: ${left} batch(es) not yet acknowledged by ${this.status().to} stay in the spool for the next start`);
   }
 
   private connect(): void {
-    const ep = this.settings.value.upstreams[this.current];
+    const ep = this.core.settings.value.upstreams[this.current];
     // immediate: sends fail at once while there is no connection, rather than queue for a peer that may never come.
     const socket = new Dealer({
       immediate: true,
       sendTimeout: 0,
       linger: 0,
-      sendHighWaterMark: this.settings.value.relayCredit + 16,
+      sendHighWaterMark: this.core.settings.value.relayCredit + 16,
       maxMessageSize: 1024 * 1024,
     });
     if (isIPv6Host(ep.host)) socket.ipv6 = true;
-    applyClientKeys(socket, this.settings.value.forwardKeys); // CURVE to the upstream, as the plain forwarder does
+    applyClientKeys(socket, this.core.settings.value.forwardKeys); // CURVE to the upstream, as the plain forwarder does
     socket.connect(ep.url);
     this.socket = socket;
     this.lastHeard = this.lastProgress = performance.now();
@@ -181,7 +179,7 @@ export class RelayForwarder extends SpooledSink {
       try {
         payload = await this.spool.read(seq);
       } catch (e) {
-        this.log.error(`spool: cannot read batch ${seq}: ${(e as Error).message}`);
+        this.core.log.error(`spool: cannot read batch ${seq}: ${(e as Error).message}`);
         payload = undefined;
       }
       if (payload === undefined) payload = Buffer.alloc(0); // acknowledged meanwhile, or unreadable: an empty batch keeps the numbering
@@ -201,14 +199,14 @@ export class RelayForwarder extends SpooledSink {
 
   /** Heartbeats, silence, resends and failover. */
   private tick(): void {
-    const cfg = this.settings.value;
+    const cfg = this.core.settings.value;
     const now = performance.now();
     if (now - this.lastHeard > 3 * cfg.heartbeatMs) {
       const from = showEndpoint(cfg.upstreams[this.current]);
       closeQuietly(this.socket);
       this.current = (this.current + 1) % cfg.upstreams.length;
       this.failovers++;
-      this.log.warn(
+      this.core.log.warn(
         `upstream ${from} is not answering; ${cfg.upstreams.length > 1 ? `switching to ${showEndpoint(cfg.upstreams[this.current])}` : 'reconnecting'}`,
       );
       this.connect();

@@ -4,12 +4,12 @@ import { inject, Lifecycle, scoped } from 'tsyringe';
 import { Router } from 'zeromq';
 import { countDocuments, decodeHeader, encodeHeader, ReceiverLedger, RelayKind, RESEND_FLAG, type RelayHeader } from '../protocol/relay';
 import { Collector } from './collector';
-import { DaemonSettings } from './config';
+import { DaemonCore } from './core';
 import { replaceFile } from './durable-file';
-import { DaemonLog, ThrottledWarning } from './logger';
+import { ThrottledWarning } from './logger';
 import { DaemonSecurity } from './security';
-import type { BoundPorts, EventSink, PortOwner } from './sink';
-import { bindSocket, closeQuietly, showEndpoint } from './sockets';
+import type { EventSink } from './sink';
+import { bindSocket, closeQuietly, Listener, showEndpoint } from './sockets';
 
 /** The receiver's durable marks, saved beside the data they describe (the log path, or the spool). */
 export const RELAY_STATE_FILE = '.ziggy-relay.json';
@@ -58,10 +58,9 @@ interface Accepted {
  * it had already made durable.
  */
 @scoped(Lifecycle.ContainerScoped)
-export class Relay implements PortOwner {
+export class Relay extends Listener {
   private socket: Router | null = null;
   private loop: Promise<void> | null = null;
-  private boundPort = 0;
   private ledger!: ReceiverLedger;
   private statePath: string | null = null;
   private accepted: Accepted[] = [];
@@ -78,24 +77,15 @@ export class Relay implements PortOwner {
   private readonly badWarning = new ThrottledWarning();
 
   constructor(
-    @inject(DaemonSettings) private readonly settings: DaemonSettings,
+    @inject(DaemonCore) private readonly core: DaemonCore,
     @inject(Collector) private readonly collector: Collector,
-    @inject(DaemonLog) private readonly log: DaemonLog,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
-  ) {}
+  ) {
+    super('relay');
+  }
 
   get enabled(): boolean {
-    return this.settings.value.relay !== undefined;
-  }
-
-  /** Only while the relay port is bound. */
-  boundPorts(): BoundPorts {
-    return this.port > 0 ? { relay: this.port } : {};
-  }
-
-  /** The bound port (0 before start or when off). */
-  get port(): number {
-    return this.boundPort;
+    return this.core.settings.value.relay !== undefined;
   }
 
   stats(): RelayCounters {
@@ -104,7 +94,7 @@ export class Relay implements PortOwner {
 
   /** Loads the saved marks and binds the relay port. Call after the collector started (its sinks take the batches). */
   async start(): Promise<void> {
-    const cfg = this.settings.value;
+    const cfg = this.core.settings.value;
     if (cfg.relay === undefined) return;
     this.ledger = new ReceiverLedger(MAX_SENDERS);
     this.keeping = this.collector.activeSinks.filter((s) => s.durable !== undefined);
@@ -116,7 +106,7 @@ export class Relay implements PortOwner {
     const socket = new Router({ maxMessageSize: cfg.maxMessageBytes, linger: CLOSE_LINGER_MS, sendTimeout: 0 });
     this.boundPort = await bindSocket(socket, cfg.relay, 'relay', this.security);
     this.socket = socket;
-    this.log.info(`relay (acknowledged) on ${showEndpoint({ ...cfg.relay, port: this.boundPort })}`);
+    this.core.log.info(`relay (acknowledged) on ${showEndpoint({ ...cfg.relay, port: this.boundPort })}`);
     this.loop = this.run(socket);
   }
 
@@ -151,7 +141,7 @@ export class Relay implements PortOwner {
         frames = await socket.receive();
       } catch (e) {
         if (socket.closed || this.socket === null) return;
-        this.log.warn(`relay receive failed: ${(e as Error).message}`);
+        this.core.log.warn(`relay receive failed: ${(e as Error).message}`);
         continue;
       }
       if (this.socket === null) return; // stopping: what comes now is resent to the next run
@@ -166,7 +156,7 @@ export class Relay implements PortOwner {
       frames.length >= 2 && frames.length <= 3 ? decodeHeader(frames[1]) : `expected a header and at most one payload frame, got ${frames.length - 1} frame(s)`;
     if (typeof h === 'string') {
       this.counters.refused++;
-      this.badWarning.warn(this.log, () => `relay: refused a message: ${h}`);
+      this.badWarning.warn(this.core.log, () => `relay: refused a message: ${h}`);
       return;
     }
     if (this.peers.has(h.sender) || this.peers.size < MAX_SENDERS) this.peers.set(h.sender, peer);
@@ -203,7 +193,7 @@ export class Relay implements PortOwner {
         return;
       case 'refused':
         this.counters.refused++;
-        this.badWarning.warn(this.log, () => 'relay: too many senders; refusing batches of new ones');
+        this.badWarning.warn(this.core.log, () => 'relay: too many senders; refusing batches of new ones');
         return;
     }
   }
@@ -234,7 +224,7 @@ export class Relay implements PortOwner {
       }
       this.counters.acknowledged += batch.length;
     })()
-      .catch((e: Error) => this.log.error(`relay: commit failed: ${e.stack ?? e.message}`))
+      .catch((e: Error) => this.core.log.error(`relay: commit failed: ${e.stack ?? e.message}`))
       .finally(() => {
         this.committing = null;
         if (this.accepted.length > 0 && this.socket !== null) this.commit();
@@ -276,7 +266,7 @@ export class Relay implements PortOwner {
     try {
       this.ledger.restore((JSON.parse(text) as { senders?: unknown }).senders);
     } catch {
-      this.log.warn(`relay: ${path} is unreadable; starting without marks (resent batches may be written twice)`);
+      this.core.log.warn(`relay: ${path} is unreadable; starting without marks (resent batches may be written twice)`);
     }
   }
 
@@ -288,7 +278,7 @@ export class Relay implements PortOwner {
       return;
     }
     this.saving = this.saveState()
-      .catch((e: Error) => this.badWarning.warn(this.log, () => `relay: cannot save ${this.statePath}: ${e.message}`))
+      .catch((e: Error) => this.badWarning.warn(this.core.log, () => `relay: cannot save ${this.statePath}: ${e.message}`))
       .finally(() => {
         this.saving = null;
         if (this.saveAgain) {
@@ -301,7 +291,7 @@ export class Relay implements PortOwner {
   private async saveState(): Promise<void> {
     if (this.statePath === null) return;
     const text = `${JSON.stringify({ senders: this.ledger.save() })}\n`;
-    if (this.settings.value.fsync === 'never') {
+    if (this.core.settings.value.fsync === 'never') {
       await writeFile(`${this.statePath}.tmp`, text);
       await rename(`${this.statePath}.tmp`, this.statePath);
     } else {

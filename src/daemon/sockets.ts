@@ -2,6 +2,7 @@ import { chmodSync } from 'node:fs';
 import type { Socket } from 'zeromq';
 import { ZiggyError } from '../errors';
 import { bracketHost, isIPv6Host, portOf, type Endpoint } from '../protocol/endpoint';
+import type { BoundPorts, PortOwner } from './sink';
 
 /**
  * What every socket a daemon binds goes through before binding (see DaemonSecurity):
@@ -61,6 +62,28 @@ export async function bindSocket(socket: Socket, ep: Endpoint, role: string, gua
     throw new ZiggyError('BAD_ENDPOINT', `${role}: bound ${showEndpoint(ep)} but ZeroMQ reports no endpoint`, { option: role });
   }
   return portOf(bound);
+}
+
+/**
+ * A part of the daemon that listens on a port of its own (the collector, the control
+ * server, the live stream, the relay, HTTP): its start() sets `boundPort`, and this
+ * answers for it, as `port` and as a PortOwner.
+ */
+export abstract class Listener implements PortOwner {
+  protected boundPort = 0;
+
+  /** `portName`: the port's name in BoundPorts. */
+  protected constructor(private readonly portName: 'collect' | 'control' | 'stream' | 'http' | 'relay') {}
+
+  /** The bound port (0 before start, when off, and for a Unix socket). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** The port under its name, once bound. */
+  boundPorts(): BoundPorts {
+    return this.boundPort > 0 ? { [this.portName]: this.boundPort } : {};
+  }
 }
 
 /** Closes a socket without throwing (it may already be closed). */

@@ -1,6 +1,6 @@
 import { countDocuments } from '../protocol/relay';
-import type { DaemonSettings } from './config';
-import { ThrottledWarning, type DaemonLog } from './logger';
+import type { DaemonCore } from './core';
+import { ThrottledWarning } from './logger';
 import type { EventSink, SinkStatus, TypeRoute } from './sink';
 import { Spool } from './spool';
 import type { Stats, Tally } from './stats';
@@ -159,11 +159,7 @@ export abstract class SpooledSink implements EventSink {
   protected batches!: SpoolBatches;
   private readonly fullWarning = new ThrottledWarning();
 
-  protected constructor(
-    protected readonly settings: DaemonSettings,
-    protected readonly stats: Stats,
-    protected readonly log: DaemonLog,
-  ) {}
+  protected constructor(protected readonly core: DaemonCore) {}
 
   abstract start(): Promise<void>;
   abstract stop(): Promise<void>;
@@ -171,14 +167,14 @@ export abstract class SpooledSink implements EventSink {
 
   /** Opens the spool in `dir`, recovering what a crash left; `sealed` hears of each batch appended from then on. */
   protected async openSpool(dir: string, sealed: (seq: number) => void): Promise<void> {
-    const cfg = this.settings.value;
-    this.spool = await Spool.open({ dir, maxBytes: cfg.spoolMaxBytes, fsync: cfg.fsync, fsyncIntervalMs: cfg.fsyncIntervalMs, log: this.log });
-    this.batches = new SpoolBatches(this.spool, this.stats, {
+    const cfg = this.core.settings.value;
+    this.spool = await Spool.open({ dir, maxBytes: cfg.spoolMaxBytes, fsync: cfg.fsync, fsyncIntervalMs: cfg.fsyncIntervalMs, log: this.core.log });
+    this.batches = new SpoolBatches(this.spool, this.core.stats, {
       sealed,
-      full: () => this.fullWarning.warn(this.log, () => `spool ${dir} is full (--spool-max): dropping events`),
+      full: () => this.fullWarning.warn(this.core.log, () => `spool ${dir} is full (--spool-max): dropping events`),
     });
     const replayed = this.spool.stats().replayed;
-    if (replayed > 0) this.log.info(`spool ${dir}: ${replayed} batch(es) from the last run to send`);
+    if (replayed > 0) this.core.log.info(`spool ${dir}: ${replayed} batch(es) from the last run to send`);
   }
 
   begin(): void {}

@@ -3,7 +3,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ZiggyError } from '../errors';
 import { newIdentity, type SenderIdentity } from '../protocol/relay';
-import { ACK_SYNC_MS, replaceFile, syncDir, type FsyncMode } from './durable-file';
+import { ACK_SYNC_MS, changeFile, replaceFile, syncDir, type FsyncMode } from './durable-file';
 import { ensureDir } from './log-file';
 import { ThrottledWarning, type DaemonLogger } from './logger';
 
@@ -459,13 +459,7 @@ export class Spool {
         }
         if (i === names.length - 1) {
           // What a crash mid-write leaves: cut it, so appends continue from a clean record.
-          const f = await open(path, 'r+');
-          try {
-            await f.truncate(pos);
-            await f.sync();
-          } finally {
-            await f.close();
-          }
+          await changeFile(path, 'r+', (f) => f.truncate(pos));
           this.counters.tornBytes += bytes.length - pos;
           this.opts.log.warn(`spool ${path}: cut a torn tail of ${bytes.length - pos} byte(s) at ${pos}`);
           seg.size = seg.written = pos;

@@ -2,13 +2,13 @@ import { inject, Lifecycle, scoped } from 'tsyringe';
 import { XPublisher } from 'zeromq';
 import { bracketHost, parseEndpoint } from '../protocol/endpoint';
 import { MAX_TYPE_LENGTH } from '../protocol/event';
-import { DaemonSettings } from './config';
-import { DaemonLog, ThrottledWarning } from './logger';
+import { DaemonCore } from './core';
+import { ThrottledWarning } from './logger';
 import { DaemonSecurity } from './security';
 import { PrefixSet } from './prefix-set';
 import type { BoundPorts, EventSink, SinkStatus, TypeRoute } from './sink';
-import { bindSocket, closeQuietly, received } from './sockets';
-import { Stats, type Tally } from './stats';
+import { bindSocket, closeQuietly, Listener, received } from './sockets';
+import type { Tally } from './stats';
 
 /** What the CURVE handshake and encryption add to the largest message the stream takes. */
 const CURVE_ROOM = 1024;
@@ -29,13 +29,12 @@ const CURVE_ROOM = 1024;
  * keep), and collection keeps its speed whoever watches.
  */
 @scoped(Lifecycle.ContainerScoped)
-export class Streamer implements EventSink {
+export class Streamer extends Listener implements EventSink {
   readonly name = 'stream';
   readonly enabled = true;
   readonly keeps = false;
 
   private socket: XPublisher | null = null;
-  private boundPort = 0;
   private boundEndpoint: string | undefined;
   /** Subscribed prefixes (latin1 strings of their bytes). */
   private readonly prefixes = new PrefixSet();
@@ -50,21 +49,16 @@ export class Streamer implements EventSink {
   private published = 0;
   private skipped = 0;
   private readonly onSendError = (e: unknown): void => {
-    if (this.socket !== null) this.log.debug(`stream send failed: ${(e as Error).message}`);
+    if (this.socket !== null) this.core.log.debug(`stream send failed: ${(e as Error).message}`);
   };
 
   private readonly dropWarning = new ThrottledWarning();
 
   constructor(
-    @inject(DaemonSettings) private readonly settings: DaemonSettings,
-    @inject(Stats) private readonly stats: Stats,
-    @inject(DaemonLog) private readonly log: DaemonLog,
+    @inject(DaemonCore) private readonly core: DaemonCore,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
-  ) {}
-
-  /** The stream's bound port (0 before start, and for a Unix socket). */
-  get port(): number {
-    return this.boundPort;
+  ) {
+    super('stream');
   }
 
   /** The stream's `ipc://` address when the control port is a Unix socket. */
@@ -72,8 +66,8 @@ export class Streamer implements EventSink {
     return this.boundEndpoint;
   }
 
-  boundPorts(): BoundPorts {
-    return this.boundEndpoint !== undefined ? { stream: this.boundPort, streamEndpoint: this.boundEndpoint } : { stream: this.boundPort };
+  override boundPorts(): BoundPorts {
+    return this.boundEndpoint !== undefined ? { ...super.boundPorts(), streamEndpoint: this.boundEndpoint } : super.boundPorts();
   }
 
   /** How many distinct prefixes are subscribed right now. */
@@ -82,9 +76,9 @@ export class Streamer implements EventSink {
   }
 
   async start(): Promise<void> {
-    const control = this.settings.value.control;
+    const control = this.core.settings.value.control;
     const { host } = control;
-    this.maxRate = this.settings.value.streamMaxRate;
+    this.maxRate = this.core.settings.value.streamMaxRate;
     // sendTimeout 0: an XPUB never blocks, so send() completes synchronously and the
     // receive loop never waits on it.
     // A subscription is a type prefix, no longer than MAX_TYPE_LENGTH, and a few bytes
@@ -129,7 +123,7 @@ export class Streamer implements EventSink {
     }
     route.tally.published++;
     host.published++;
-    this.stats.totals.published++;
+    this.core.stats.totals.published++;
     this.published++;
     return true;
   }
@@ -155,7 +149,7 @@ export class Streamer implements EventSink {
 
   private skip(): void {
     this.skipped++;
-    this.dropWarning.warn(this.log, () => `live stream over ${this.maxRate} events/s: skipping events for subscribers (counted as the stream's skipped)`);
+    this.dropWarning.warn(this.core.log, () => `live stream over ${this.maxRate} events/s: skipping events for subscribers (counted as the stream's skipped)`);
   }
 
   private wants(route: TypeRoute): boolean {
@@ -193,7 +187,7 @@ export class Streamer implements EventSink {
       if (m[0] === 1) this.prefixes.add(key);
       else this.prefixes.delete(key);
       this.generation++;
-      this.log.debug(`stream ${m[0] === 1 ? 'subscribe' : 'unsubscribe'} '${key}' (${this.prefixes.size} prefix(es) wanted)`);
+      this.core.log.debug(`stream ${m[0] === 1 ? 'subscribe' : 'unsubscribe'} '${key}' (${this.prefixes.size} prefix(es) wanted)`);
     }
   }
 }
