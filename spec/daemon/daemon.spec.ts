@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { expect } from 'chai';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { container, injectable } from 'tsyringe';
+import { container, inject, injectable } from 'tsyringe';
 import { Pull } from 'zeromq';
 import { Collector } from '../../src/daemon/collector';
 import {
@@ -12,11 +12,15 @@ import {
   DaemonCore,
   DAEMON_LOGGER,
   DEFAULT_SINKS,
+  DEFAULT_SOURCES,
   EVENT_SINK,
+  EVENT_SOURCE,
   FileWriter,
   Forwarder,
   Stats,
+  type DaemonStatus,
   type EventSink,
+  type EventSource,
   type SinkStatus,
   type Tally,
   type TypeRoute,
@@ -53,6 +57,34 @@ class TypeRecorder implements EventSink {
   }
   async stop(): Promise<void> {
     this.stopped = true;
+  }
+}
+
+/** A source added by a user: hands the collector one event when it starts, and says so in STATUS. */
+@injectable()
+class OneShotSource implements EventSource {
+  readonly name = 'one-shot';
+  readonly enabled = true;
+  /** Whether the user's sink was still open when this source stopped (it must be: what a source took is written first). */
+  sinkOpenAtStop: boolean | null = null;
+  private handed = 0;
+
+  constructor(
+    @inject(Collector) private readonly collector: Collector,
+    @inject(TypeRecorder) private readonly recorder: TypeRecorder,
+  ) {}
+
+  async start(): Promise<void> {
+    this.collector.ingest([event('from-source')]);
+    this.handed++;
+  }
+
+  async stop(): Promise<void> {
+    this.sinkOpenAtStop = this.recorder.started && !this.recorder.stopped;
+  }
+
+  addStatus(status: DaemonStatus): void {
+    (status as DaemonStatus & { oneShot?: { handed: number } }).oneShot = { handed: this.handed };
   }
 }
 
@@ -152,6 +184,30 @@ describe('daemon Daemon', () => {
         expect(recorder.stopped).to.equal(true);
       } finally {
         push.close();
+        await daemon.stop();
+      }
+    });
+    it('takes extra sources registered beside the defaults: started, asked for STATUS, stopped before the collector', async () => {
+      const c = container.createChildContainer();
+      c.register(DAEMON_CONFIG, { useValue: { collect: '127.0.0.1:*', control: '127.0.0.1:*', logPath: undefined } });
+      c.register(DAEMON_LOGGER, { useValue: new MemoryLogger() });
+      for (const source of DEFAULT_SOURCES) c.register(EVENT_SOURCE, { useToken: source });
+      for (const sink of DEFAULT_SINKS) c.register(EVENT_SINK, { useToken: sink });
+      c.registerSingleton(TypeRecorder);
+      c.register(EVENT_SINK, { useToken: TypeRecorder });
+      c.registerSingleton(OneShotSource);
+      c.register(EVENT_SOURCE, { useToken: OneShotSource });
+      const daemon = c.resolve(Daemon);
+      await daemon.start();
+      try {
+        const s = await waitForStatus(daemon, (st) => st.totals.received === 1, 'the event the source handed in');
+        expect(s.events['from-source'].received).to.equal(1);
+        expect((s as DaemonStatus & { oneShot?: unknown }).oneShot).to.deep.equal({ handed: 1 });
+        expect(s.relay, 'a disabled built-in source adds nothing').to.equal(undefined);
+        await daemon.stop();
+        expect(c.resolve(TypeRecorder).seen).to.deep.equal(['from-source']);
+        expect(c.resolve(OneShotSource).sinkOpenAtStop).to.equal(true);
+      } finally {
         await daemon.stop();
       }
     });

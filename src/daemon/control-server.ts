@@ -1,15 +1,15 @@
 import { hostname } from 'node:os';
-import { inject, Lifecycle, scoped } from 'tsyringe';
+import { inject, injectAll, Lifecycle, scoped } from 'tsyringe';
 import { Router } from 'zeromq';
 import { decode } from '../protocol/codec';
 import { ControlCommand, encodeReply, isControlCommand, type ControlReply, type ControlStatus, type ErrorReply } from '../protocol/control';
 import { Collector } from './collector';
 import { DaemonCore } from './core';
-import { Relay } from './relay';
-import { JetStreamSource, type JetStreamSourceStatus } from './jetstream-source';
+import type { JetStreamSourceStatus } from './jetstream-source';
 import { bindSocket, closeQuietly, Listener, received, showEndpoint } from './sockets';
 import { DaemonSecurity, type AuthRejects } from './security';
 import type { BoundPorts, SinkStatus } from './sink';
+import { EVENT_SOURCE, type EventSource } from './source';
 import type { RejectReason } from './stats';
 import { VERSION } from './version';
 
@@ -62,19 +62,18 @@ export class ControlServer extends Listener {
     @inject(DaemonCore) private readonly core: DaemonCore,
     @inject(Collector) private readonly collector: Collector,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
-    @inject(JetStreamSource) private readonly source: JetStreamSource,
-    @inject(Relay) private readonly relay?: Relay,
+    @injectAll(EVENT_SOURCE) private readonly sources: EventSource[],
   ) {
     super('control');
   }
 
   /**
-   * The ports of the collector, the relay, this server and every sink that binds one:
-   * asked of each (PortOwner), so a sink with a port of its own needs no change here.
+   * The ports of the collector, this server and every source or sink that binds one:
+   * asked of each (PortOwner), so a part with a port of its own needs no change here.
    */
   allPorts(): BoundPorts {
     const ports: BoundPorts = { ...this.collector.boundPorts(), ...this.boundPorts() };
-    if (this.relay !== undefined) Object.assign(ports, this.relay.boundPorts());
+    for (const source of this.sources) if (source.boundPorts !== undefined) Object.assign(ports, source.boundPorts());
     for (const sink of this.collector.activeSinks) if (sink.boundPorts !== undefined) Object.assign(ports, sink.boundPorts());
     return ports;
   }
@@ -130,9 +129,8 @@ export class ControlServer extends Listener {
       sinks,
     };
     if (cfg.logPath !== undefined) status.logPath = cfg.logPath;
-    if (this.relay?.enabled === true) status.relay = { port: this.relay.port, ...this.relay.stats() };
+    for (const source of this.sources) if (source.enabled) source.addStatus(status);
     for (const sink of this.collector.activeSinks) sink.addStatus?.(status);
-    if (this.source.enabled) status.fromJetstream = this.source.status();
     return status;
   }
 

@@ -1,4 +1,4 @@
-import { container, inject, Lifecycle, scoped, type DependencyContainer, type InjectionToken } from 'tsyringe';
+import { container, inject, injectAll, Lifecycle, scoped, type DependencyContainer, type InjectionToken } from 'tsyringe';
 import { ZiggyError } from '../errors';
 import { CLOCK } from './clock';
 import { Collector } from './collector';
@@ -15,6 +15,7 @@ import { JetStreamSource } from './jetstream-source';
 import { DAEMON_LOGGER } from './logger';
 import { DaemonSecurity } from './security';
 import { EVENT_SINK, type BoundPorts } from './sink';
+import { EVENT_SOURCE, type EventSource } from './source';
 import { Streamer } from './streamer';
 import { Relay } from './relay';
 import { RelayForwarder } from './relay-forwarder';
@@ -30,6 +31,9 @@ import { RelayForwarder } from './relay-forwarder';
  */
 export const DEFAULT_SINKS = [FileWriter, Streamer, Forwarder, DashboardFeed, RelayForwarder, JetStreamSink] as const;
 
+/** The built-in sources besides the collection port, registered under EVENT_SOURCE the same way (started in this order, stopped in this order). */
+export const DEFAULT_SOURCES = [Relay, JetStreamSource] as const;
+
 /**
  * The tokens the services inject with `{ isOptional: true }`. tsyringe is a peer
  * dependency, and an app's own tsyringe older than 4.9 ignores `isOptional` and refuses an
@@ -41,7 +45,7 @@ export const OPTIONAL_TOKENS: readonly InjectionToken<unknown>[] = [CLOCK, DAEMO
 
 /**
  * The daemon's composition root: registers in `c` what tsyringe cannot find by class, that
- * is the built-in sinks (unless `c` already has an EVENT_SINK list) and `undefined` for each
+ * is the built-in sinks and sources (unless `c` already has an EVENT_SINK or EVENT_SOURCE list) and `undefined` for each
  * optional token `c` does not provide. Every service is otherwise resolved by its class and
  * scoped to the container that resolves the Daemon. Registering twice changes nothing.
  *
@@ -51,6 +55,7 @@ export const OPTIONAL_TOKENS: readonly InjectionToken<unknown>[] = [CLOCK, DAEMO
  */
 export function registerDaemonParts(c: DependencyContainer = container): void {
   if (!c.isRegistered(EVENT_SINK, true)) for (const sink of DEFAULT_SINKS) c.register(EVENT_SINK, { useToken: sink });
+  if (!c.isRegistered(EVENT_SOURCE, true)) for (const source of DEFAULT_SOURCES) c.register(EVENT_SOURCE, { useToken: source });
   for (const token of OPTIONAL_TOKENS) {
     if (!c.isRegistered(token, true)) c.register(token, { useFactory: () => undefined });
   }
@@ -113,8 +118,7 @@ export class Daemon {
     @inject(ControlServer) private readonly control: ControlServer,
     @inject(DaemonSecurity) private readonly security: DaemonSecurity,
     @inject(HttpServer) private readonly http: HttpServer,
-    @inject(Relay) private readonly relay: Relay,
-    @inject(JetStreamSource) private readonly source: JetStreamSource,
+    @injectAll(EVENT_SOURCE) private readonly sources: EventSource[],
   ) {
     this.stopped = new Promise((resolve) => {
       this.markStopped = resolve;
@@ -184,14 +188,13 @@ export class Daemon {
         throw e;
       }
       try {
-        await this.relay.start();
         await this.control.start();
         await this.http.start();
-        if (this.source.enabled) await this.source.start();
+        for (const source of this.sources) if (source.enabled) await source.start();
       } catch (e) {
         await this.http.stop();
         await this.control.stop();
-        await this.relay.stop();
+        await this.stopSources();
         await this.collector.stop();
         this.security.stop();
         throw e;
@@ -217,9 +220,8 @@ export class Daemon {
     try {
       try {
         await this.http.stop();
-        await this.relay.stop(); // first: what it took is acknowledged once the sinks hold it
-        // The source before the collector: what it read is written (by the sinks, still open) and acknowledged.
-        await this.source.stop();
+        // The sources before the collector: what they took is written (by the sinks, still open) and acknowledged.
+        await this.stopSources();
         await this.collector.stop();
       } finally {
         await this.control.stop();
@@ -234,5 +236,10 @@ export class Daemon {
       );
       this.markStopped();
     }
+  }
+
+  /** Every source that was started (a source that never started has nothing to stop). */
+  private async stopSources(): Promise<void> {
+    for (const source of this.sources) if (source.enabled) await source.stop();
   }
 }

@@ -7,7 +7,7 @@ import { registerDaemonParts } from './daemon';
 // `container.createChildContainer().resolve(Daemon)` works without further setup.
 registerDaemonParts(container);
 
-export { createDaemon, Daemon, DEFAULT_SINKS, registerDaemonParts, type DaemonPorts } from './daemon';
+export { createDaemon, Daemon, DEFAULT_SINKS, DEFAULT_SOURCES, registerDaemonParts, type DaemonPorts } from './daemon';
 export {
   DAEMON_CONFIG,
   DaemonSettings,
@@ -22,6 +22,7 @@ export { CLOCK, systemClock, utcDay, type Clock } from './clock';
 export { DaemonCore } from './core';
 export { DAEMON_LOGGER, StderrLogger, type DaemonLogger } from './logger';
 export { EVENT_SINK, type BoundPorts, type EventSink, type PortOwner, type SinkStatus, type TypeRoute } from './sink';
+export { EVENT_SOURCE, type EventSource } from './source';
 export { Stats, Tally, OTHER_KEY, UNKNOWN_HOST_KEY, type RejectReason, type TrafficSnapshot } from './stats';
 export { Collector } from './collector';
 export { FileWriter, logFilePath } from './file-writer';

@@ -6,7 +6,9 @@ import { ALL_SUBJECTS, connectNats, showServers } from '../protocol/nats';
 import { Collector } from './collector';
 import { DaemonCore } from './core';
 import type { JetStreamSourceSettings } from './jetstream-config';
+import type { DaemonStatus } from './control-server';
 import { ThrottledWarning } from './logger';
+import type { EventSource } from './source';
 
 /** After a lost consumer or a failed subscription, try again this much later. */
 const RETRY_MS = 500;
@@ -84,7 +86,7 @@ export type JetStreamSourceStatus = {
  * (`redelivered` counts them).
  */
 @scoped(Lifecycle.ContainerScoped)
-export class JetStreamSource {
+export class JetStreamSource implements EventSource {
   private cfg!: JetStreamSourceSettings;
   private nc: NatsConnection | null = null;
   private messages: ConsumerMessages | null = null;
@@ -104,8 +106,15 @@ export class JetStreamSource {
     @inject(Collector) private readonly collector: Collector,
   ) {}
 
+  readonly name = 'jetstream';
+
   get enabled(): boolean {
     return this.core.settings.value.fromNats !== undefined;
+  }
+
+  /** STATUS `fromJetstream`. */
+  addStatus(status: DaemonStatus): void {
+    status.fromJetstream = this.status();
   }
 
   status(): JetStreamSourceStatus {

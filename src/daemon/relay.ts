@@ -8,7 +8,9 @@ import { DaemonCore } from './core';
 import { replaceFile } from './durable-file';
 import { ThrottledWarning } from './logger';
 import { DaemonSecurity } from './security';
+import type { DaemonStatus } from './control-server';
 import type { EventSink } from './sink';
+import type { EventSource } from './source';
 import { bindSocket, closeQuietly, Listener, showEndpoint } from './sockets';
 
 /** The receiver's durable marks, saved beside the data they describe (the log path, or the spool). */
@@ -58,7 +60,7 @@ interface Accepted {
  * it had already made durable.
  */
 @scoped(Lifecycle.ContainerScoped)
-export class Relay extends Listener {
+export class Relay extends Listener implements EventSource {
   private socket: Router | null = null;
   private loop: Promise<void> | null = null;
   private ledger!: ReceiverLedger;
@@ -84,8 +86,15 @@ export class Relay extends Listener {
     super('relay');
   }
 
+  readonly name = 'relay';
+
   get enabled(): boolean {
     return this.core.settings.value.relay !== undefined;
+  }
+
+  /** STATUS `relay`: the port and the counters. */
+  addStatus(status: DaemonStatus): void {
+    status.relay = { port: this.port, ...this.stats() };
   }
 
   stats(): RelayCounters {
