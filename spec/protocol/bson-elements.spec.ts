@@ -1,11 +1,12 @@
 import { expect } from 'chai';
-import { Binary, BSON, BSONRegExp, BSONSymbol, Code, DBRef, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, type Document } from 'bson';
+import { Binary, BSON, BSONRegExp, BSONSymbol, Code, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, type Document } from 'bson';
 import { isZiggyError } from '../../src/errors';
 import { Kind, ValueProblem, valueProblemText, valueSize } from '../../src/protocol/bson-elements';
 import { docSizeAt, readRoutingFields } from '../../src/protocol/codec';
 import { DocFields, Scan, scanDocument, scanElements } from '../../src/protocol/document-scan';
 import { JsonBuffer } from '../../src/view/json-buffer';
 import { BsonTranscoder } from '../../src/view/transcode';
+import { difference, expectedJson } from '../helpers/bson-oracle';
 
 // Replays random documents written by the `bson` package, and damaged copies of them,
 // through both hand-written readers (the daemon's top-level scan and ziggyview's
@@ -292,83 +293,6 @@ function deserialize(bytes: Uint8Array): Document | Error {
   } catch (e) {
     return e as Error;
   }
-}
-
-/** A value that stands for whatever the transcoder writes where bson has no JSON to compare (an out-of-range date). */
-const ANY_SCALAR = Symbol('any number or string');
-/** A regex: bson sorts the flags, the transcoder keeps their order. */
-class RegexValue {
-  constructor(
-    readonly pattern: string,
-    readonly flags: string,
-  ) {}
-}
-
-/**
- * A DBPointer, or a document shaped like a DBRef: bson splits a `$ref` of the form `db.coll`
- * into `db` and `coll` (dropping any `$db`), the transcoder writes the bytes as they are.
- */
-class DbRefValue {
-  constructor(
-    readonly collection: string,
-    readonly db: string | undefined,
-    readonly rest: Record<string, unknown>,
-  ) {}
-}
-
-/** The JSON the transcoder documents, written independently over what BSON.deserialize returns. */
-function expectedJson(v: unknown): unknown {
-  if (v === undefined || v === null) return null;
-  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) && BigInt(Number(v)) === v ? Number(v) : String(v);
-  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
-  if (typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map(expectedJson);
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? ANY_SCALAR : v.toISOString();
-  if (v instanceof Binary) return Buffer.from(v.buffer.buffer, v.buffer.byteOffset, v.position).toString('base64');
-  if (v instanceof ObjectId) return v.toHexString();
-  if (v instanceof BSONRegExp) return new RegexValue(v.pattern, v.options);
-  if (v instanceof Timestamp) return { t: v.t, i: v.i };
-  if (v instanceof Decimal128) return v.toString();
-  if (v instanceof Code) return v.scope ? { $code: v.code, $scope: expectedJson(v.scope) } : v.code;
-  if (v instanceof DBRef) return new DbRefValue(v.collection, v.db, { $id: expectedJson(v.oid), ...(expectedJson(v.fields) as object) });
-  if (v instanceof MinKey) return { $minKey: 1 };
-  if (v instanceof MaxKey) return { $maxKey: 1 };
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = expectedJson(x);
-  return out;
-}
-
-/** Where `actual` (parsed JSON) differs from `expected`, or null. */
-function difference(actual: unknown, expected: unknown, path = '$'): string | null {
-  if (expected === ANY_SCALAR)
-    return typeof actual === 'number' || typeof actual === 'string' ? null : `${path}: ${JSON.stringify(actual)} for an out-of-range date`;
-  if (expected instanceof RegexValue) {
-    const m = typeof actual === 'string' ? /^\/(.*)\/([^/]*)$/s.exec(actual) : null;
-    const same = m !== null && m[1] === expected.pattern && [...m[2]].sort().join('') === [...expected.flags].sort().join('');
-    return same ? null : `${path}: ${JSON.stringify(actual)}, not /${expected.pattern}/${expected.flags}`;
-  }
-  if (expected instanceof DbRefValue) {
-    if (actual === null || typeof actual !== 'object') return `${path}: ${JSON.stringify(actual)}, not a DBRef`;
-    const { $ref, $db, ...rest } = actual as Record<string, unknown>;
-    const split = typeof $ref === 'string' && $ref.split('.').length === 2;
-    const same = split ? $ref === `${expected.db}.${expected.collection}` : $ref === expected.collection && $db === expected.db;
-    if (!same) return `${path}: $ref ${JSON.stringify($ref)} $db ${JSON.stringify($db)}, not ${expected.collection} in ${expected.db}`;
-    return difference(rest, expected.rest, path);
-  }
-  if (expected === null || typeof expected !== 'object')
-    return actual === expected ? null : `${path}: ${JSON.stringify(actual)}, not ${JSON.stringify(expected)}`;
-  if (actual === null || typeof actual !== 'object' || Array.isArray(actual) !== Array.isArray(expected))
-    return `${path}: ${JSON.stringify(actual)}, not a ${Array.isArray(expected) ? 'list' : 'document'}`;
-  const a = actual as Record<string, unknown>;
-  const e = expected as Record<string, unknown>;
-  const keys = Object.keys(e);
-  if (Object.keys(a).length !== keys.length) return `${path}: keys ${JSON.stringify(Object.keys(a))}, not ${JSON.stringify(keys)}`;
-  for (const k of keys) {
-    if (!Object.prototype.hasOwnProperty.call(a, k)) return `${path}: no ${k}`;
-    const d = difference(a[k], e[k], `${path}.${k}`);
-    if (d !== null) return d;
-  }
-  return null;
 }
 
 const EMPTY_DOC = Buffer.from([5, 0, 0, 0, 0]);

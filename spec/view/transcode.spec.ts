@@ -3,6 +3,7 @@ import { Binary, BSON, BSONRegExp, BSONSymbol, Code, DBRef, Decimal128, Int32, L
 import { isZiggyError } from '../../src/errors';
 import { JsonBuffer } from '../../src/view/json-buffer';
 import { BsonTranscoder } from '../../src/view/transcode';
+import { expectedJson } from '../helpers/bson-oracle';
 
 /** Runs the transcoder over one whole document. */
 function toJson(bytes: Uint8Array): string {
@@ -12,36 +13,8 @@ function toJson(bytes: Uint8Array): string {
   return out.buf.toString('utf8', 0, out.pos);
 }
 
-/**
- * The documented mapping, written independently over what BSON.deserialize returns: the
- * oracle the transcoder is checked against.
- */
-function plain(v: unknown): unknown {
-  if (v === undefined || v === null) return null;
-  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) && BigInt(Number(v)) === v ? Number(v) : String(v);
-  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
-  if (typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map(plain);
-  if (v instanceof Date) {
-    if (Number.isNaN(v.getTime())) throw new Error('oracle: date out of range');
-    return v.toISOString();
-  }
-  if (v instanceof Binary) return Buffer.from(v.buffer.buffer, v.buffer.byteOffset, v.position).toString('base64');
-  if (v instanceof ObjectId) return v.toHexString();
-  if (v instanceof BSONRegExp) return `/${v.pattern}/${v.options}`;
-  if (v instanceof Timestamp) return { t: v.t, i: v.i };
-  if (v instanceof Decimal128) return v.toString();
-  if (v instanceof Code) return v.scope ? { $code: v.code, $scope: plain(v.scope) } : v.code;
-  if (v instanceof DBRef) return { $ref: v.collection, $id: plain(v.oid), ...(v.db ? { $db: v.db } : {}), ...(plain(v.fields) as object) };
-  if (v instanceof MinKey) return { $minKey: 1 };
-  if (v instanceof MaxKey) return { $maxKey: 1 };
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = plain(x);
-  return out;
-}
-
 function oracle(bytes: Uint8Array): string {
-  return JSON.stringify(plain(BSON.deserialize(bytes, { useBigInt64: true, bsonRegExp: true, validation: { utf8: false } })));
+  return JSON.stringify(expectedJson(BSON.deserialize(bytes, { useBigInt64: true, bsonRegExp: true, validation: { utf8: false } }), true));
 }
 
 /** One raw element: kind byte, cstring name, value bytes. */
