@@ -111,6 +111,8 @@ export async function* received(socket: { receive(): Promise<Buffer[]>; readonly
     } catch (e) {
       if (socket.closed) return;
       onError?.(e);
+      // A receive that keeps failing must not spin on microtasks and starve the event loop.
+      await new Promise((r) => setImmediate(r));
       continue;
     }
     yield frames;
