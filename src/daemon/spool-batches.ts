@@ -59,9 +59,7 @@ export class SpoolBatches {
   private types = new TallyRuns();
   private hosts = new TallyRuns();
   private openedAt = 0;
-  /** Events credited as forwarded, and dropped for want of room, since start. */
-  forwarded = 0;
-  dropped = 0;
+  private readonly counts = { forwarded: 0, dropped: 0 };
 
   constructor(
     private readonly spool: Spool,
@@ -69,10 +67,20 @@ export class SpoolBatches {
     private readonly on: BatchEvents,
   ) {}
 
+  /** Events credited as forwarded since start. */
+  get forwarded(): number {
+    return this.counts.forwarded;
+  }
+
+  /** Events dropped for want of room in the spool since start. */
+  get dropped(): number {
+    return this.counts.dropped;
+  }
+
   /** Adds one event to the open batch; false (counted) when the spool has no room for it. */
   write(frame: Buffer, offset: number, length: number, route: TypeRoute, host: Tally): boolean {
     if (!this.spool.hasRoom(this.pos + length)) {
-      this.dropped++;
+      this.counts.dropped++;
       this.on.full();
       return false;
     }
@@ -101,7 +109,7 @@ export class SpoolBatches {
     const seq = this.spool.append(data);
     if (seq === 0) {
       // Taken, then refused (the spool filled meanwhile): a loss, final unless another sink keeps the events.
-      this.dropped += this.docs;
+      this.counts.dropped += this.docs;
       if (this.stats.lossIsFinal) {
         this.types.credit('dropped');
         this.hosts.credit('dropped');
@@ -133,7 +141,7 @@ export class SpoolBatches {
       if (info === undefined) continue;
       this.info.delete(s);
       totals.forwarded += info.count;
-      this.forwarded += info.count;
+      this.counts.forwarded += info.count;
       if (info.types !== null && info.hosts !== null) {
         info.types.credit('forwarded');
         info.hosts.credit('forwarded');
