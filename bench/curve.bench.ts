@@ -15,6 +15,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { container } from 'tsyringe';
+import { sendEvents } from './batches';
 import { Push } from 'zeromq';
 import { applyClientKeys, loadClientKeys, writeCertificates } from '../src/protocol/curve-cert';
 import { encode } from '../src/protocol/codec';
@@ -80,19 +81,7 @@ async function clientMain(endpoint: string, events: number, keysJson: string): P
   process.send!({ ready: true });
   await new Promise((r) => process.once('message', r));
   const cpu0 = process.cpuUsage();
-  let sent = 0;
-  for (let b = 0; sent < events; b = (b + 1) % batches.length) {
-    let batch = batches[b];
-    let n = counts[b];
-    if (sent + n > events) {
-      n = events - sent;
-      let size = 0;
-      for (let k = 0; k < n; k++) size += batch.readInt32LE(size);
-      batch = batch.subarray(0, size);
-    }
-    await push.send(batch);
-    sent += n;
-  }
+  await sendEvents(push, batches, counts, events);
   const cpu = process.cpuUsage(cpu0);
   process.send!({ cpuUs: cpu.user + cpu.system });
   await new Promise((r) => process.once('message', r));

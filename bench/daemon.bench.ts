@@ -28,6 +28,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { container } from 'tsyringe';
 import { request } from 'node:http';
+import { sendEvents } from './batches';
 import { Pull, Push, Subscriber } from 'zeromq';
 import { realisticEvent } from './realistic-event';
 import { Daemon, DAEMON_CONFIG, FileWriter } from '../src/daemon';
@@ -79,20 +80,7 @@ async function clientMain(endpoint: string, events: number): Promise<void> {
   push.connect(endpoint);
   process.send!({ ready: true });
   await new Promise((r) => process.once('message', r));
-  let sent = 0;
-  for (let b = 0; sent < events; b = (b + 1) % batches.length) {
-    let batch = batches[b];
-    let n = counts[b];
-    if (sent + n > events) {
-      // the last batch: cut it to the exact number of events wanted
-      n = events - sent;
-      let size = 0;
-      for (let k = 0; k < n; k++) size += batch.readInt32LE(size);
-      batch = batch.subarray(0, size);
-    }
-    await push.send(batch);
-    sent += n;
-  }
+  await sendEvents(push, batches, counts, events);
   // Stay until the receiver has everything (the driver says so), then go without lingering.
   await new Promise((r) => process.once('message', r));
   push.linger = 0;

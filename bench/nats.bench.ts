@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { container } from 'tsyringe';
+import { inMessages } from './batches';
 import { Push } from 'zeromq';
 import { realisticEvent } from './realistic-event';
 import { Daemon, DAEMON_CONFIG, type DaemonConfig, DAEMON_LOGGER } from '../src/daemon';
@@ -31,21 +32,7 @@ const quiet = { error: (m: string) => process.stderr.write(`${m}\n`), warn: () =
 
 /** Fresh distinct events, in batches of at most BATCH_BYTES. */
 function buildBatches(round: number): Buffer[] {
-  const batches: Buffer[] = [];
-  let docs: Buffer[] = [];
-  let size = 0;
-  for (let i = 0; i < EVENTS; i++) {
-    const doc = realisticEvent(round * EVENTS + i);
-    if (size + doc.length > BATCH_BYTES && docs.length > 0) {
-      batches.push(Buffer.concat(docs));
-      docs = [];
-      size = 0;
-    }
-    docs.push(doc);
-    size += doc.length;
-  }
-  if (docs.length > 0) batches.push(Buffer.concat(docs));
-  return batches;
+  return inMessages(EVENTS, (i) => realisticEvent(round * EVENTS + i), BATCH_BYTES);
 }
 
 async function freePort(): Promise<number> {

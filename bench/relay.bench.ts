@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { inMessages } from './batches';
 import { Push, Request } from 'zeromq';
 import { encode } from '../src/protocol/codec';
 import { decodeReply, encodeRequest, type ControlStatus } from '../src/protocol/control';
@@ -76,30 +77,22 @@ class Proc {
 
 /** ~300-byte request events in 64 KiB messages, as the client library sends them. */
 function batches(total: number): Buffer[] {
-  const out: Buffer[] = [];
-  let docs: Buffer[] = [];
-  let size = 0;
-  for (let i = 0; i < total; i++) {
-    const start = 1_700_000_000 + i / 1000;
-    const doc = encode({
-      id: newEventId(),
-      type: i % 2 ? 'request' : 'request.sql',
-      host: 'web-03.example.com',
-      pid: 4242,
-      start,
-      end: start + 0.02,
-      body: { method: 'GET', path: '/api/users/42/orders', status: 200, n: i, timings: { request_time: 0.0213 } },
-    });
-    if (size + doc.length > BATCH_BYTES) {
-      out.push(Buffer.concat(docs));
-      docs = [];
-      size = 0;
-    }
-    docs.push(doc);
-    size += doc.length;
-  }
-  if (docs.length > 0) out.push(Buffer.concat(docs));
-  return out;
+  return inMessages(
+    total,
+    (i) => {
+      const start = 1_700_000_000 + i / 1000;
+      return encode({
+        id: newEventId(),
+        type: i % 2 ? 'request' : 'request.sql',
+        host: 'web-03.example.com',
+        pid: 4242,
+        start,
+        end: start + 0.02,
+        body: { method: 'GET', path: '/api/users/42/orders', status: 200, n: i, timings: { request_time: 0.0213 } },
+      });
+    },
+    BATCH_BYTES,
+  );
 }
 
 async function run(mode: 'acked' | 'plain', msgs: Buffer[]): Promise<{ rate: number; dropped: number }> {
