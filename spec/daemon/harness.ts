@@ -158,13 +158,18 @@ export async function listFiles(logPath: string): Promise<string[]> {
   return out.sort();
 }
 
-/** The documents of a BSON file, decoded, in order; throws if the file is not whole documents. */
-export async function readDocs(path: string): Promise<Record<string, unknown>[]> {
+/**
+ * The documents of a BSON file, decoded, in order; throws if the file is not whole
+ * documents. With `growing`, the file is being written as it is read: a last document cut
+ * short is not there yet, and is left out rather than thrown about.
+ */
+export async function readDocs(path: string, growing = false): Promise<Record<string, unknown>[]> {
   const bytes = await readFile(path);
   const docs: Record<string, unknown>[] = [];
   let off = 0;
   while (off < bytes.length) {
-    const size = bytes.readInt32LE(off);
+    const size = bytes.length - off >= 4 ? bytes.readInt32LE(off) : 0;
+    if (growing && (bytes.length - off < 4 || (size >= 5 && off + size > bytes.length))) break;
     if (size < 5 || off + size > bytes.length) throw new Error(`${path}: broken document at byte ${off}`);
     docs.push(decode(bytes.subarray(off, off + size)));
     off += size;

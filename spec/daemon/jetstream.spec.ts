@@ -25,11 +25,11 @@ function batch(from: number, count: number, tag = 'a'): Buffer {
   return Buffer.concat(Array.from({ length: count }, (_, i) => nth(from + i, tag)));
 }
 
-/** Every document in every file a daemon wrote, as `tag:n`. */
-async function written(d: TestDaemon): Promise<string[]> {
+/** Every document in every file a daemon wrote, as `tag:n`; `growing` while it may still be writing (see readDocs). */
+async function written(d: TestDaemon, growing = false): Promise<string[]> {
   const out: string[] = [];
   for (const f of await listFiles(d.logPath)) {
-    for (const doc of await readDocs(join(d.logPath, f))) {
+    for (const doc of await readDocs(join(d.logPath, f), growing)) {
       const body = doc.body as { n: number; tag: string };
       out.push(`${body.tag}:${body.n}`);
     }
@@ -241,8 +241,7 @@ describe('JetStream (real nats-server)', function () {
       await waitForStatus(ingest.daemon, (s) => s.totals.forwarded === total, 'everything acknowledged by JetStream', 15_000);
       expect(await server.streamMessages()).to.equal(total);
       // While the daemon writes, a file may end in part of a document: not there yet (the check below reads them whole).
-      const whole = (): Promise<string[]> => written(w).catch(() => []);
-      await waitFor(async () => new Set(await whole()).size === total, 15_000, 'every event in the files');
+      await waitFor(async () => new Set(await written(w, true)).size === total, 15_000, 'every event in the files');
       // A message delivered again after the restart (nats-server 2.9 may lose recent
       // consumer acknowledgements on kill -9) is recognised, not written twice.
       expect((await written(w)).length).to.equal(total);
