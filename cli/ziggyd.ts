@@ -21,6 +21,7 @@ interface ZiggydArgs {
   relay: string;
   spoolPath?: string;
   spoolMax: string;
+  maxPeerBytes: string;
   fsync: FsyncMode;
   logPath?: string;
   forwardHwm: number;
@@ -108,6 +109,7 @@ function configFrom(args: ArgumentsCamelCase<ZiggydArgs>): DaemonConfig {
     logPath: args.logPath,
     forwardHwm: args.forwardHwm,
     maxFilesPerDay: args.maxFilesPerDay,
+    maxPeerBytes: parseByteSize('maxPeerBytes', args.maxPeerBytes),
     http: args.http,
     logLevel: level,
     curveCert: args.curveCert,
@@ -118,7 +120,13 @@ function configFrom(args: ArgumentsCamelCase<ZiggydArgs>): DaemonConfig {
   };
 }
 
-const FLAG_OF: Record<string, string> = { forward: 'forward-plain', upstreams: 'forward', spoolPath: 'spool-path', spoolMaxBytes: 'spool-max' };
+const FLAG_OF: Record<string, string> = {
+  forward: 'forward-plain',
+  upstreams: 'forward',
+  spoolPath: 'spool-path',
+  spoolMaxBytes: 'spool-max',
+  maxPeerBytes: 'max-peer-bytes',
+};
 
 /** The config options this program sets from a flag of the same name (in kebab-case); FLAG_OF names the others. */
 const SAME_AS_FLAG = new Set([
@@ -244,6 +252,12 @@ export const ziggydCommand: CommandModule<object, ZiggydArgs> = {
         type: 'number',
         default: numberFromEnv('max-files-per-day') ?? 1000,
         describe: 'Most files (event types) in one day folder; events of more types are refused (and counted)',
+      })
+      .option('max-peer-bytes', {
+        type: 'string',
+        default: fromEnv('max-peer-bytes') ?? '64M',
+        describe:
+          "Most bytes one sender's messages may hold in the collect socket's queue (K, M, G); ZeroMQ counts messages, so it queues this over 16 MiB (3 by default). Raise it for trusted senders: 1G queues 63 and collects faster",
       })
       .option('curve-cert', {
         type: 'string',

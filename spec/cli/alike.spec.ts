@@ -80,6 +80,12 @@ describe('ziggyd, ziggyview and ziggyctl behave alike', function () {
     expect(c.stderr.split('\n')[0]).to.equal("ziggyctl: --timeout must be a number, got 'soon'");
   });
 
+  it('ziggyd: a size option given text names its flag and the text', async () => {
+    const d = await runCli(CLI.ziggyd, ['--max-peer-bytes', 'lots']);
+    expect(d.code).to.equal(2);
+    expect(d.stderr.split('\n')[0]).to.equal("ziggyd: --max-peer-bytes: expected a size such as 1G, 512M or a number of bytes, got 'lots'");
+  });
+
   it('ziggyd: control and collect on one port is named as such', async () => {
     const port = await freePort();
     const r = await runCli(CLI.ziggyd, ['-c', `127.0.0.1:${port}`, '-t', `127.0.0.1:${port}`]);
