@@ -19,6 +19,18 @@ function event(body: Record<string, unknown>, over: Partial<ZiggyEvent> = {}): Z
 }
 
 /** A string built by concatenation, which V8 keeps as a rope rather than flat. */
+/** Writing `ev` (of `size` bytes) with room only up to `limit` throws OVERFLOW and leaves every byte past the limit untouched. */
+function expectOverflowAt(w: EventWriter, ev: ZiggyEvent, size: number, limit: number): void {
+  const buf = Buffer.alloc(size + 16, 0xaa);
+  expect(() => w.write(ev, buf, 0, limit), `limit ${limit}`)
+    .to.throw()
+    .that.equals(OVERFLOW);
+  expect(
+    buf.subarray(limit).every((b) => b === 0xaa),
+    `bytes past limit ${limit}`,
+  ).to.equal(true);
+}
+
 function rope(start: string): string {
   let s = start;
   for (let i = 0; i < 5; i++) s += `${i}/${'seg'.repeat(i)}`;
@@ -364,14 +376,7 @@ describe('client/serializer', () => {
         const ev = event({ a: 'x'.repeat(40), b: { c: 1.5, d: [true, null] } }, { id, type: 't'.repeat(20) });
         const size = serializeEvent(ev, w).length; // and the writer has seen this kind of event
         for (let limit = 0; limit < size; limit++) {
-          const buf = Buffer.alloc(size + 16, 0xaa);
-          expect(() => w.write(ev, buf, 0, limit), `limit ${limit}`)
-            .to.throw()
-            .that.equals(OVERFLOW);
-          expect(
-            buf.subarray(limit).every((b) => b === 0xaa),
-            `bytes past limit ${limit}`,
-          ).to.equal(true);
+          expectOverflowAt(w, ev, size, limit);
         }
         expect(Buffer.from(BSON.serialize(ev)).equals(serializeEvent(ev, w))).to.equal(true);
       });
@@ -384,14 +389,7 @@ describe('client/serializer', () => {
         const ev = event(body);
         const expected = Buffer.from(BSON.serialize(ev));
         for (let limit = expected.length - 40; limit < expected.length; limit++) {
-          const buf = Buffer.alloc(expected.length + 16, 0xaa);
-          expect(() => w.write(ev, buf, 0, limit), `limit ${limit}`)
-            .to.throw()
-            .that.equals(OVERFLOW);
-          expect(
-            buf.subarray(limit).every((b) => b === 0xaa),
-            `bytes past limit ${limit}`,
-          ).to.equal(true);
+          expectOverflowAt(w, ev, expected.length, limit);
         }
         const buf = Buffer.alloc(expected.length);
         expect(w.write(ev, buf, 0, buf.length)).to.equal(expected.length);
